@@ -1,0 +1,73 @@
+/**
+ * The sample types every producer emits onto the recorder. Producers (probes, watchers,
+ * chaos, soak) build these; sinks (store, metrics, log) consume them. Timestamps are
+ * wall-clock milliseconds since the epoch; durations were measured on a monotonic clock.
+ */
+
+/**
+ * Why a probe failed. Bounded: safe as a metric label.
+ * - timeout: no complete answer within the probe's deadline
+ * - connect: could not connect / connection reset before an answer
+ * - http_<status>: non-2xx HTTP status (http_429, http_502, ...)
+ * - rpc_<code>: a JSON-RPC error object (rpc_-32000, rpc_-32600, ...)
+ * - invalid_response: not JSON, not JSON-RPC 2.0, wrong id, or a result of the wrong shape
+ * - assertion: a well-formed answer that failed an assertion (chain id, monotonic head, ...)
+ */
+export type ErrorClass =
+  | "timeout"
+  | "connect"
+  | `http_${number}`
+  | `rpc_${number}`
+  | "invalid_response"
+  | "assertion";
+
+export interface ProbeSample {
+  kind: "probe";
+  /** Wall-clock ms when the request was sent. */
+  ts: number;
+  /** Name of the Lasso base URL from the daemon config (e.g. "lb", "node-a"). */
+  target: string;
+  chain: string;
+  /** Route name from the plan, e.g. "default", "fastest", "pin:alchemy", "profile:canary/fastest". */
+  route: string;
+  method: string;
+  outcome: "ok" | "error";
+  errorClass: ErrorClass | null;
+  /** Human-readable detail of the failure (secrets redacted); never a metric label. */
+  errorDetail: string | null;
+  /** Client-observed latency, monotonic clock, ms. */
+  latencyMs: number;
+  /** Provider id that served the request, from routing metadata; null when unknown. */
+  provider: string | null;
+  retries: number | null;
+  circuitState: string | null;
+  upstreamLatencyMs: number | null;
+  lassoOverheadMs: number | null;
+  /** Block height the answer carried (eth_blockNumber, eth_getBlockByNumber), if any. */
+  blockHeight: number | null;
+  /** Served head minus consensus head of the pinned providers, in blocks (>= 0 means behind). */
+  headLagBlocks: number | null;
+  /** True when this answer's head was lower than the previous one on the same series. */
+  headRegression: boolean;
+  /** Names of failed assertions, empty when all passed. */
+  failedAssertions: string[];
+}
+
+/** Cross-provider agreement on the hash of a block at a safe depth. */
+export interface ConsistencySample {
+  kind: "consistency";
+  ts: number;
+  target: string;
+  chain: string;
+  blockNumber: number;
+  /** provider id -> block hash (null when that provider could not answer). */
+  hashes: Record<string, string | null>;
+  agree: boolean;
+}
+
+export type Sample = ProbeSample | ConsistencySample;
+
+export interface SampleSink {
+  /** Called synchronously for every sample; must not block (queue, do not write). */
+  accept(sample: Sample): void;
+}
