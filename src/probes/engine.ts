@@ -1,0 +1,81 @@
+import type { Recorder } from "../recorder.js";
+import { RpcHttpClient } from "../lasso/rpcClient.js";
+import { checkConsistency } from "./consistency.js";
+import { startGridTimer, type GridTimer } from "./grid.js";
+import { HeadBoard } from "./heads.js";
+import { toSample, type SeriesState } from "./probe.js";
+import type { ConsistencySpec, ProbeSeriesSpec } from "./types.js";
+
+export interface ProbeEngineOptions {
+  series: ProbeSeriesSpec[];
+  consistency: ConsistencySpec[];
+  recorder: Recorder;
+  onError?: (err: unknown, what: string) => void;
+  now?: () => number;
+}
+
+/** Runs every probe series and consistency check on its grid and records the samples. */
+export class ProbeEngine {
+  private readonly client = new RpcHttpClient();
+  private readonly board: HeadBoard;
+  private readonly timers: GridTimer[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: ProbeEngineOptions) {
+    this.now = opts.now ?? Date.now;
+    const freshness = new Map<string, number>();
+    for (const s of opts.series) {
+      if (s.pinnedProvider) freshness.set(s.chain, Math.max(freshness.get(s.chain) ?? 0, s.intervalMs));
+    }
+    // A pinned head older than two of its probe intervals (or 3 blocks) says nothing about now.
+    this.board = new HeadBoard((chain) => Math.max(2 * (freshness.get(chain) ?? 0), 3 * this.blockTime(chain)));
+  }
+
+  private blockTime(chain: string): number {
+    return this.opts.series.find((s) => s.chain === chain)?.blockTimeMs ?? 1000;
+  }
+
+  start(): void {
+    for (const spec of this.opts.series) {
+      const state: SeriesState = { lastHeight: null };
+      this.timers.push(startGridTimer(spec.id, spec.intervalMs, () => this.track(this.runSeries(spec, state)), this.now));
+    }
+    for (const spec of this.opts.consistency) {
+      this.timers.push(
+        startGridTimer(`consistency|${spec.target}|${spec.chain}`, spec.intervalMs, () => this.track(this.runConsistency(spec)), this.now),
+      );
+    }
+  }
+
+  private track(p: Promise<void>): Promise<void> {
+    this.inFlight.add(p);
+    return p.finally(() => this.inFlight.delete(p));
+  }
+
+  private async runSeries(spec: ProbeSeriesSpec, state: SeriesState): Promise<void> {
+    try {
+      const sentAt = this.now();
+      const call = await this.client.call(spec.url, spec.method, spec.params, spec.timeoutMs);
+      this.opts.recorder.record(toSample(spec, sentAt, call, this.board, state));
+    } catch (err) {
+      this.opts.onError?.(err, `probe ${spec.id}`);
+    }
+  }
+
+  private async runConsistency(spec: ConsistencySpec): Promise<void> {
+    try {
+      const sample = await checkConsistency(spec, this.client, this.board, this.now);
+      if (sample) this.opts.recorder.record(sample);
+    } catch (err) {
+      this.opts.onError?.(err, `consistency ${spec.target}/${spec.chain}`);
+    }
+  }
+
+  /** Stops scheduling and waits (bounded by the probes' own timeouts) for probes in flight. */
+  async stop(): Promise<void> {
+    for (const t of this.timers) t.stop();
+    await Promise.allSettled([...this.inFlight]);
+    await this.client.close();
+  }
+}

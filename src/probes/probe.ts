@@ -1,0 +1,82 @@
+import type { ProbeSample } from "../samples.js";
+import type { RpcCallResult } from "../lasso/rpcClient.js";
+import type { HeadBoard } from "./heads.js";
+import { heightOf, matchesShape, parseQuantity } from "./shapes.js";
+import type { ProbeSeriesSpec } from "./types.js";
+
+/** Per-series memory between probes. */
+export interface SeriesState {
+  lastHeight: number | null;
+}
+
+/**
+ * Turns one call's result into a sample: decode who served it, check the assertions,
+ * and feed the consensus board when the series is pinned to a provider.
+ */
+export function toSample(
+  spec: ProbeSeriesSpec,
+  sentAt: number,
+  call: RpcCallResult,
+  board: HeadBoard,
+  state: SeriesState,
+): ProbeSample {
+  const meta = call.meta;
+  const height = call.outcome === "ok" ? heightOf(spec.method, call.result) : null;
+  const failed: string[] = [];
+  let headLagBlocks: number | null = null;
+  let headRegression = false;
+
+  if (call.outcome === "ok") {
+    for (const assertion of spec.assertions) {
+      switch (assertion.kind) {
+        case "shape":
+          if (!matchesShape(call.result, assertion.shape)) failed.push(`shape:${assertion.shape}`);
+          break;
+        case "chainId":
+          if (parseQuantity(call.result) !== spec.chainId) failed.push("chainId");
+          break;
+        case "monotonicHead":
+          if (height !== null && state.lastHeight !== null && height < state.lastHeight) {
+            headRegression = true;
+            failed.push("monotonicHead");
+          }
+          break;
+        case "freshness": {
+          const consensus = height === null ? null : board.consensus(spec.target, spec.chain, sentAt);
+          if (height !== null && consensus !== null) {
+            headLagBlocks = Math.max(0, consensus - height);
+            if (headLagBlocks > spec.maxHeadLagBlocks) failed.push("freshness");
+          }
+          break;
+        }
+      }
+    }
+    if (height !== null) {
+      state.lastHeight = height;
+      if (spec.pinnedProvider) board.report(spec.target, spec.chain, spec.pinnedProvider, height, sentAt + call.latencyMs);
+    }
+  }
+
+  const assertionFailed = failed.length > 0;
+  return {
+    kind: "probe",
+    ts: sentAt,
+    target: spec.target,
+    chain: spec.chain,
+    route: spec.route,
+    method: spec.method,
+    outcome: call.outcome === "ok" && !assertionFailed ? "ok" : "error",
+    errorClass: call.outcome === "ok" ? (assertionFailed ? "assertion" : null) : call.errorClass,
+    errorDetail: call.outcome === "ok" ? (assertionFailed ? `failed: ${failed.join(", ")}` : null) : call.errorDetail,
+    latencyMs: call.latencyMs,
+    provider: meta?.selected_provider?.id ?? spec.pinnedProvider,
+    retries: meta?.retries ?? null,
+    circuitState: meta?.circuit_breaker_state ?? null,
+    upstreamLatencyMs: meta?.upstream_latency_ms ?? null,
+    lassoOverheadMs: meta?.lasso_overhead_ms ?? null,
+    blockHeight: height,
+    headLagBlocks,
+    headRegression,
+    failedAssertions: failed,
+  };
+}
