@@ -1,0 +1,100 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { RpcHttpClient } from "../src/lasso/rpcClient.js";
+import { encodeLassoMeta } from "../src/lasso/meta.js";
+
+// A server whose every path misbehaves in one way a real Lasso (or a proxy in front of it) could.
+const held: http.ServerResponse[] = [];
+const server = http.createServer((req, res) => {
+  let raw = "";
+  req.on("data", (c: Buffer) => (raw += c.toString()));
+  req.on("end", () => {
+    const id = (JSON.parse(raw) as { id: number }).id;
+    const reply = (status: number, body: string, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { "content-type": "application/json", ...headers });
+      res.end(body);
+    };
+    switch (req.url) {
+      case "/ok":
+        return reply(200, JSON.stringify({ jsonrpc: "2.0", id, result: "0x10" }), {
+          "x-lasso-meta": encodeLassoMeta({ version: "1.0", selected_provider: { id: "alpha", protocol: "http" }, retries: 1, lasso_overhead_ms: 2.5 }),
+        });
+      case "/rpc-error":
+        return reply(200, JSON.stringify({ jsonrpc: "2.0", id, error: { code: -32000, message: "No available channels" } }));
+      case "/status-503":
+        return reply(503, "upstream unavailable");
+      case "/malformed":
+        return reply(200, '{"jsonrpc":"2.0","id":');
+      case "/wrong-id":
+        return reply(200, JSON.stringify({ jsonrpc: "2.0", id: id + 1, result: "0x1" }));
+      case "/not-jsonrpc":
+        return reply(200, JSON.stringify({ hello: "world" }));
+      case "/reset":
+        req.socket.destroy();
+        return;
+      case "/hang":
+        held.push(res);
+        return;
+      default:
+        return reply(404, "no");
+    }
+  });
+});
+let base = "";
+const client = new RpcHttpClient();
+
+before(async () => {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+after(async () => {
+  for (const res of held) res.destroy();
+  await client.close();
+  server.closeAllConnections();
+  await new Promise((r) => server.close(r));
+});
+
+test("a good answer yields the result and decoded routing metadata", async () => {
+  const r = await client.call(`${base}/ok`, "eth_blockNumber", [], 2000);
+  assert.equal(r.outcome, "ok");
+  assert.equal(r.result, "0x10");
+  assert.equal(r.meta?.selected_provider?.id, "alpha");
+  assert.equal(r.meta?.retries, 1);
+  assert.equal(r.meta?.lasso_overhead_ms, 2.5);
+  assert.ok(r.latencyMs > 0);
+});
+
+test("every way an answer can be wrong becomes a classified failure, never a throw", async () => {
+  const cases: Array<[string, string]> = [
+    ["/rpc-error", "rpc_-32000"],
+    ["/status-503", "http_503"],
+    ["/malformed", "invalid_response"],
+    ["/wrong-id", "invalid_response"],
+    ["/not-jsonrpc", "invalid_response"],
+    ["/reset", "connect"],
+  ];
+  for (const [path, expected] of cases) {
+    const r = await client.call(`${base}${path}`, "eth_blockNumber", [], 2000);
+    assert.equal(r.outcome, "error", path);
+    assert.equal(r.errorClass, expected, path);
+    assert.ok(r.errorDetail && r.errorDetail.length > 0, `${path} has a detail`);
+  }
+});
+
+test("a connection refused is a connect failure", async () => {
+  const probe = http.createServer();
+  await new Promise<void>((r) => probe.listen(0, "127.0.0.1", r));
+  const port = (probe.address() as AddressInfo).port;
+  await new Promise((r) => probe.close(r));
+  const r = await client.call(`http://127.0.0.1:${port}/`, "eth_blockNumber", [], 2000);
+  assert.equal(r.errorClass, "connect");
+});
+
+test("an answer that never comes is a timeout at the deadline", async () => {
+  const r = await client.call(`${base}/hang`, "eth_blockNumber", [], 300);
+  assert.equal(r.errorClass, "timeout");
+  assert.ok(r.latencyMs >= 290, `latency ${r.latencyMs} respects the deadline`);
+  assert.ok(r.latencyMs < 5000, `latency ${r.latencyMs} is bounded`);
+});
