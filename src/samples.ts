@@ -28,7 +28,7 @@ export interface ProbeSample {
   /** Name of the Lasso base URL from the daemon config (e.g. "lb", "node-a"). */
   target: string;
   chain: string;
-  /** Route name from the plan, e.g. "default", "fastest", "pin:alchemy", "profile:canary/fastest". */
+  /** Route name from the plan, e.g. "default", "fastest", "pin:alchemy", "canary/fastest". */
   route: string;
   method: string;
   outcome: "ok" | "error";

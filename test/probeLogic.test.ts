@@ -36,7 +36,7 @@ test("consensus: max with up to 3 providers, second-highest with 4+, ignores old
 
 const spec: ProbeSeriesSpec = {
   id: "s", target: "lb", url: "http://127.0.0.1:1/rpc/eth", chain: "eth", chainId: 1, blockTimeMs: 1000,
-  route: "default", pinnedProvider: null, method: "eth_blockNumber", params: [], intervalMs: 1000, timeoutMs: 500,
+  route: "default", pinnedProvider: null, feedsConsensus: false, method: "eth_blockNumber", params: [], intervalMs: 1000, timeoutMs: 500,
   assertions: [{ kind: "shape", shape: "quantity" }, { kind: "monotonicHead" }, { kind: "freshness" }], maxHeadLagBlocks: 2,
 };
 const ok = (result: unknown, provider = "alpha"): RpcCallResult => ({
@@ -68,7 +68,7 @@ test("sample: provider from metadata, head lag vs consensus, regressions and sha
 
 test("sample: pinned series feed the consensus; chainId assertion checks the number", () => {
   const board = new HeadBoard(() => 60_000);
-  const pinned: ProbeSeriesSpec = { ...spec, route: "pin:bravo", pinnedProvider: "bravo", assertions: [] };
+  const pinned: ProbeSeriesSpec = { ...spec, route: "pin:bravo", pinnedProvider: "bravo", feedsConsensus: true, assertions: [] };
   const s = toSample(pinned, 1000, { ...ok("0x20"), meta: null }, board, { lastHeight: null });
   assert.equal(s.provider, "bravo", "pinned route names its provider without metadata");
   assert.equal(board.consensus("lb", "eth", 5000), 32);

@@ -26,7 +26,7 @@ export class ProbeEngine {
     this.now = opts.now ?? Date.now;
     const freshness = new Map<string, number>();
     for (const s of opts.series) {
-      if (s.pinnedProvider) freshness.set(s.chain, Math.max(freshness.get(s.chain) ?? 0, s.intervalMs));
+      if (s.feedsConsensus) freshness.set(s.chain, Math.max(freshness.get(s.chain) ?? 0, s.intervalMs));
     }
     // A pinned head older than two of its probe intervals (or 3 blocks) says nothing about now.
     this.board = new HeadBoard((chain) => Math.max(2 * (freshness.get(chain) ?? 0), 3 * this.blockTime(chain)));

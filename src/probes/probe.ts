@@ -53,7 +53,7 @@ export function toSample(
     }
     if (height !== null) {
       state.lastHeight = height;
-      if (spec.pinnedProvider) board.report(spec.target, spec.chain, spec.pinnedProvider, height, sentAt + call.latencyMs);
+      if (spec.feedsConsensus && spec.pinnedProvider) board.report(spec.target, spec.chain, spec.pinnedProvider, height, sentAt + call.latencyMs);
     }
   }
 

@@ -16,8 +16,10 @@ export interface ProbeSeriesSpec {
   chainId: number;
   blockTimeMs: number;
   route: string;
-  /** Set on provider-pinned routes: whose head this series reports to the consensus board. */
+  /** Set on provider-pinned routes: the provider that serves every answer. */
   pinnedProvider: string | null;
+  /** Pinned routes of the public profile report their heads to the consensus board; a fault-injected profile's pins must not. */
+  feedsConsensus: boolean;
   method: string;
   params: unknown[];
   intervalMs: number;

@@ -1,0 +1,23 @@
+import pino, { type Logger } from "pino";
+import type { LogLevel } from "./plan/index.js";
+
+export type { Logger };
+
+/**
+ * JSON logs on stdout. URLs may embed API keys: the fields that can carry one are
+ * censored wholesale, and code that logs a URL anywhere else passes it through redactUrl.
+ */
+export function createLogger(level: LogLevel, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: "lasso-canary" },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      redact: {
+        paths: ["url", "*.url", "targetUrl", "*.targetUrl", "headers.authorization", "*.headers.authorization", "apiKey", "*.apiKey"],
+        censor: "[redacted]",
+      },
+    },
+    destination,
+  );
+}

@@ -1,0 +1,414 @@
+/**
+ * Structure of the two file kinds (zod, strict objects: unknown keys are errors), and the
+ * checks that only need one object at a time (durations, timeout < interval, URL syntax).
+ * Rules that need several objects or files at once live in build.ts.
+ */
+import parseDuration from "parse-duration";
+import { z } from "zod";
+import { didYouMean, formatPath, type PathSegment } from "./errors.js";
+import { redactUrl } from "./redact.js";
+import type { JsonValue, LogLevel, Shape, Strategy } from "./types.js";
+
+export const STRATEGIES: readonly Strategy[] = ["default", "fastest", "load-balanced", "latency-weighted", "round-robin"];
+export const SHAPES: readonly Shape[] = ["quantity", "block", "hash", "array", "object", "any"];
+export const LOG_LEVELS: readonly LogLevel[] = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+export const ASSERTION_NAMES = ["chainId", "shape", "monotonicHead", "freshness"] as const;
+
+export const DEFAULT_INTERVAL_MS = 10_000;
+export const MAX_DEFAULT_TIMEOUT_MS = 5_000;
+export const MIN_INTERVAL_MS = 1_000;
+export const DEFAULT_CONSISTENCY_INTERVAL_MS = 60_000;
+export const DEFAULT_CONSISTENCY_DEPTH = 5;
+
+/** Default timeout: 5 s, or half the interval when that is shorter (always < interval). */
+export function defaultTimeoutMs(intervalMs: number): number {
+  return Math.min(MAX_DEFAULT_TIMEOUT_MS, Math.floor(intervalMs / 2));
+}
+
+/** 10000 -> "10s", 1500 -> "1.5s", 90000 -> "1m30s", 250 -> "250ms". */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms < 60_000) return `${ms / 1000}s`;
+  const parts: string[] = [];
+  let rest = ms;
+  for (const [unit, size] of [["d", 86_400_000], ["h", 3_600_000], ["m", 60_000], ["s", 1000]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) parts.push(`${n}${unit}`);
+    rest -= n * size;
+  }
+  if (rest > 0) parts.push(`${rest}ms`);
+  return parts.join("");
+}
+
+// ---------------------------------------------------------------- building blocks
+
+/** Identifier that is safe in a URL path segment, a series id and a metric label. */
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function identifier(what: string) {
+  return z
+    .string({ error: `must be a string (${what})` })
+    .regex(ID_RE, { error: `must be a ${what}: letters, digits, "_", "." or "-", starting with a letter or digit` });
+}
+
+function oneOf<T extends string>(values: readonly T[], what: string) {
+  return z.string({ error: `must be one of ${values.join(", ")}` }).transform((v, ctx): T => {
+    const found = values.find((x) => x === v);
+    if (found !== undefined) return found;
+    ctx.addIssue({ code: "custom", message: `unknown ${what} "${v}"${didYouMean(v, values)}; expected one of ${values.join(", ")}` });
+    return z.NEVER;
+  });
+}
+
+const DURATION_RE = /^(\d+(\.\d+)?\s*(ms|s|m|h|d)\s*)+$/;
+
+/** A duration: a number of milliseconds or a string like "10s", "1m30s", "500ms". Output: ms. */
+function duration(min = 1) {
+  return z
+    .union([z.number(), z.string()], { error: 'must be a duration: "10s", "1m", "500ms" or a number of milliseconds' })
+    .transform((v, ctx): number => {
+      let ms: number | null;
+      if (typeof v === "number") ms = v;
+      else if (/^\s*\d+\s*$/.test(v)) ms = Number(v);
+      else if (DURATION_RE.test(v.trim())) ms = parseDuration(v.trim());
+      else ms = null;
+      if (ms === null || !Number.isFinite(ms)) {
+        ctx.addIssue({ code: "custom", message: `"${v}" is not a duration: write e.g. "10s", "1m30s", "500ms" or a number of milliseconds` });
+        return z.NEVER;
+      }
+      ms = Math.round(ms);
+      if (ms < min) {
+        ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(min)} (got ${formatDuration(Math.max(ms, 0))})` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+}
+
+/**
+ * Run a check that relates several fields even when OTHER fields of the object failed, so
+ * one validate run reports e.g. both a typo'd key and timeout >= interval. The check runs
+ * when none of `fields` has an issue of its own.
+ */
+function whenFieldsOk(...fields: string[]) {
+  return {
+    when: (payload: { value: unknown; issues: readonly { path?: readonly PropertyKey[] | undefined }[] }): boolean =>
+      payload.value !== null &&
+      typeof payload.value === "object" &&
+      !Array.isArray(payload.value) &&
+      payload.issues.every((i) => {
+        const head = i.path?.[0];
+        return head === undefined || !fields.includes(String(head));
+      }),
+  };
+}
+
+function isJson(v: unknown): v is JsonValue {
+  if (v === null || typeof v === "string" || typeof v === "boolean") return true;
+  if (typeof v === "number") return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every(isJson);
+  if (typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype) return Object.values(v).every(isJson);
+  return false;
+}
+
+// ---------------------------------------------------------------- daemon config
+
+const listen = z
+  .string({ error: 'must be "host:port", e.g. "127.0.0.1:9464"' })
+  .transform((v, ctx) => {
+    const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(\d+)$/.exec(v.trim());
+    const port = m?.[2] === undefined ? NaN : Number(m[2]);
+    if (m?.[1] === undefined || !(port >= 1 && port <= 65535)) {
+      ctx.addIssue({ code: "custom", message: `"${v}" is not host:port with a port 1-65535 (e.g. "127.0.0.1:9464", "0.0.0.0:9464", "[::]:9464")` });
+      return z.NEVER;
+    }
+    return { host: m[1].replace(/^\[|\]$/g, ""), port };
+  });
+
+/** http(s) URL; never echoes the URL unredacted. */
+const httpUrl = z.string({ error: "must be a URL string" }).transform((v, ctx) => {
+  let u: URL | undefined;
+  try {
+    u = new URL(v);
+  } catch {
+    u = undefined;
+  }
+  if (u === undefined || u.host === "") {
+    ctx.addIssue({ code: "custom", message: `"${redactUrl(v)}" is not a valid URL (expected e.g. "http://lasso:4000")` });
+    return z.NEVER;
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    ctx.addIssue({ code: "custom", message: `must be an http:// or https:// URL, got ${u.protocol}// ("${redactUrl(v)}")` });
+    return z.NEVER;
+  }
+  if (u.hash !== "") {
+    ctx.addIssue({ code: "custom", message: `must not have a #fragment ("${redactUrl(v)}")` });
+    return z.NEVER;
+  }
+  return v;
+});
+
+const days = z.number({ error: "must be a whole number of days" }).int({ error: "must be a whole number of days" }).min(1, { error: "must be at least 1 day" });
+
+export const configSchema = z.strictObject({
+  listen: listen.prefault("127.0.0.1:9464"),
+  targets: z
+    .array(z.strictObject({ name: identifier("target name"), url: httpUrl }), { error: "must be a list of {name, url}" })
+    .min(1, { error: "needs at least one target (a Lasso base URL)" })
+    .superRefine(
+      (targets, ctx) => {
+        const first = new Map<string, number>();
+        targets.forEach((t: unknown, i) => {
+          const name = t !== null && typeof t === "object" && "name" in t && typeof t.name === "string" ? t.name : undefined;
+          if (name === undefined) return;
+          const prev = first.get(name);
+          if (prev !== undefined) ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate target name "${name}" (same as targets[${prev}])` });
+          else first.set(name, i);
+        });
+      },
+      {
+        when: (payload) => payload.issues.every((i) => i.path?.[1] !== "name" && i.code !== "too_small" && i.code !== "invalid_type") && Array.isArray(payload.value),
+      },
+    ),
+  store: z
+    .strictObject({
+      path: z.string({ error: "must be a file path" }).min(1, { error: "must be a file path" }).default("data/canary.db"),
+      rawRetentionDays: days.default(7),
+      rollupRetentionDays: days.default(90),
+    })
+    .superRefine((s, ctx) => {
+      if (s.rawRetentionDays > s.rollupRetentionDays)
+        ctx.addIssue({ code: "custom", path: ["rawRetentionDays"], message: `must not exceed rollupRetentionDays (${s.rollupRetentionDays})` });
+    }, whenFieldsOk("rawRetentionDays", "rollupRetentionDays"))
+    .prefault({}),
+  log: z.strictObject({ level: oneOf(LOG_LEVELS, "log level").prefault("info") }).prefault({}),
+  budget: z
+    .strictObject({
+      maxRequestsPerSecondPerChain: z.number({ error: "must be a number of requests per second" }).positive({ error: "must be > 0" }).default(2),
+    })
+    .prefault({}),
+  checks: z.string({ error: "must be a directory path" }).min(1, { error: "must be a directory path" }).default("checks"),
+});
+
+export type ParsedConfig = z.output<typeof configSchema>;
+
+// ---------------------------------------------------------------- checks
+
+export const routeSchema = z
+  .strictObject({
+    strategy: oneOf(STRATEGIES, "strategy").optional(),
+    provider: identifier("provider id").optional(),
+    profile: identifier("profile slug").optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.strategy !== undefined && r.provider !== undefined)
+      ctx.addIssue({ code: "custom", message: "a route is either { strategy: ... } or { provider: ... } (a pin never uses a strategy), not both" });
+    if (r.strategy === undefined && r.provider === undefined)
+      ctx.addIssue({ code: "custom", message: `a route needs "strategy" (${STRATEGIES.join(", ")}) or "provider" (a Lasso provider id)` });
+  });
+
+export type ParsedRoute = z.output<typeof routeSchema>;
+
+export type ParsedAssertion =
+  | { kind: "chainId" }
+  | { kind: "shape"; shape: Shape }
+  | { kind: "monotonicHead" }
+  | { kind: "freshness" };
+
+const ASSERTION_HELP = `chainId, shape: <${SHAPES.join("|")}>, monotonicHead, freshness`;
+
+const assertion = z.unknown().transform((v, ctx): ParsedAssertion => {
+  const fail = (message: string): never => {
+    ctx.addIssue({ code: "custom", message });
+    return z.NEVER as never;
+  };
+  const shapeOf = (s: unknown): ParsedAssertion => {
+    const found = SHAPES.find((x) => x === s);
+    if (found !== undefined) return { kind: "shape", shape: found };
+    return fail(`unknown shape "${String(s)}"${didYouMean(String(s), SHAPES)}; expected one of ${SHAPES.join(", ")}`);
+  };
+  if (typeof v === "string") {
+    const m = /^shape\s*:\s*(\S+)$/.exec(v);
+    if (m) return shapeOf(m[1]);
+    if (v === "chainId" || v === "monotonicHead" || v === "freshness") return { kind: v };
+    if (v === "shape") return fail(`"shape" needs a value, e.g. "shape: quantity" (one of ${SHAPES.join(", ")})`);
+    return fail(`unknown assertion "${v}"${didYouMean(v, ASSERTION_NAMES)}; expected one of: ${ASSERTION_HELP}`);
+  }
+  if (v !== null && typeof v === "object" && !Array.isArray(v)) {
+    const keys = Object.keys(v);
+    const [key] = keys;
+    if (keys.length === 1 && key === "shape") return shapeOf((v as { shape: unknown }).shape);
+    return fail(`unknown assertion {${keys.join(", ")}}; expected one of: ${ASSERTION_HELP}`);
+  }
+  return fail(`must be an assertion name; expected one of: ${ASSERTION_HELP}`);
+});
+
+export type RouteSelector = "all" | "pinned" | "strategies" | string[];
+
+const routeSelector = z.union([z.enum(["all", "pinned", "strategies"]), z.array(z.string(), { error: "route names must be strings" }).min(1, { error: "must name at least one route" })], {
+  error: 'must be "all", "pinned", "strategies" or a list of route names (e.g. [fastest, "pin:alchemy"])',
+});
+
+/** Methods Lasso refuses or that cannot work over HTTP (LASSO.md). */
+const REFUSED_METHODS = /^(eth_sendRawTransaction|eth_sendTransaction|eth_sign.*|personal_.*|eth_subscribe|eth_unsubscribe)$/;
+
+/** timeout (given or default) must be shorter than interval (given or default). */
+function checkTimeout(v: { interval?: number | undefined; timeout?: number | undefined }, ctx: z.RefinementCtx, defaultInterval = DEFAULT_INTERVAL_MS): void {
+  const intervalMs = v.interval ?? defaultInterval;
+  const timeoutMs = v.timeout ?? defaultTimeoutMs(intervalMs);
+  if (timeoutMs >= intervalMs) ctx.addIssue({ code: "custom", path: ["timeout"], message: `must be shorter than interval (${formatDuration(intervalMs)})` });
+}
+
+export const probeSchema = z
+  .strictObject({
+    method: z
+      .string({ error: "must be a JSON-RPC method name" })
+      .regex(/^[A-Za-z][A-Za-z0-9_]*$/, { error: "must be a JSON-RPC method name like eth_blockNumber" })
+      .refine((m) => !REFUSED_METHODS.test(m), {
+        error: (iss) =>
+          String(iss.input).includes("subscribe")
+            ? "subscriptions do not work over HTTP (Lasso answers -32601); probes are HTTP requests"
+            : "write and signing methods are refused by Lasso; probes must be read-only",
+      }),
+    params: z
+      .array(z.unknown(), { error: "must be a list of JSON-RPC params, e.g. [\"latest\", false]" })
+      .transform((p, ctx): JsonValue[] => {
+        if (isJson(p)) return p;
+        ctx.addIssue({ code: "custom", message: "must contain only JSON values" });
+        return z.NEVER;
+      })
+      .default([]),
+    interval: duration(MIN_INTERVAL_MS).optional(),
+    timeout: duration(1).optional(),
+    routes: routeSelector.default("all"),
+    assert: z.array(assertion, { error: `must be a list of assertions: ${ASSERTION_HELP}` }).default([]),
+  })
+  .superRefine(checkTimeout, whenFieldsOk("interval", "timeout"))
+  .transform((p) => {
+    const intervalMs = p.interval ?? DEFAULT_INTERVAL_MS;
+    const timeoutMs = p.timeout ?? defaultTimeoutMs(intervalMs);
+    return { method: p.method, params: p.params, intervalMs, timeoutMs, routes: p.routes as RouteSelector, assert: p.assert };
+  });
+
+export type ParsedProbe = z.output<typeof probeSchema>;
+export type ParsedConsistency = z.output<typeof consistencySchema>;
+
+export const consistencySchema = z
+  .strictObject({
+    interval: duration(MIN_INTERVAL_MS).optional(),
+    timeout: duration(1).optional(),
+    depth: z.number({ error: "must be a number of blocks" }).int({ error: "must be a whole number of blocks" }).min(1, { error: "must be at least 1 block below head (providers legitimately disagree at the head)" }).default(DEFAULT_CONSISTENCY_DEPTH),
+  })
+  .superRefine((c, ctx) => checkTimeout(c, ctx, DEFAULT_CONSISTENCY_INTERVAL_MS), whenFieldsOk("interval", "timeout"))
+  .transform((c) => {
+    const intervalMs = c.interval ?? DEFAULT_CONSISTENCY_INTERVAL_MS;
+    return { intervalMs, timeoutMs: c.timeout ?? defaultTimeoutMs(intervalMs), depth: c.depth };
+  });
+
+/** The fields of a checks document, also parsed one by one so cross-object rules can run on the valid parts of an invalid document. */
+export const chainFields = {
+  chain: z.union([z.string(), z.number()], { error: 'must be a chain name as Lasso knows it ("ethereum") or a numeric chain id' }).transform((v, ctx): string => {
+    const s = String(v).trim();
+    if (/^\d+$/.test(s) && Number(s) > 0 && Number.isSafeInteger(Number(s))) return String(Number(s));
+    if (typeof v === "string" && ID_RE.test(s) && !/^\d/.test(s)) return s;
+    ctx.addIssue({ code: "custom", message: `"${String(v)}" is not a chain name (letters, digits, "_", ".", "-") or a positive numeric chain id` });
+    return z.NEVER;
+  }),
+  chainId: z.number({ error: "must be a number (the expected eth_chainId, e.g. 1 for Ethereum mainnet)" }).int({ error: "must be a whole number" }).positive({ error: "must be > 0" }).optional(),
+  blockTimeMs: duration(1),
+  targets: z.array(identifier("target name"), { error: "must be a list of target names from the daemon config" }).min(1, { error: "must name at least one target (or be left out to use all)" }).optional(),
+  slo: z
+    .strictObject({
+      successRatio: z.number({ error: "must be a ratio, e.g. 0.999" }).gt(0, { error: "must be > 0" }).lte(1, { error: "must be <= 1 (a ratio, e.g. 0.999)" }).optional(),
+      p95LatencyMs: z.number({ error: "must be a number of milliseconds" }).positive({ error: "must be > 0" }).optional(),
+      maxHeadLagBlocks: z.number({ error: "must be a number of blocks" }).int({ error: "must be a whole number of blocks" }).min(0, { error: "must be >= 0" }).optional(),
+    })
+    .prefault({}),
+  routes: z.array(routeSchema, { error: "must be a list of routes" }).min(1, { error: "needs at least one route" }),
+  probes: z.array(probeSchema, { error: "must be a list of probes" }).min(1, { error: "needs at least one probe" }),
+  consistency: consistencySchema.optional(),
+};
+
+export const chainSchema = z.strictObject(chainFields).superRefine((c, ctx) => {
+  if (/^\d+$/.test(c.chain)) {
+    if (c.chainId !== undefined && c.chainId !== Number(c.chain))
+      ctx.addIssue({ code: "custom", path: ["chainId"], message: `is ${c.chainId} but chain is the numeric id ${c.chain}; they must match (or leave chainId out)` });
+  } else if (c.chainId === undefined) {
+    ctx.addIssue({ code: "custom", path: ["chainId"], message: `is required when chain is a name ("${c.chain}"): the id the providers must answer to eth_chainId, e.g. 1 for Ethereum` });
+  }
+}, whenFieldsOk("chain", "chainId"));
+
+export type ParsedChain = z.output<typeof chainSchema>;
+
+// ---------------------------------------------------------------- zod issues -> SRE messages
+
+/** Keys an object schema allows at `at` (for "did you mean" on unknown keys). */
+export function keysAt(schema: z.ZodType, at: readonly PathSegment[]): string[] {
+  let cur: z.ZodType = schema;
+  let i = 0;
+  for (;;) {
+    if (cur instanceof z.ZodOptional || cur instanceof z.ZodDefault || cur instanceof z.ZodPrefault || cur instanceof z.ZodNullable) {
+      cur = cur.unwrap() as z.ZodType;
+    } else if (cur instanceof z.ZodPipe) {
+      cur = cur.in as z.ZodType;
+    } else if (i >= at.length) {
+      return cur instanceof z.ZodObject ? Object.keys(cur.shape) : [];
+    } else if (cur instanceof z.ZodObject) {
+      const next: unknown = cur.shape[String(at[i])];
+      if (!(next instanceof z.ZodType)) return [];
+      cur = next;
+      i++;
+    } else if (cur instanceof z.ZodArray) {
+      cur = cur.element as z.ZodType;
+      i++;
+    } else {
+      return [];
+    }
+  }
+}
+
+export interface SchemaProblem {
+  path: PathSegment[];
+  message: string;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  return `a ${typeof v}`;
+}
+
+const EXPECTED: Record<string, string> = { object: "a mapping", array: "a list", string: "a string", number: "a number", boolean: "true or false" };
+
+export function schemaProblems(schema: z.ZodType, error: z.ZodError): SchemaProblem[] {
+  const out: SchemaProblem[] = [];
+  for (const issue of error.issues) {
+    const at = issue.path.filter((s): s is string | number => typeof s !== "symbol");
+    if (issue.code === "unrecognized_keys") {
+      const allowed = keysAt(schema, at);
+      for (const key of issue.keys) {
+        const hint = didYouMean(key, allowed);
+        out.push({ path: [...at, key], message: `unknown key${hint}${allowed.length > 0 ? `; allowed here: ${allowed.join(", ")}` : ""}` });
+      }
+      continue;
+    }
+    if ((issue.code === "invalid_type" || issue.code === "invalid_union") && issue.input === undefined) {
+      out.push({ path: at, message: "is required" });
+      continue;
+    }
+    if (issue.code === "invalid_type" && at.length === 0) {
+      out.push({ path: at, message: `the document must be a mapping (keys: ${keysAt(schema, []).join(", ")}), got ${describe(issue.input)}` });
+      continue;
+    }
+    if (issue.code === "invalid_type") {
+      if (issue.message.startsWith("Invalid input")) out.push({ path: at, message: `must be ${EXPECTED[issue.expected] ?? issue.expected}, got ${describe(issue.input)}` });
+      else out.push({ path: at, message: issue.message });
+      continue;
+    }
+    out.push({ path: at, message: issue.message });
+  }
+  return out;
+}
+
+export { formatPath };

@@ -1,0 +1,65 @@
+/** Human listing of a Plan for `lasso-canary validate`. Never prints an unredacted URL. */
+import { formatRate } from "./build.js";
+import { displayFile, formatIssue } from "./errors.js";
+import { formatDuration } from "./schema.js";
+import type { Assertion, Plan } from "./types.js";
+
+function assertionText(a: Assertion): string {
+  switch (a.kind) {
+    case "shape":
+      return `shape: ${a.shape}`;
+    case "chainId":
+      return `chainId = ${a.expected}`;
+    case "freshness":
+      return `freshness <= ${a.maxHeadLagBlocks} blocks`;
+    case "monotonicHead":
+      return "monotonicHead";
+  }
+}
+
+export function summarizePlan(plan: Plan): string {
+  const out: string[] = [];
+  const budget = plan.budget.maxRequestsPerSecondPerChain;
+  const host = plan.listen.host.includes(":") ? `[${plan.listen.host}]` : plan.listen.host;
+  out.push(`config ${displayFile(plan.configFile)}: listen ${host}:${plan.listen.port}, log ${plan.log.level}`);
+  out.push(`store ${displayFile(plan.store.path)} (raw ${plan.store.rawRetentionDays} d, rollups ${plan.store.rollupRetentionDays} d)`);
+  out.push(`targets: ${plan.targets.map((t) => `${t.name} ${t.redactedUrl}`).join(", ")}`);
+  const routes = plan.chains.reduce((n, c) => n + c.routes.length, 0);
+  const total = plan.chains.reduce((n, c) => n + c.ratePerSecond, 0);
+  out.push(
+    `${plan.chains.length} chain(s), ${routes} route(s), ${plan.series.length} series, ${formatRate(total)} req/s in total (budget ${formatRate(budget)} req/s per chain)`,
+  );
+  for (const c of plan.chains) {
+    out.push("");
+    out.push(`${c.chain} (chain id ${c.chainId}, block time ${formatDuration(c.blockTimeMs)}) from ${displayFile(c.file)}`);
+    out.push(`  targets: ${c.targets.join(", ")}`);
+    out.push(`  slo: success >= ${c.slo.successRatio * 100}%, p95 <= ${c.slo.p95LatencyMs} ms, head lag <= ${c.slo.maxHeadLagBlocks} blocks`);
+    out.push(`  routes:`);
+    for (const r of c.routes) out.push(`    ${r.name.padEnd(24)} ${r.path}`);
+    out.push(`  probes:`);
+    const groups = new Map<string, typeof c.series>();
+    for (const s of c.series) {
+      const list = groups.get(s.method) ?? [];
+      list.push(s);
+      groups.set(s.method, list);
+    }
+    for (const [method, list] of groups) {
+      const first = list[0];
+      if (first === undefined) continue;
+      const routeNames = [...new Set(list.map((s) => s.route))];
+      const asserts = first.assertions.length > 0 ? ` [${first.assertions.map(assertionText).join(", ")}]` : "";
+      out.push(
+        `    ${method} every ${formatDuration(first.intervalMs)} (timeout ${formatDuration(first.timeoutMs)}) on ${routeNames.join(", ")}: ${list.length} series${asserts}`,
+      );
+    }
+    if (c.consistency !== null)
+      out.push(`  consistency: every ${formatDuration(c.consistency.intervalMs)}, block head-${c.consistency.depth} across ${c.consistency.routes.join(", ")}`);
+    out.push(`  rate: ${formatRate(c.ratePerSecond)} req/s (${Math.round((c.ratePerSecond / budget) * 100)}% of budget)`);
+  }
+  if (plan.warnings.length > 0) {
+    out.push("");
+    out.push(`warnings:`);
+    for (const w of plan.warnings) out.push(`  ${formatIssue(w)}`);
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,156 @@
+/**
+ * The typed Plan: everything the daemon will do, resolved from config/canary.yaml and
+ * checks/*.yaml and validated as a whole. Producers (probes, consistency) schedule from
+ * it; nothing downstream re-reads YAML.
+ */
+
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
+
+/** Lasso strategy route segments (LASSO.md). "default" is `/rpc/:chain`; round-robin is an alias of load-balanced. */
+export type Strategy = "default" | "fastest" | "load-balanced" | "latency-weighted" | "round-robin";
+
+/** Result shapes the `shape:` assertion understands. */
+export type Shape = "quantity" | "block" | "hash" | "array" | "object" | "any";
+
+/** One Lasso base URL from the daemon config (the load-balanced entry or one Lasso node). */
+export interface Target {
+  name: string;
+  /** The URL as configured after ${ENV} substitution: MAY CONTAIN SECRETS. Use only to send requests. */
+  url: string;
+  /** `redactUrl(url)`: safe for logs, errors, reports. */
+  redactedUrl: string;
+}
+
+export interface Slo {
+  /** Objective for the ratio of successful HTTP probes (0..1]. Default 0.999. */
+  successRatio: number;
+  /** p95 latency objective per route, ms. Default 300. */
+  p95LatencyMs: number;
+  /** Served head may lag the pinned providers' consensus by at most this many blocks. Default 2. */
+  maxHeadLagBlocks: number;
+}
+
+interface RouteCommon {
+  /** "default", "fastest", "pin:alchemy"; with a profile: "canary/fastest", "canary/pin:alchemy". Unique per chain. */
+  name: string;
+  /** Lasso profile slug; absent means the public profile (no /profile/ segment). */
+  profile?: string;
+  /** URL path to append to a target's base URL, e.g. `/rpc/provider/alchemy/ethereum`. */
+  path: string;
+}
+
+export interface StrategyRoute extends RouteCommon {
+  kind: "strategy";
+  strategy: Strategy;
+  provider?: undefined;
+}
+
+export interface PinRoute extends RouteCommon {
+  kind: "pin";
+  /** Lasso provider id; a pinned request never fails over. */
+  provider: string;
+  strategy?: undefined;
+}
+
+export type Route = StrategyRoute | PinRoute;
+
+/** A check applied to each successful answer of a series. Expected values are resolved here. */
+export type Assertion =
+  | { kind: "chainId"; expected: number }
+  | { kind: "shape"; shape: Shape }
+  | { kind: "monotonicHead" }
+  | { kind: "freshness"; maxHeadLagBlocks: number };
+
+/** One scheduled probe: a (target, route, method) triple with its own timer. */
+export interface ProbeSeries {
+  /** Stable id: `${target}|${chain}|${route}|${method}`, e.g. "lb|ethereum|pin:alchemy|eth_blockNumber". */
+  id: string;
+  target: string;
+  chain: string;
+  /** Route name (see Route.name). */
+  route: string;
+  routeKind: Route["kind"];
+  /** Pinned provider id on a pin route (its head feeds the consensus), else null. */
+  provider: string | null;
+  /** Lasso profile of the route; null for the public profile. */
+  profile: string | null;
+  /** Route path, same as the route's `path`. */
+  path: string;
+  method: string;
+  params: JsonValue[];
+  intervalMs: number;
+  timeoutMs: number;
+  assertions: Assertion[];
+}
+
+/**
+ * Cross-provider agreement on the hash of block (head - depth), per target. The head is the
+ * consensus of the pinned eth_blockNumber series (validation requires one); a round then asks
+ * each compared route for eth_getBlockByNumber(head - depth, false).
+ */
+export interface ConsistencyPlan {
+  intervalMs: number;
+  timeoutMs: number;
+  depth: number;
+  /**
+   * Names of the pinned routes compared: the pins without a profile (a profile such as
+   * "canary" may be fault-injected), so one route per provider id. At least two.
+   */
+  routes: string[];
+  /** Requests one round sends to one target: one per compared route. */
+  requestsPerRound: number;
+}
+
+export interface ChainPlan {
+  /** Chain as Lasso knows it in URLs: a name ("ethereum") or a decimal chain id ("1"). */
+  chain: string;
+  chainId: number;
+  blockTimeMs: number;
+  /** Target names this chain is probed through (default: all targets). */
+  targets: string[];
+  slo: Slo;
+  routes: Route[];
+  series: ProbeSeries[];
+  consistency: ConsistencyPlan | null;
+  /** Planned requests per second for this chain summed over its targets, consistency included. */
+  ratePerSecond: number;
+  /** Absolute path of the checks file that declared the chain. */
+  file: string;
+}
+
+export interface PlanIssue {
+  /** File the issue is in, relative to the working directory when below it. */
+  file: string;
+  /** Location inside the file, e.g. "probes[1].timeout"; "" for the whole file. */
+  path: string;
+  message: string;
+  /** 1-based line in the file when known. */
+  line?: number;
+}
+
+export interface Plan {
+  /** Absolute path of the daemon config file. */
+  configFile: string;
+  /** Absolute path of the checks directory, and the checks files loaded (sorted). */
+  checksDir: string;
+  checksFiles: string[];
+  listen: { host: string; port: number };
+  targets: Target[];
+  store: {
+    /** Absolute path of the SQLite file. */
+    path: string;
+    rawRetentionDays: number;
+    rollupRetentionDays: number;
+  };
+  log: { level: LogLevel };
+  budget: { maxRequestsPerSecondPerChain: number };
+  chains: ChainPlan[];
+  /** Every series of every chain, in chain order (same objects as chains[].series). */
+  series: ProbeSeries[];
+  /** chain -> planned requests per second (series + consistency, all targets). */
+  ratePerChain: Record<string, number>;
+  /** Things that are allowed but probably not intended. */
+  warnings: PlanIssue[];
+}
