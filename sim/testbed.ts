@@ -15,20 +15,23 @@ export interface TestBedOptions {
   /** Extra profiles served by the same providers, e.g. "canary" for chaos windows. */
   extraProfiles?: string[];
   breakerOpenMs?: number;
+  /** How often the target polls each provider's head; default the block time. */
+  healthPollMs?: number;
   defects?: Partial<Defects>;
 }
 
 export interface TestBedChain {
   spec: TestBedChainSpec;
   node: AnvilNode;
-  /** provider id -> the fault proxy that is that provider. */
-  providers: Map<string, FaultProxy>;
+  /** profile -> provider id -> the fault proxy that is that provider in that profile. */
+  providers: Map<string, Map<string, FaultProxy>>;
 }
 
 export interface TestBed {
   lasso: LassoSim;
   chains: Map<string, TestBedChain>;
-  provider(chain: string, id: string): FaultProxy;
+  /** The fault proxy that is provider `id` of `chain` in `profile` (default "public"). */
+  provider(chain: string, id: string, profile?: string): FaultProxy;
   stop(): Promise<void>;
 }
 
@@ -39,6 +42,7 @@ export interface TestBed {
  */
 export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
   const chains = new Map<string, TestBedChain>();
+  const profileSlugs = ["public", ...(opts.extraProfiles ?? [])];
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.reverse()) await stop().catch(() => {});
@@ -47,38 +51,46 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
     for (const spec of opts.chains) {
       const node = await startAnvil({ chainId: spec.chainId, blockTimeSec: spec.blockTimeSec });
       stops.push(() => node.stop());
-      const providers = new Map<string, FaultProxy>();
-      for (const id of spec.providers) {
-        const proxy = new FaultProxy({ name: `${spec.name}/${id}`, upstreamHttpUrl: node.httpUrl, upstreamWsUrl: node.wsUrl });
-        await proxy.start();
-        stops.push(() => proxy.stop());
-        providers.set(id, proxy);
+      // Each profile gets its own proxies: Lasso keys breakers by upstream URL, so a fault
+      // on a canary provider must not touch the public profile (the unfaulted control).
+      const providers = new Map<string, Map<string, FaultProxy>>();
+      for (const profile of profileSlugs) {
+        const byId = new Map<string, FaultProxy>();
+        for (const id of spec.providers) {
+          const proxy = new FaultProxy({ name: `${profile}/${spec.name}/${id}`, upstreamHttpUrl: node.httpUrl, upstreamWsUrl: node.wsUrl });
+          await proxy.start();
+          stops.push(() => proxy.stop());
+          byId.set(id, proxy);
+        }
+        providers.set(profile, byId);
       }
       chains.set(spec.name, { spec, node, providers });
     }
-    const simChains: SimChain[] = [...chains.values()].map(({ spec, providers }) => ({
-      name: spec.name,
-      chainId: spec.chainId,
-      blockTimeMs: spec.blockTimeSec * 1000,
-      providers: spec.providers.map((id, i) => {
-        const proxy = providers.get(id);
-        if (!proxy) throw new Error(`no proxy for ${id}`);
-        return { id, name: id, priority: i + 1, url: proxy.httpUrl, wsUrl: proxy.wsUrl };
-      }),
-    }));
-    const profiles = ["public", ...(opts.extraProfiles ?? [])].map((slug) => ({ slug, name: slug, chains: simChains }));
+    const chainsOf = (profile: string): SimChain[] =>
+      [...chains.values()].map(({ spec, providers }) => ({
+        name: spec.name,
+        chainId: spec.chainId,
+        blockTimeMs: spec.blockTimeSec * 1000,
+        providers: spec.providers.map((id, i) => {
+          const proxy = providers.get(profile)?.get(id);
+          if (!proxy) throw new Error(`no proxy for ${profile}/${id}`);
+          return { id, name: id, priority: i + 1, url: proxy.httpUrl, wsUrl: proxy.wsUrl };
+        }),
+      }));
+    const profiles = profileSlugs.map((slug) => ({ slug, name: slug, chains: chainsOf(slug) }));
     const lasso = await startLassoSim({
       profiles,
       breaker: { openMs: opts.breakerOpenMs ?? 2000 },
+      ...(opts.healthPollMs ? { healthPollMs: opts.healthPollMs } : {}),
       ...(opts.defects ? { defects: opts.defects } : {}),
     });
     stops.push(() => lasso.stop());
     return {
       lasso,
       chains,
-      provider(chain, id) {
-        const proxy = chains.get(chain)?.providers.get(id);
-        if (!proxy) throw new Error(`test bed has no provider ${id} on ${chain}`);
+      provider(chain, id, profile = "public") {
+        const proxy = chains.get(chain)?.providers.get(profile)?.get(id);
+        if (!proxy) throw new Error(`test bed has no provider ${profile}/${id} on ${chain}`);
         return proxy;
       },
       stop: stopAll,

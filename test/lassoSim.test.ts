@@ -1,0 +1,407 @@
+/**
+ * The Lasso-compatible target (sim/lasso) over HTTP, against a real anvil node with three
+ * FaultProxy "providers" in front of it: strategy routes hide a dead provider, pinned routes
+ * expose it, routing metadata decodes, limits and local answers, /api endpoints, defects.
+ */
+import assert from "node:assert/strict";
+import { after, afterEach, before, describe, test } from "node:test";
+import { startAnvil, type AnvilNode } from "../sim/anvil.js";
+import { NO_DEFECTS, startLassoSim, type LassoSim } from "../sim/lasso/index.js";
+import { FaultProxy } from "../src/chaos/faultProxy.js";
+import { waitFor } from "./helpers/waitFor.js";
+
+const CHAIN = "anvil";
+const CHAIN_ID = 31337;
+const IDS = ["a", "b", "c"] as const;
+type Id = (typeof IDS)[number];
+
+let anvil: AnvilNode | undefined;
+const proxies = new Map<Id, FaultProxy>();
+let sim: LassoSim | undefined;
+
+function proxy(id: Id): FaultProxy {
+  const p = proxies.get(id);
+  assert.ok(p, `proxy ${id}`);
+  return p;
+}
+
+function theSim(): LassoSim {
+  assert.ok(sim, "sim started");
+  return sim;
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Obj = { [k: string]: Json };
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function obj(v: unknown, what: string): Obj {
+  assert.ok(isObj(v), `${what} is an object: ${JSON.stringify(v)}`);
+  return v;
+}
+
+interface HttpAnswer {
+  status: number;
+  headers: Headers;
+  body: Json;
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}): Promise<HttpAnswer> {
+  const res = await fetch(theSim().url + path, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+    signal: AbortSignal.timeout(15_000),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text === "" ? null : (JSON.parse(text) as Json) };
+}
+
+async function get(path: string, headers: Record<string, string> = { accept: "application/json" }): Promise<HttpAnswer> {
+  const res = await fetch(theSim().url + path, { headers, signal: AbortSignal.timeout(15_000) });
+  return { status: res.status, headers: res.headers, body: JSON.parse(await res.text()) as Json };
+}
+
+function req(method: string, params: Json[] = [], id: Json = 1): Obj {
+  return { jsonrpc: "2.0", id, method, params };
+}
+
+function meta(body: Json): Obj {
+  return obj(obj(body, "response")["lasso_meta"], "lasso_meta");
+}
+
+function selectedId(m: Obj): string {
+  return String(obj(m["selected_provider"], "selected_provider")["id"]);
+}
+
+function decodeMetaHeader(h: Headers): Obj {
+  const raw = h.get("x-lasso-meta");
+  assert.ok(raw, "X-Lasso-Meta header present");
+  assert.match(raw, /^[A-Za-z0-9_-]+$/, "base64url without padding");
+  return obj(JSON.parse(Buffer.from(raw, "base64url").toString("utf8")), "decoded X-Lasso-Meta");
+}
+
+async function simStatus(): Promise<Obj> {
+  return obj((await get("/_sim/status")).body, "status");
+}
+
+async function providerStatus(profile = "public"): Promise<Obj[]> {
+  const chains = (await simStatus())["chains"];
+  assert.ok(Array.isArray(chains));
+  const c = chains.map((x) => obj(x, "chain")).find((x) => x["profile"] === profile && x["chain"] === CHAIN);
+  assert.ok(c, "chain status");
+  const ps = c["providers"];
+  assert.ok(Array.isArray(ps));
+  return ps.map((p) => obj(p, "provider"));
+}
+
+/** Clears faults and defects and waits until every provider is back in rotation with a closed circuit. */
+async function recover(): Promise<void> {
+  for (const p of proxies.values()) p.clearFault();
+  theSim().setDefects(NO_DEFECTS);
+  await waitFor(
+    async () => {
+      const ps = await providerStatus();
+      if (!ps.every((p) => p["circuit"] !== "open" && p["lagging"] === false && p["poll_ok"] === true)) return false;
+      // Half-open breakers close after two successes: drive them with pinned traffic.
+      for (const p of ps) if (p["circuit"] === "half_open") await post(`/rpc/provider/${String(p["id"])}/${CHAIN}`, req("eth_blockNumber"));
+      return (await providerStatus()).every((p) => p["circuit"] === "closed");
+    },
+    { timeoutMs: 30_000, intervalMs: 100, message: "all providers healthy with closed circuits" },
+  );
+}
+
+before(async () => {
+  anvil = await startAnvil({ chainId: CHAIN_ID, blockTimeSec: 1 });
+  for (const id of IDS) {
+    const p = new FaultProxy({ name: id, upstreamHttpUrl: anvil.httpUrl, upstreamWsUrl: anvil.wsUrl });
+    await p.start();
+    proxies.set(id, p);
+  }
+  const providers = IDS.map((id, i) => ({ id, name: `Provider ${id.toUpperCase()}`, priority: i, url: proxy(id).httpUrl, wsUrl: proxy(id).wsUrl }));
+  sim = await startLassoSim({
+    profiles: [
+      { slug: "public", chains: [{ name: CHAIN, displayName: "Anvil Local", chainId: CHAIN_ID, blockTimeMs: 1000, providers }] },
+      {
+        slug: "canary",
+        chains: [{ name: CHAIN, chainId: CHAIN_ID, blockTimeMs: 1000, providers: [{ id: "canary-x", priority: 0, url: proxy("a").httpUrl, wsUrl: proxy("a").wsUrl }] }],
+      },
+    ],
+    breaker: { openMs: 1500 },
+    healthPollMs: 250,
+  });
+});
+
+after(async () => {
+  await sim?.stop();
+  for (const p of proxies.values()) await p.stop();
+  await anvil?.stop();
+});
+
+describe("lasso sim over HTTP", () => {
+  afterEach(recover);
+
+  test("a dead provider is invisible on strategy routes: 200/200 succeed, only the others serve", async () => {
+    await recover();
+    proxy("b").setFault({ kind: "reset" }, 120_000);
+    const routes = [`/rpc/${CHAIN}`, `/rpc/load-balanced/${CHAIN}`, `/rpc/round-robin/${CHAIN}`, `/rpc/fastest/${CHAIN}`, `/rpc/latency-weighted/${CHAIN}`];
+    let failedOver = 0;
+    const served = new Set<string>();
+    for (let i = 0; i < 200; i++) {
+      const r = await post(`${routes[i % routes.length]}?include_meta=body`, req("eth_blockNumber", [], i));
+      const body = obj(r.body, "response");
+      assert.equal(r.status, 200);
+      assert.equal(typeof body["result"], "string", `request ${i} succeeded: ${JSON.stringify(body)}`);
+      const m = meta(body);
+      const sel = selectedId(m);
+      assert.notEqual(sel, "b", "the dead provider never serves");
+      served.add(sel);
+      if (Number(m["retries"]) > 0) failedOver += 1;
+    }
+    assert.ok(failedOver > 0, "some requests reached the dead provider and failed over");
+    assert.deepEqual([...served].sort(), ["a", "c"]);
+    // After the breaker opens (or the provider falls behind) it is no longer even a candidate.
+    await waitFor(
+      async () => {
+        const m = meta((await post(`/rpc/${CHAIN}?include_meta=body`, req("eth_blockNumber"))).body);
+        const cands = m["candidate_providers"];
+        return Array.isArray(cands) && !cands.includes("b:http") && cands.includes("a:http");
+      },
+      { timeoutMs: 15_000, message: "b dropped from candidate_providers" },
+    );
+    const ps = await providerStatus();
+    const b = ps.find((p) => p["id"] === "b");
+    assert.ok(b && (b["circuit"] === "open" || b["lagging"] === true), "b excluded by breaker or lag");
+  });
+
+  test("noFailover defect: a failed attempt reaches the client", async () => {
+    await recover();
+    theSim().setDefects({ noFailover: true });
+    proxy("c").setFault({ kind: "http_5xx", status: 503 }, 120_000);
+    const errors: Obj[] = [];
+    for (let i = 0; i < 30 && errors.length === 0; i++) {
+      const body = obj((await post(`/rpc/${CHAIN}`, req("eth_blockNumber"))).body, "response");
+      if ("error" in body) errors.push(obj(body["error"], "error"));
+    }
+    assert.ok(errors.length > 0, "with noFailover the dead provider's failure is visible");
+    assert.equal(errors[0]?.["code"], -32002);
+  });
+
+  test("a dead provider under its pinned routes fails visibly", async () => {
+    await recover();
+    proxy("b").setFault({ kind: "http_5xx", status: 503 }, 120_000);
+    for (const path of [`/rpc/provider/b/${CHAIN}`, `/rpc/${CHAIN}/b`, `/rpc/profile/public/provider/b/${CHAIN}`]) {
+      const r = await post(`${path}?include_meta=body`, req("eth_blockNumber"));
+      const body = obj(r.body, "response");
+      assert.ok(!("result" in body), `${path} has no result`);
+      const err = obj(body["error"], "error");
+      assert.ok(err["code"] === -32002 || err["code"] === -32000, `pinned error surfaced: ${JSON.stringify(err)}`);
+      assert.equal(meta(body)["retries"], 0, "pinned requests never fail over");
+    }
+    // eth_chainId is forwarded on pinned routes, so it fails too.
+    const chainIdPinned = obj((await post(`/rpc/provider/b/${CHAIN}`, req("eth_chainId"))).body, "response");
+    assert.ok("error" in chainIdPinned);
+    // A healthy pinned provider answers and is named in the metadata.
+    const ok = obj((await post(`/rpc/${CHAIN}/a?include_meta=body`, req("eth_blockNumber"))).body, "response");
+    assert.equal(typeof ok["result"], "string");
+    const m = meta(ok);
+    assert.equal(selectedId(m), "a");
+    assert.deepEqual(m["candidate_providers"], ["a:http"]);
+  });
+
+  test("routing metadata decodes in headers and body mode with every documented field", async () => {
+    await recover();
+    const cases: Array<[string, string]> = [
+      [`/rpc/${CHAIN}`, "load_balanced"],
+      [`/rpc/round-robin/${CHAIN}`, "load_balanced"],
+      [`/rpc/fastest/${CHAIN}`, "fastest"],
+      [`/rpc/latency-weighted/${CHAIN}`, "latency_weighted"],
+      [`/rpc/profile/public/fastest/${CHAIN_ID}`, "fastest"],
+    ];
+    const check = (m: Obj, strategy: string): void => {
+      assert.equal(m["version"], "1.0");
+      assert.match(String(m["request_id"]), /^[0-9a-f]{32}$/);
+      assert.equal(m["strategy"], strategy);
+      assert.equal(m["chain_id"], CHAIN_ID);
+      assert.equal(m["transport"], "http");
+      const cands = m["candidate_providers"];
+      assert.ok(Array.isArray(cands) && cands.length === 3 && cands.every((c) => typeof c === "string" && /^[abc]:http$/.test(c)), JSON.stringify(cands));
+      const sel = obj(m["selected_provider"], "selected_provider");
+      assert.ok(IDS.includes(String(sel["id"]) as Id));
+      assert.equal(sel["protocol"], "http");
+      for (const k of ["selection_latency_ms", "upstream_latency_ms", "end_to_end_latency_ms", "lasso_overhead_ms"]) {
+        assert.equal(typeof m[k], "number", k);
+        assert.ok(Number(m[k]) >= 0, k);
+      }
+      assert.ok(Number(m["end_to_end_latency_ms"]) >= Number(m["upstream_latency_ms"]));
+      assert.equal(m["retries"], 0);
+      assert.ok(["closed", "open", "half_open", "unknown"].includes(String(m["circuit_breaker_state"])));
+      assert.equal(m["circuit_breaker_state"], "closed");
+    };
+    for (const [path, strategy] of cases) {
+      const viaQuery = await post(`${path}?include_meta=headers`, req("eth_blockNumber"));
+      const hm = decodeMetaHeader(viaQuery.headers);
+      check(hm, strategy);
+      assert.equal(viaQuery.headers.get("x-lasso-request-id"), hm["request_id"]);
+      assert.ok(!("lasso_meta" in obj(viaQuery.body, "response")), "headers mode leaves the body alone");
+
+      const viaHeader = await post(path, req("eth_blockNumber"), { "X-Lasso-Include-Meta": "headers" });
+      check(decodeMetaHeader(viaHeader.headers), strategy);
+
+      const viaBody = await post(`${path}?include_meta=body`, req("eth_blockNumber"));
+      check(meta(viaBody.body), strategy);
+      assert.equal(viaBody.headers.get("x-lasso-meta"), null);
+    }
+    // Without opt-in there is no metadata at all.
+    const plain = await post(`/rpc/${CHAIN}`, req("eth_blockNumber"));
+    assert.equal(plain.headers.get("x-lasso-meta"), null);
+    assert.ok(!("lasso_meta" in obj(plain.body, "response")));
+    // Profiles route to their own providers.
+    const canary = await post(`/rpc/profile/canary/${CHAIN}?include_meta=body`, req("eth_blockNumber"));
+    assert.equal(selectedId(meta(canary.body)), "canary-x");
+  });
+
+  test("staleRouting defect: a lagging provider is excluded unless the defect is on", async () => {
+    await recover();
+    proxy("c").setFault({ kind: "stale_head", blocks: 6 }, 120_000);
+    await waitFor(async () => (await providerStatus()).find((p) => p["id"] === "c")?.["lagging"] === true, {
+      timeoutMs: 15_000,
+      message: "c reported lagging",
+    });
+    for (let i = 0; i < 30; i++) {
+      const m = meta((await post(`/rpc/${CHAIN}?include_meta=body`, req("eth_blockNumber"))).body);
+      assert.notEqual(selectedId(m), "c", "a provider 6 blocks behind is not selected");
+      assert.ok(!(m["candidate_providers"] as Json[]).includes("c:http"));
+    }
+    theSim().setDefects({ staleRouting: true });
+    for (let i = 0; i < 10; i++) {
+      const m = meta((await post(`/rpc/${CHAIN}?include_meta=body`, req("eth_blockNumber"))).body);
+      assert.equal(selectedId(m), "c", "with staleRouting the most lagging provider is preferred");
+    }
+  });
+
+  test("local eth_chainId, chain by id, and no channels left", async () => {
+    await recover();
+    for (const id of IDS) proxy(id).setFault({ kind: "blackhole" }, 120_000);
+    const t0 = performance.now();
+    const chainId = obj((await post(`/rpc/${CHAIN}`, req("eth_chainId"))).body, "response");
+    assert.equal(chainId["result"], "0x7a69", "answered by the sim itself");
+    assert.ok(performance.now() - t0 < 900, "no upstream round trip");
+    const byId = obj((await post(`/rpc/${CHAIN_ID}`, req("eth_chainId", [], 7))).body, "response");
+    assert.deepEqual(byId, { jsonrpc: "2.0", id: 7, result: "0x7a69" });
+    // Every upstream down: blackholes time out inside the 1 s eth_blockNumber deadline.
+    const t1 = performance.now();
+    const dead = obj((await post(`/rpc/${CHAIN_ID}`, req("eth_blockNumber"))).body, "response");
+    assert.ok("error" in dead);
+    assert.ok(performance.now() - t1 < 2500, "bounded by the per-method deadline");
+    for (const id of IDS) proxy(id).setFault({ kind: "reset" }, 120_000);
+    const noChannels = await waitFor(
+      async () => {
+        const b = obj((await post(`/rpc/${CHAIN}`, req("eth_blockNumber"))).body, "response");
+        const e = isObj(b["error"]) ? b["error"] : null;
+        return e && /^No available channels/.test(String(e["message"])) ? e : null;
+      },
+      { timeoutMs: 20_000, message: "No available channels error" },
+    );
+    assert.equal(noChannels["code"], -32000);
+    assert.equal(typeof obj(noChannels["data"], "data")["retry_after_ms"], "number");
+    // With chain id in the URL a live chain answers normally again.
+    for (const id of IDS) proxy(id).clearFault();
+    await recover();
+    const live = obj((await post(`/rpc/${CHAIN_ID}`, req("eth_blockNumber"))).body, "response");
+    assert.match(String(live["result"]), /^0x[0-9a-f]+$/);
+  });
+
+  test("batches, body limits, parse errors, refused methods, unknown routes", async () => {
+    await recover();
+    const fifty = Array.from({ length: 50 }, (_, i) => req(i % 2 ? "eth_blockNumber" : "eth_chainId", [], i));
+    const ok = await post(`/rpc/${CHAIN}`, fifty);
+    assert.ok(Array.isArray(ok.body) && ok.body.length === 50);
+    assert.deepEqual(ok.body.map((r) => obj(r, "item")["id"]), fifty.map((r) => r["id"]));
+    assert.ok(ok.body.every((r) => typeof obj(r, "item")["result"] === "string"));
+
+    const tooMany = await post(`/rpc/${CHAIN}`, [...fifty, req("eth_blockNumber", [], 50)]);
+    assert.equal(obj(obj(tooMany.body, "r")["error"], "e")["code"], -32600);
+    const empty = await post(`/rpc/${CHAIN}`, []);
+    assert.equal(obj(obj(empty.body, "r")["error"], "e")["code"], -32600);
+
+    const huge = await post(`/rpc/${CHAIN}`, JSON.stringify({ ...req("eth_blockNumber"), pad: "x".repeat(8 * 1024 * 1024 + 16) }));
+    assert.equal(obj(obj(huge.body, "r")["error"], "e")["code"], -32600);
+
+    const malformed = await post(`/rpc/${CHAIN}`, '{"jsonrpc":"2.0","id":1,"method":');
+    assert.equal(obj(obj(malformed.body, "r")["error"], "e")["code"], -32700);
+
+    for (const m of ["eth_sendRawTransaction", "eth_sendTransaction", "eth_sign"]) {
+      const r = await post(`/rpc/${CHAIN}`, req(m, ["0x00"]));
+      assert.equal(obj(obj(r.body, "r")["error"], "e")["code"], -32601, m);
+    }
+    const sub = obj(obj((await post(`/rpc/fastest/${CHAIN}`, req("eth_subscribe", ["newHeads"]))).body, "r")["error"], "e");
+    assert.equal(sub["code"], -32601);
+    assert.equal(obj(sub["data"], "data")["websocket_url"], `/ws/rpc/fastest/${CHAIN}`);
+
+    const noteOnly = await post(`/rpc/${CHAIN}`, { jsonrpc: "2.0", method: "eth_blockNumber" });
+    assert.equal(noteOnly.status, 204, "a notification gets no body");
+
+    const badChain = await post(`/rpc/nochain`, req("eth_blockNumber"));
+    assert.equal(badChain.status, 400);
+    assert.equal(obj(obj(badChain.body, "r")["error"], "e")["code"], -32602);
+    const badProfile = await post(`/rpc/profile/nope/${CHAIN}`, req("eth_blockNumber"));
+    assert.equal(badProfile.status, 404);
+    assert.equal(obj(obj(badProfile.body, "r")["error"], "e")["code"], -32000);
+    const badProvider = await post(`/rpc/provider/zzz/${CHAIN}`, req("eth_blockNumber"));
+    assert.equal(badProvider.status, 400);
+    assert.match(String(obj(obj(badProvider.body, "r")["error"], "e")["message"]), /Provider 'zzz'/);
+  });
+
+  test("/api endpoints have Lasso's shape; memory growth defect shows in memory_mb", async () => {
+    await recover();
+    const h = obj((await get("/api/health")).body, "health");
+    assert.equal(h["status"], "healthy");
+    assert.ok(!Number.isNaN(Date.parse(String(h["timestamp"]))));
+    assert.equal(typeof h["uptime_seconds"], "number");
+    assert.equal(typeof h["version"], "string");
+    assert.deepEqual(h["cluster"], { enabled: false, nodes_connected: 1, nodes_responding: 1, nodes_total: 1, regions: [], status: "standalone" });
+
+    const chains = obj((await get("/api/chains")).body, "chains");
+    assert.deepEqual(chains["chains"], [{ chain_id: "31337", name: "Anvil Local", chain_name: CHAIN, supported: true }]);
+
+    await post(`/rpc/${CHAIN}`, req("eth_blockNumber"));
+    const m = obj((await get(`/api/metrics/${CHAIN}`)).body, "metrics");
+    assert.equal(m["chain"], CHAIN);
+    const sys = obj(m["system_metrics"], "system_metrics");
+    for (const k of ["memory_mb", "process_count", "run_queue", "cpu_percent"]) assert.equal(typeof sys[k], "number", k);
+    const rss = process.memoryUsage().rss / (1024 * 1024);
+    assert.ok(Math.abs(Number(sys["memory_mb"]) - rss) < 64, "memory_mb is this process's RSS");
+    const provs = m["providers"];
+    assert.ok(Array.isArray(provs) && provs.length === 3);
+    for (const p of provs.map((x) => obj(x, "provider"))) {
+      assert.ok(IDS.includes(String(p["id"]) as Id));
+      assert.match(String(p["name"]), /^Provider [ABC]$/);
+      for (const k of ["success_rate", "total_calls", "avg_latency_ms"]) assert.equal(typeof p[k], "number", k);
+    }
+    assert.ok(provs.some((p) => Number(obj(p, "p")["total_calls"]) > 0));
+
+    const missing = await get("/api/metrics/nochain");
+    assert.equal(missing.status, 404);
+    const mb = obj(missing.body, "404");
+    assert.equal(typeof mb["error"], "string");
+    assert.equal(mb["chain"], "nochain");
+    assert.deepEqual(mb["available_chains"], [CHAIN]);
+
+    const before = Number(sys["memory_mb"]);
+    const put = await fetch(`${theSim().url}/_sim/defects`, { method: "PUT", body: JSON.stringify({ memoryGrowthMbPerMin: 1800 }) });
+    assert.equal(put.status, 200);
+    assert.equal(theSim().defects().memoryGrowthMbPerMin, 1800);
+    await waitFor(
+      async () => Number(obj(obj((await get(`/api/metrics/${CHAIN}`)).body, "m")["system_metrics"], "s")["memory_mb"]) > before + 40,
+      { timeoutMs: 15_000, message: "memory_mb grows by 40 MB" },
+    );
+    const bad = await fetch(`${theSim().url}/_sim/defects`, { method: "PUT", body: JSON.stringify({ nope: true }) });
+    assert.equal(bad.status, 400);
+    const cur = obj((await get("/_sim/defects")).body, "defects");
+    assert.equal(cur["memoryGrowthMbPerMin"], 1800);
+    assert.equal(cur["noFailover"], false);
+  });
+});
