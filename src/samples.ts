@@ -45,7 +45,7 @@ export interface ProbeSample {
   lassoOverheadMs: number | null;
   /** Block height the answer carried (eth_blockNumber, eth_getBlockByNumber), if any. */
   blockHeight: number | null;
-  /** Served head minus consensus head of the pinned providers, in blocks (>= 0 means behind). */
+  /** Consensus head of the pinned providers minus the served head, in blocks (0 = level, > 0 = behind). */
   headLagBlocks: number | null;
   /** True when this answer's head was lower than the previous one on the same series. */
   headRegression: boolean;

@@ -1,0 +1,99 @@
+/**
+ * Deterministic synthetic samples for the store benchmark: 5 chains x 10 probe series,
+ * one probe per series every 5 s (10 samples/s), plus one consistency check per chain
+ * per minute. Values are shaped like real probes so the encodings are sized honestly.
+ */
+import type { ConsistencySample, ErrorClass, ProbeSample } from "../src/samples.js";
+
+export const CHAINS = ["ethereum", "base", "arbitrum", "optimism", "polygon"];
+const PROVIDERS = ["alchemy", "infura", "drpc"];
+const SERIES: { route: string; method: string }[] = [
+  { route: "default", method: "eth_blockNumber" },
+  { route: "default", method: "eth_getBlockByNumber" },
+  { route: "default", method: "eth_chainId" },
+  { route: "default", method: "eth_call" },
+  { route: "fastest", method: "eth_blockNumber" },
+  { route: "fastest", method: "eth_call" },
+  { route: "round-robin", method: "eth_blockNumber" },
+  { route: "pin:alchemy", method: "eth_blockNumber" },
+  { route: "pin:infura", method: "eth_blockNumber" },
+  { route: "pin:drpc", method: "eth_blockNumber" },
+];
+export const SERIES_PER_CHAIN = SERIES.length;
+export const PROBE_INTERVAL_MS = 5000;
+
+/** mulberry32 */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const ERRORS: ErrorClass[] = ["timeout", "http_502", "rpc_-32000", "connect"];
+
+/** Every probe sample with from <= ts < to, in ts order per series (all series interleaved). */
+export function probeSamples(from: number, to: number, rand: () => number): ProbeSample[] {
+  const out: ProbeSample[] = [];
+  const first = Math.ceil(from / PROBE_INTERVAL_MS) * PROBE_INTERVAL_MS;
+  for (let t = first; t < to; t += PROBE_INTERVAL_MS) {
+    for (let c = 0; c < CHAINS.length; c++) {
+      const chain = CHAINS[c] as string;
+      const head = Math.floor(t / 12_000) + 18_000_000 + c * 1_000_000;
+      for (let i = 0; i < SERIES.length; i++) {
+        const { route, method } = SERIES[i] as { route: string; method: string };
+        const ts = t + ((c * 10 + i) * 97) % PROBE_INTERVAL_MS;
+        const ok = rand() > 0.002;
+        // Log-normal-ish latency around 40 ms with a tail.
+        const latencyMs = Math.exp(3.6 + 0.45 * gauss(rand)) + (rand() < 0.01 ? 200 * rand() : 0);
+        const overhead = 0.8 + 3 * rand();
+        const pinned = route.startsWith("pin:") ? route.slice(4) : null;
+        const provider = pinned ?? (PROVIDERS[Math.floor(rand() * PROVIDERS.length)] as string);
+        const hasHead = method === "eth_blockNumber" || method === "eth_getBlockByNumber";
+        const lag = hasHead ? (rand() < 0.9 ? 0 : rand() < 0.9 ? 1 : 3) : null;
+        out.push({
+          kind: "probe", ts, target: "lb", chain, route, method,
+          outcome: ok ? "ok" : "error",
+          errorClass: ok ? null : (ERRORS[Math.floor(rand() * ERRORS.length)] as ErrorClass),
+          errorDetail: ok ? null : "upstream said no",
+          latencyMs,
+          provider,
+          retries: rand() < 0.01 ? 1 : 0,
+          circuitState: "closed",
+          upstreamLatencyMs: latencyMs - overhead - rand(),
+          lassoOverheadMs: overhead,
+          blockHeight: hasHead ? head - (lag ?? 0) : null,
+          headLagBlocks: lag,
+          headRegression: hasHead && rand() < 0.0005,
+          failedAssertions: [],
+        });
+      }
+    }
+  }
+  return out;
+}
+
+export function consistencySamples(from: number, to: number, rand: () => number): ConsistencySample[] {
+  const out: ConsistencySample[] = [];
+  for (let t = Math.ceil(from / 60_000) * 60_000; t < to; t += 60_000) {
+    for (let c = 0; c < CHAINS.length; c++) {
+      const blockNumber = Math.floor(t / 12_000) + 18_000_000 + c * 1_000_000 - 64;
+      const hash = `0x${blockNumber.toString(16).padStart(64, "a")}`;
+      const agree = rand() > 0.001;
+      const hashes: Record<string, string | null> = {};
+      for (const p of PROVIDERS) hashes[p] = hash;
+      if (!agree) hashes["drpc"] = `0x${"b".repeat(64)}`;
+      out.push({ kind: "consistency", ts: t + c * 100, target: "lb", chain: CHAINS[c] as string, blockNumber, hashes, agree });
+    }
+  }
+  return out;
+}
+
+function gauss(rand: () => number): number {
+  const u = Math.max(rand(), 1e-12);
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+}

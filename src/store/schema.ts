@@ -1,0 +1,119 @@
+import Database from "better-sqlite3";
+
+export type Db = Database.Database;
+
+/**
+ * Schema, version 1.
+ *
+ * series   (id, kind, target, chain, route, method): kind 0 = probe series, 1 = consistency
+ *          scope (route = method = ''). Every other table refers to the small integer id.
+ * names    (id, kind, name): providers, error classes, circuit states, assertion names.
+ * staging  one row per probe sample not yet compacted (the batched writer appends here).
+ * raw      one row per series-minute: packed records (see record.ts).
+ * rollup_m / rollup_h / rollup_d: per series-minute / -hour / -day (UTC): n, ok, blob (see
+ *          rollup.ts). Day rows exist so long reports read ~30 rows per series, not ~720.
+ * consistency raw rows; cons_m / cons_h / cons_d: checks and mismatches per scope and bucket.
+ * meta     small key/value facts: how far minute and hour rollups have been pruned.
+ *
+ * Bucketed tables are keyed by one integer, key = bucket * 2^16 + series id (see keys.ts),
+ * as the rowid. Rows arrive in key order, and SQLite appends to a rowid table by starting a
+ * fresh right-most page, so pages stay full (a composite WITHOUT ROWID key splits pages
+ * and left ~12% of each empty); pruning deletes one contiguous key range.
+ */
+const V1 = `
+CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE series (
+  id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, target TEXT NOT NULL, chain TEXT NOT NULL,
+  route TEXT NOT NULL, method TEXT NOT NULL, UNIQUE (kind, target, chain, route, method));
+CREATE TABLE names (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, name TEXT NOT NULL, UNIQUE (kind, name));
+CREATE TABLE staging (id INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL, rec BLOB NOT NULL);
+CREATE INDEX staging_ts ON staging (ts);
+CREATE TABLE raw (key INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE rollup_m (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ok INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE rollup_h (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ok INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE rollup_d (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ok INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE consistency (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, scope INTEGER NOT NULL,
+  block INTEGER NOT NULL, agree INTEGER NOT NULL, hashes TEXT NOT NULL);
+CREATE INDEX consistency_ts ON consistency (ts);
+CREATE TABLE cons_m (key INTEGER PRIMARY KEY, checks INTEGER NOT NULL, mismatches INTEGER NOT NULL);
+CREATE TABLE cons_h (key INTEGER PRIMARY KEY, checks INTEGER NOT NULL, mismatches INTEGER NOT NULL);
+CREATE TABLE cons_d (key INTEGER PRIMARY KEY, checks INTEGER NOT NULL, mismatches INTEGER NOT NULL);
+`;
+
+export interface Migration {
+  version: number;
+  description: string;
+  up(db: Db): void;
+}
+
+/** Ordered; each runs once, in its own transaction, and sets PRAGMA user_version. */
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, description: "series, names, staging, raw, rollups, consistency", up: (db) => db.exec(V1) },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;
+
+export class SchemaVersionError extends Error {
+  constructor(readonly found: number, readonly supported: number, path: string) {
+    super(
+      found > supported
+        ? `database ${path} has schema version ${found}, newer than this lasso-canary supports (${supported}); ` +
+            "upgrade lasso-canary or point it at another file"
+        : `database ${path} has schema version ${found}, expected ${supported}; open it with the writer first to migrate`,
+    );
+    this.name = "SchemaVersionError";
+  }
+}
+
+export function schemaVersion(db: Db): number {
+  return db.pragma("user_version", { simple: true }) as number;
+}
+
+/** Applies pending migrations; returns the versions before and after. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): { from: number; to: number } {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration list out of order at ${m.version}`);
+  });
+  const latest = migrations.at(-1)?.version ?? 0;
+  const from = schemaVersion(db);
+  if (from > latest) throw new SchemaVersionError(from, latest, db.name);
+  for (const m of migrations) {
+    if (m.version <= from) continue;
+    db.transaction(() => {
+      m.up(db);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return { from, to: schemaVersion(db) };
+}
+
+export interface OpenOptions {
+  readonly?: boolean;
+  /** How long a statement waits for a lock. It blocks the thread, so keep it short for the writer. */
+  busyTimeoutMs?: number;
+}
+
+/** Page size for new files: 8 KiB pages fit ~40 packed series-minute rows each. */
+const PAGE_SIZE = 8192;
+
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  const readonly = opts.readonly ?? false;
+  const db = new Database(path, { readonly, fileMustExist: readonly });
+  try {
+    db.pragma(`busy_timeout = ${Math.max(0, Math.round(opts.busyTimeoutMs ?? 100))}`);
+    if (readonly) {
+      const v = schemaVersion(db);
+      if (v !== SCHEMA_VERSION) throw new SchemaVersionError(v, SCHEMA_VERSION, path);
+      return db;
+    }
+    if ((db.pragma("page_count", { simple: true }) as number) === 0) db.pragma(`page_size = ${PAGE_SIZE}`);
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    // After a checkpoint, truncate a WAL that grew during a burst back to 64 MiB.
+    db.pragma("journal_size_limit = 67108864");
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}

@@ -1,0 +1,314 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { buildReport } from "../src/report/build.js";
+import { renderMarkdown } from "../src/report/markdown.js";
+import { ReportRunner } from "../src/report/runner.js";
+import { parseReportQuery, parseTimeParam, TimeParamError } from "../src/report/time.js";
+import type { ChainReport, Report, SloObjective, SloRow } from "../src/report/types.js";
+import type { ProbeSample } from "../src/samples.js";
+import { SampleStore } from "../src/store/store.js";
+
+const MIN = 60_000;
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+const T0 = Date.UTC(2025, 0, 15);
+
+let dir = "";
+let fileNo = 0;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), "lasso-canary-report-test-"));
+});
+after(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+const newPath = (): string => join(dir, `db-${++fileNo}.sqlite`);
+
+function probe(ts: number, over: Partial<ProbeSample> = {}): ProbeSample {
+  return {
+    kind: "probe", ts, target: "lb", chain: "base", route: "default", method: "eth_blockNumber",
+    outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 100, provider: "alchemy", retries: 0,
+    circuitState: "closed", upstreamLatencyMs: null, lassoOverheadMs: 2, blockHeight: null,
+    headLagBlocks: null, headRegression: false, failedAssertions: [], ...over,
+  };
+}
+
+/** Writes samples through the real writer path and compacts them; returns the open store. */
+function storeWith(samples: ProbeSample[], now: number): SampleStore {
+  const store = new SampleStore({ path: newPath(), now: () => now, flushIntervalMs: 0 });
+  for (const s of samples) store.accept(s);
+  assert.ok(store.flush());
+  store.compact();
+  return store;
+}
+
+/** mulberry32 */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fails on NaN, Infinity or undefined anywhere in a JSON-bound value. */
+function assertJsonClean(v: unknown, path = "report"): void {
+  if (typeof v === "number") assert.ok(Number.isFinite(v), `${path} is ${v}`);
+  else if (v === undefined) assert.fail(`${path} is undefined`);
+  else if (Array.isArray(v)) v.forEach((x, i) => assertJsonClean(x, `${path}[${i}]`));
+  else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) assertJsonClean(x, `${path}.${k}`);
+}
+
+function chain(r: Report, name: string): ChainReport {
+  const c = r.chains.find((x) => x.chain === name);
+  assert.ok(c, `chain ${name} in report`);
+  return c;
+}
+
+function sloRow(c: ChainReport, route: string, sli: SloRow["sli"]): SloRow {
+  const row = c.slo.find((r) => r.route === route && r.sli === sli);
+  assert.ok(row, `SLO row ${route} ${sli}`);
+  return row;
+}
+
+describe("parseTimeParam", () => {
+  const now = Date.UTC(2025, 5, 1, 12);
+
+  test("durations count back from now", () => {
+    assert.equal(parseTimeParam("since", "24h", now), now - DAY);
+    assert.equal(parseTimeParam("since", "7d", now), now - 7 * DAY);
+    assert.equal(parseTimeParam("until", "90m", now), now - 90 * MIN);
+    assert.equal(parseTimeParam("since", "1h30m", now), now - 90 * MIN);
+  });
+
+  test("ISO-8601 and unix seconds are absolute", () => {
+    assert.equal(parseTimeParam("since", "2025-01-31T12:00:00Z", now), Date.UTC(2025, 0, 31, 12));
+    assert.equal(parseTimeParam("since", "2025-01-31T12:00:00+02:00", now), Date.UTC(2025, 0, 31, 10));
+    assert.equal(parseTimeParam("until", "2025-01-31", now), Date.UTC(2025, 0, 31));
+    assert.equal(parseTimeParam("since", "1738324800", now), 1_738_324_800_000);
+    assert.equal(parseTimeParam("since", "1738324800.5", now), 1_738_324_800_500);
+  });
+
+  test("bad values throw an error naming the parameter", () => {
+    for (const [name, value] of [["since", "yesterday-ish"], ["until", ""], ["since", "2025-13-45"], ["until", "-5m"], ["since", "7dx"]] as const) {
+      assert.throws(() => parseTimeParam(name, value, now), (err: unknown) => {
+        assert.ok(err instanceof TimeParamError);
+        assert.equal(err.param, name);
+        assert.match(err.message, new RegExp(`^invalid ${name} `));
+        return true;
+      }, `${name}=${value}`);
+    }
+  });
+
+  test("parseReportQuery defaults to the last 24h and checks the order", () => {
+    assert.deepEqual(parseReportQuery({}, now), { since: now - DAY, until: now });
+    assert.deepEqual(parseReportQuery({ since: "30d", chain: "base" }, now), { since: now - 30 * DAY, until: now, chain: "base" });
+    assert.throws(() => parseReportQuery({ since: "1h", until: "2h" }, now), /invalid since/);
+    assert.throws(() => parseReportQuery({ until: ["1h", "2h"] }, now), /invalid until/);
+    assert.throws(() => parseReportQuery({ chain: "a b" }, now), /invalid chain/);
+  });
+});
+
+describe("buildReport", () => {
+  const slos: SloObjective[] = [{ chain: "base", successRatio: 0.99, p95LatencyMs: 300, maxHeadLagBlocks: 2, headFreshRatio: 0.9 }];
+
+  test("p95 from merged histograms agrees with the raw samples within the stated precision", () => {
+    const rand = rng(7);
+    const samples: ProbeSample[] = [];
+    // 3000 samples over three hours: log-normal latency (median ~60 ms) plus 5% slow failures
+    // that must not count towards latency.
+    for (let i = 0; i < 3000; i++) {
+      const ts = T0 + Math.floor((i * 3 * HOUR) / 3000);
+      const g = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+      const latencyMs = Math.round(Math.exp(4.1 + 0.6 * g) * 100) / 100;
+      const failed = rand() < 0.05;
+      samples.push(probe(ts, failed ? { outcome: "error", errorClass: "timeout", latencyMs: 10_000 } : { latencyMs }));
+    }
+    const store = storeWith(samples, T0 + DAY);
+    const reader = store.reader();
+    const ranges = [
+      { since: T0, until: T0 + 3 * HOUR, granularity: "hour" },
+      { since: T0 + 10 * MIN, until: T0 + 2 * HOUR + 30 * MIN, granularity: "mixed" },
+      { since: T0 - DAY, until: T0 + 2 * DAY, granularity: "day" },
+    ];
+    for (const r of ranges) {
+      const report = buildReport(r, slos, reader, T0 + DAY);
+      assert.equal(report.coverage.granularity, r.granularity);
+      const raw = reader.probeSamples(r).filter((s) => s.outcome === "ok").map((s) => s.latencyMs).sort((a, b) => a - b);
+      const s = chain(report, "base").series[0];
+      assert.ok(s);
+      assert.equal(s.ok, raw.length);
+      for (const [p, got] of [[50, s.latencyMs.p50], [95, s.latencyMs.p95], [99, s.latencyMs.p99]] as const) {
+        const want = raw[Math.ceil((p / 100) * raw.length) - 1] as number;
+        assert.ok(got !== null);
+        assert.ok(Math.abs(got - want) <= want * report.latencyPrecision.relativeError,
+          `p${p} over ${r.granularity}: report ${got} vs raw ${want}`);
+      }
+    }
+    store.close();
+  });
+
+  test("error classes, providers, overhead, head lag, retries and SLO verdicts are counted right", () => {
+    const s: ProbeSample[] = [];
+    let t = T0;
+    const add = (n: number, over: Partial<ProbeSample>): void => {
+      for (let i = 0; i < n; i++) s.push(probe((t += 1000), over));
+    };
+    // route default / eth_blockNumber: 100 requests
+    // ok latency: 70 x 100 ms, 5 x 300 ms (at the objective: good), 2 x 304 ms and 3 x 500 ms (slow)
+    add(40, { provider: "alchemy", headLagBlocks: 0 });
+    add(5, { provider: "alchemy", headLagBlocks: 0, latencyMs: 300 });
+    add(2, { provider: "alchemy", headLagBlocks: 0, latencyMs: 304 });
+    add(3, { provider: "alchemy", headLagBlocks: 0, latencyMs: 500 });
+    add(25, { provider: "infura", headLagBlocks: 0 });
+    add(5, { provider: "infura", headLagBlocks: 5, retries: 1, headRegression: true });
+    // lag 2 is at the threshold: fresh
+    add(10, { outcome: "error", errorClass: "timeout", provider: null, headLagBlocks: 2, latencyMs: 5000 });
+    add(7, { outcome: "error", errorClass: "http_502", provider: "drpc", headLagBlocks: 0, lassoOverheadMs: 9.5, retries: 3 });
+    add(3, { outcome: "error", errorClass: "rpc_-32000", provider: "drpc", headLagBlocks: 0, lassoOverheadMs: null });
+    // route fastest: two methods, judged together
+    add(10, { route: "fastest", method: "eth_call" });
+    add(9, { route: "fastest", method: "eth_chainId" });
+    add(1, { route: "fastest", method: "eth_chainId", outcome: "error", errorClass: "connect", provider: null });
+    const store = storeWith(s, T0 + DAY);
+    for (const agree of [true, true, false, true]) {
+      store.accept({ kind: "consistency", ts: (t += 1000), target: "lb", chain: "base", blockNumber: 1, hashes: { a: "0x1", b: agree ? "0x1" : "0x2" }, agree });
+    }
+    store.flush();
+    const report = buildReport({ since: T0, until: T0 + HOUR }, slos, store.reader(), T0 + DAY);
+    assertJsonClean(report);
+    const c = chain(report, "base");
+    assert.equal(c.requests, 120);
+    assert.equal(c.ok, 99);
+
+    const d = c.series.find((x) => x.route === "default");
+    assert.ok(d);
+    assert.equal(d.requests, 100);
+    assert.equal(d.ok, 80);
+    assert.equal(d.successRatio, 0.8);
+    assert.deepEqual(d.errors, [
+      { errorClass: "timeout", count: 10 }, { errorClass: "http_502", count: 7 }, { errorClass: "rpc_-32000", count: 3 },
+    ]);
+    assert.deepEqual(d.providers, [
+      { provider: "alchemy", count: 50, share: 0.5 }, { provider: "infura", count: 30, share: 0.3 },
+      { provider: "drpc", count: 10, share: 0.1 }, { provider: null, count: 10, share: 0.1 },
+    ]);
+    assert.equal(d.overheadMs.samples, 97);
+    assert.ok(Math.abs((d.overheadMs.mean ?? 0) - (90 * 2 + 7 * 9.5) / 97) < 1e-9);
+    assert.equal(d.overheadMs.max, 9.5);
+    assert.deepEqual(d.head, { samples: 100, meanLag: 0.45, maxLag: 5, threshold: 2, overThreshold: 5, overThresholdShare: 0.05 });
+    assert.equal(d.headRegressions, 5);
+    assert.deepEqual(d.retries, { total: 26, retriedRequests: 12 });
+    assert.ok(d.latencyMs.p50 !== null && Math.abs(d.latencyMs.p50 - 100) <= 1);
+    assert.ok(d.latencyMs.p95 !== null && Math.abs(d.latencyMs.p95 - 304) <= 3.04, `p95 ${d.latencyMs.p95}`);
+    assert.ok(d.latencyMs.p99 !== null && Math.abs(d.latencyMs.p99 - 500) <= 5);
+
+    const success = sloRow(c, "default", "success_ratio");
+    assert.equal(success.actual, 0.8);
+    assert.equal(success.bad, 20);
+    assert.ok(Math.abs((success.budgetLeft ?? 0) - (1 - 20 / 1)) < 1e-9, "allowed bad = 1% of 100");
+    assert.equal(success.pass, false);
+    const latency = sloRow(c, "default", "latency_p95_ms");
+    assert.equal(latency.events, 80);
+    assert.equal(latency.bad, 5, "304 and 500 ms are over 300 ms; 300 ms is not");
+    assert.ok(Math.abs((latency.budgetLeft ?? 0) - (1 - 5 / 4)) < 1e-9, "allowed slow = 5% of 80");
+    assert.equal(latency.pass, false);
+    const fresh = sloRow(c, "default", "head_freshness");
+    assert.equal(fresh.actual, 0.95);
+    assert.ok(Math.abs((fresh.budgetLeft ?? 0) - 0.5) < 1e-9, "5 stale of 10 allowed");
+    assert.equal(fresh.pass, true);
+
+    const fastest = sloRow(c, "fastest", "success_ratio");
+    assert.equal(fastest.events, 20, "methods of a route are judged together");
+    assert.equal(fastest.actual, 0.95);
+    assert.equal(sloRow(c, "fastest", "latency_p95_ms").pass, true);
+    assert.equal(c.slo.some((r) => r.route === "fastest" && r.sli === "head_freshness"), false, "no head samples, no row");
+
+    assert.deepEqual(c.consistency, {
+      checks: 4, mismatches: 1, mismatchRatio: 0.25, byTarget: [{ target: "lb", checks: 4, mismatches: 1 }],
+    });
+    const md = renderMarkdown(report);
+    for (const want of ["## base", "### SLOs", "success >= 99%", "FAIL", "PASS", "timeout: 10", "alchemy 50.0%", "1 of 4 checks found providers disagreeing"]) {
+      assert.ok(md.includes(want), `markdown contains ${want}`);
+    }
+    assert.doesNotMatch(md, /NaN|undefined|Infinity/);
+    store.close();
+  });
+
+  test("an empty range says so, with nulls and no NaN", () => {
+    const store = storeWith([probe(T0)], T0 + DAY);
+    const report = buildReport({ since: T0 + 2 * DAY, until: T0 + 3 * DAY }, slos, store.reader(), T0 + 3 * DAY);
+    assert.equal(report.empty, true);
+    assert.deepEqual(report.chains, []);
+    assert.match(report.note ?? "", /No samples/);
+    assertJsonClean(report);
+    assert.match(renderMarkdown(report), /No samples in this range/);
+
+    // A chain filter that matches nothing is empty too; one that matches is not.
+    assert.equal(buildReport({ since: T0, until: T0 + HOUR, chain: "nope" }, slos, store.reader()).empty, true);
+    assert.equal(buildReport({ since: T0, until: T0 + HOUR, chain: "base" }, slos, store.reader()).empty, false);
+    store.close();
+  });
+
+  test("a chain with only failures reports null latency and a failed SLO, not NaN", () => {
+    const store = storeWith([probe(T0, { outcome: "error", errorClass: "timeout" })], T0 + DAY);
+    const report = buildReport({ since: T0, until: T0 + HOUR }, [], store.reader(), T0 + DAY);
+    assertJsonClean(report);
+    const c = chain(report, "base");
+    assert.deepEqual(c.series[0]?.latencyMs, { p50: null, p95: null, p99: null });
+    assert.equal(sloRow(c, "default", "latency_p95_ms").pass, null);
+    assert.equal(sloRow(c, "default", "success_ratio").pass, false);
+    assert.equal(sloRow(c, "default", "success_ratio").objective, 0.999, "default SLO applies");
+    store.close();
+  });
+});
+
+describe("ReportRunner", () => {
+  test("builds in a worker the same report as inline, while the writer stays open", async () => {
+    const samples = Array.from({ length: 200 }, (_, i) =>
+      probe(T0 + i * 10_000, { latencyMs: 50 + (i % 50), provider: i % 3 === 0 ? "infura" : "alchemy" }));
+    const store = storeWith(samples, T0 + DAY);
+    const range = { since: T0, until: T0 + DAY };
+    const runner = new ReportRunner({ path: store.path });
+    try {
+      const viaWorker = await runner.build(range, [], T0 + DAY);
+      const inline = buildReport(range, [], store.reader(), T0 + DAY);
+      assert.deepEqual(viaWorker, JSON.parse(JSON.stringify(inline)));
+      assert.equal(chain(viaWorker, "base").requests, 200);
+      // The worker reads fresh data on the next request.
+      store.accept(probe(T0 + HOUR));
+      store.flush();
+      store.compact();
+      assert.equal(chain(await runner.build(range, [], T0 + DAY), "base").requests, 201);
+    } finally {
+      await runner.close();
+      store.close();
+    }
+  });
+
+  test("invalid SLO input is rejected by the worker with a message", async () => {
+    const store = storeWith([probe(T0)], T0 + DAY);
+    const runner = new ReportRunner({ path: store.path });
+    try {
+      const bad: SloObjective[] = [{ chain: "base", successRatio: 1.5, p95LatencyMs: 300, maxHeadLagBlocks: 2 }];
+      await assert.rejects(runner.build({ since: T0, until: T0 + DAY }, bad), /bad report request/);
+    } finally {
+      await runner.close();
+      store.close();
+    }
+  });
+
+  test("a report on a missing file rejects instead of hanging", async () => {
+    const runner = new ReportRunner({ path: join(dir, "missing.sqlite") });
+    try {
+      await assert.rejects(runner.build({ since: 0, until: 1 }, []), /missing\.sqlite|unable to open|directory does not exist/);
+    } finally {
+      await runner.close();
+    }
+  });
+});
