@@ -22,9 +22,10 @@ RUN mkdir -p /var/lib/lasso-canary && chown node:node /var/lib/lasso-canary
 USER node
 VOLUME ["/var/lib/lasso-canary"]
 EXPOSE 9464
-ENV LASSO_CANARY_STORE=/var/lib/lasso-canary/canary.db
+ENV CANARY_DB=/var/lib/lasso-canary/canary.db \
+    CANARY_LISTEN=0.0.0.0:9464
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:9464/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: the daemon is PID 1's direct child-less process and receives SIGTERM itself.
 ENTRYPOINT ["node", "dist/src/cli.js"]
-CMD ["run", "--config", "config/canary.yaml", "--listen", "0.0.0.0:9464"]
+CMD ["run", "--config", "config/canary.yaml"]

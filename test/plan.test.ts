@@ -83,7 +83,7 @@ describe("shipped configs", () => {
     assert.deepEqual(plan.targets, [{ name: "lb", url: LASSO_URL, redactedUrl: "https://***@lasso.example.com/v2/***?apikey=***" }]);
     assert.equal(plan.checksDir, path.join(REPO, "checks"));
     assert.equal(plan.store.path, path.join(REPO, "data/canary.db"));
-    assert.deepEqual(plan.listen, { host: "0.0.0.0", port: 9464 });
+    assert.deepEqual(plan.listen, { host: "127.0.0.1", port: 9464 });
     for (const c of plan.chains) assert.ok(c.ratePerSecond <= plan.budget.maxRequestsPerSecondPerChain, c.chain);
     // checks/ethereum.yaml, one target: 7 routes / 12s + 3 pins / 60s + 4 strategies / 30s + 3 pins / 60s
     assert.ok(Math.abs((plan.ratePerChain.ethereum ?? NaN) - (7 / 12 + 3 / 60 + 4 / 30 + 3 / 60)) < 1e-6);

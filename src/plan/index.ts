@@ -146,6 +146,7 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
       path: path.resolve(configDir, config.store.path),
       rawRetentionDays: config.store.rawRetentionDays,
       rollupRetentionDays: config.store.rollupRetentionDays,
+      minuteRollupRetentionDays: config.store.minuteRollupRetentionDays ?? Math.min(14, config.store.rollupRetentionDays),
     },
     log: config.log,
     budget: config.budget,

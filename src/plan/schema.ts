@@ -175,11 +175,15 @@ export const configSchema = z.strictObject({
       path: z.string({ error: "must be a file path" }).min(1, { error: "must be a file path" }).default("data/canary.db"),
       rawRetentionDays: days.default(7),
       rollupRetentionDays: days.default(90),
+      /** Minute rollups are large (one row per series-minute): kept shorter than hour/day rollups. */
+      minuteRollupRetentionDays: days.optional(),
     })
     .superRefine((s, ctx) => {
       if (s.rawRetentionDays > s.rollupRetentionDays)
         ctx.addIssue({ code: "custom", path: ["rawRetentionDays"], message: `must not exceed rollupRetentionDays (${s.rollupRetentionDays})` });
-    }, whenFieldsOk("rawRetentionDays", "rollupRetentionDays"))
+      if (s.minuteRollupRetentionDays !== undefined && s.minuteRollupRetentionDays > s.rollupRetentionDays)
+        ctx.addIssue({ code: "custom", path: ["minuteRollupRetentionDays"], message: `must not exceed rollupRetentionDays (${s.rollupRetentionDays})` });
+    }, whenFieldsOk("rawRetentionDays", "rollupRetentionDays", "minuteRollupRetentionDays"))
     .prefault({}),
   log: z.strictObject({ level: oneOf(LOG_LEVELS, "log level").prefault("info") }).prefault({}),
   budget: z

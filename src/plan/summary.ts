@@ -22,7 +22,7 @@ export function summarizePlan(plan: Plan): string {
   const budget = plan.budget.maxRequestsPerSecondPerChain;
   const host = plan.listen.host.includes(":") ? `[${plan.listen.host}]` : plan.listen.host;
   out.push(`config ${displayFile(plan.configFile)}: listen ${host}:${plan.listen.port}, log ${plan.log.level}`);
-  out.push(`store ${displayFile(plan.store.path)} (raw ${plan.store.rawRetentionDays} d, rollups ${plan.store.rollupRetentionDays} d)`);
+  out.push(`store ${displayFile(plan.store.path)} (raw ${plan.store.rawRetentionDays} d, minute rollups ${plan.store.minuteRollupRetentionDays} d, hour/day rollups ${plan.store.rollupRetentionDays} d)`);
   out.push(`targets: ${plan.targets.map((t) => `${t.name} ${t.redactedUrl}`).join(", ")}`);
   const routes = plan.chains.reduce((n, c) => n + c.routes.length, 0);
   const total = plan.chains.reduce((n, c) => n + c.ratePerSecond, 0);

@@ -142,7 +142,10 @@ export interface Plan {
     /** Absolute path of the SQLite file. */
     path: string;
     rawRetentionDays: number;
+    /** Hour and day rollups. */
     rollupRetentionDays: number;
+    /** Minute rollups (default 14: at 90 days they alone would exceed the size budget). */
+    minuteRollupRetentionDays: number;
   };
   log: { level: LogLevel };
   budget: { maxRequestsPerSecondPerChain: number };

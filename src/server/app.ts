@@ -2,12 +2,6 @@ import express, { type Request, type Response } from "express";
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
 
-export interface ReportQuery {
-  since: string | undefined;
-  until: string | undefined;
-  chain: string | undefined;
-  format: "json" | "md";
-}
 
 /** Thrown for a query the caller got wrong: becomes a 400 with this message. */
 export class BadRequest extends Error {}
@@ -15,7 +9,7 @@ export class BadRequest extends Error {}
 export interface ServerDeps {
   registry: Registry;
   /** Returns the rendered report body; throws BadRequest for a bad parameter. */
-  report(query: ReportQuery): Promise<{ contentType: string; body: string }>;
+  report(query: Record<string, unknown>, format: "json" | "md"): Promise<{ contentType: string; body: string }>;
   /** Ready when the plan loaded, the store is writable and the probes run. */
   readiness(): { ready: boolean; reasons: string[] };
   onError(err: unknown): void;
@@ -50,12 +44,8 @@ export function createApp(deps: ServerDeps): express.Express {
       return;
     }
     try {
-      const out = await deps.report({
-        since: stringParam(req.query.since),
-        until: stringParam(req.query.until),
-        chain: stringParam(req.query.chain),
-        format,
-      });
+      const { format: _format, ...query } = req.query;
+      const out = await deps.report(query, format);
       res.set("content-type", out.contentType).send(out.body);
     } catch (err) {
       if (err instanceof BadRequest) {

@@ -1,0 +1,142 @@
+import type { Server } from "node:http";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { createRequire } from "node:module";
+import { MetricsSink } from "./metrics/registry.js";
+import type { Plan } from "./plan/index.js";
+import { ProbeEngine } from "./probes/engine.js";
+import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
+import { Recorder } from "./recorder.js";
+import { parseReportQuery, renderMarkdown, ReportRunner, TimeParamError, type SloObjective } from "./report/index.js";
+import { BadRequest, createApp, listen } from "./server/app.js";
+import { SampleStore } from "./store/index.js";
+import type { Logger } from "./log.js";
+
+export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+
+export interface DaemonOptions {
+  plan: Plan;
+  logger: Logger;
+  /** Override the plan's listen address (tests use port 0). */
+  listen?: { host: string; port: number };
+}
+
+export interface Daemon {
+  /** Base URL of the daemon's own HTTP server. */
+  url: string;
+  store: SampleStore;
+  metrics: MetricsSink;
+  stop(): Promise<void>;
+}
+
+/** The composition root: plan -> producers -> recorder -> sinks; readers on the HTTP server. */
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { plan, logger } = opts;
+  const store = new SampleStore({
+    path: plan.store.path,
+    logger: logger.child({ component: "store" }),
+    rawRetentionDays: plan.store.rawRetentionDays,
+    minuteRetentionDays: plan.store.minuteRollupRetentionDays,
+    hourRetentionDays: plan.store.rollupRetentionDays,
+  });
+  const metrics = new MetricsSink({ version: VERSION });
+  exportStoreStats(metrics, store);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  metrics.gauge("lasso_canary_event_loop_lag_p99_seconds", "Event-loop delay p99 since the last scrape.", () => {
+    const p99 = loopDelay.percentile(99) / 1e9;
+    loopDelay.reset();
+    return p99;
+  });
+
+  const recorder = new Recorder((err) => logger.error({ err }, "a sample sink failed"));
+  recorder.addSink(store);
+  recorder.addSink(metrics);
+  const probes = new ProbeEngine({
+    series: seriesSpecs(plan),
+    consistency: consistencySpecs(plan),
+    recorder,
+    onError: (err, what) => logger.error({ err, what }, "probe crashed"),
+  });
+
+  const slos: SloObjective[] = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
+  const reports = new ReportRunner({ path: plan.store.path });
+  let probesRunning = false;
+  const app = createApp({
+    registry: metrics.registry,
+    async report(query, format) {
+      const now = Date.now();
+      let range;
+      try {
+        range = parseReportQuery(query, now);
+      } catch (err) {
+        if (err instanceof TimeParamError) throw new BadRequest(err.message);
+        throw err;
+      }
+      store.flush();
+      const report = await reports.build(range, slos, now);
+      return format === "md"
+        ? { contentType: "text/markdown; charset=utf-8", body: renderMarkdown(report) }
+        : { contentType: "application/json; charset=utf-8", body: JSON.stringify(report) };
+    },
+    readiness() {
+      const stats = store.stats();
+      const reasons: string[] = [];
+      if (!probesRunning) reasons.push("probes not started");
+      if (stats.queued > 10_000) reasons.push(`store is behind: ${stats.queued} samples queued`);
+      return { ready: reasons.length === 0, reasons };
+    },
+    onError: (err) => logger.error({ err }, "http handler failed"),
+  });
+  const where = opts.listen ?? plan.listen;
+  let server: Server;
+  try {
+    server = await listen(app, where.host, where.port);
+  } catch (err) {
+    await reports.close();
+    store.close();
+    throw err;
+  }
+  const address = server.address();
+  const port = typeof address === "object" && address ? address.port : where.port;
+  probes.start();
+  probesRunning = true;
+  logger.info(
+    { listen: `${where.host}:${port}`, chains: plan.chains.length, series: plan.series.length, store: plan.store.path },
+    "lasso-canary started",
+  );
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url: `http://${where.host.includes(":") ? `[${where.host}]` : where.host}:${port}`,
+    store,
+    metrics,
+    stop() {
+      stopping ??= (async () => {
+        probesRunning = false;
+        server.closeIdleConnections();
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        await probes.stop();
+        await reports.close();
+        store.close();
+        loopDelay.disable();
+        server.closeAllConnections();
+        await closed;
+        logger.info("lasso-canary stopped");
+      })();
+      return stopping;
+    },
+  };
+}
+
+function exportStoreStats(metrics: MetricsSink, store: SampleStore): void {
+  const s = (): ReturnType<SampleStore["stats"]> => store.stats();
+  metrics.counter("lasso_canary_store_samples_written_total", "Samples committed to SQLite.", () => s().written);
+  metrics.counter("lasso_canary_store_samples_dropped_total", "Samples dropped because the store could not keep up or failed.", () => s().dropped);
+  metrics.counter("lasso_canary_store_write_errors_total", "Failed store write transactions (retried).", () => s().writeErrors);
+  metrics.gauge("lasso_canary_store_queue_samples", "Samples waiting to be written.", () => s().queued);
+  metrics.counter("lasso_canary_store_samples_rejected_total", "Samples that could not be encoded (a bug: please report).", () => s().rejected);
+  metrics.counter("lasso_canary_store_compact_errors_total", "Failed compactions of closed minutes into raw rows and rollups.", () => s().compactErrors);
+  metrics.counter("lasso_canary_store_prune_errors_total", "Failed retention steps.", () => s().pruneErrors);
+  metrics.gauge("lasso_canary_store_last_write_seconds", "Duration of the last store write transaction.", () => s().lastWriteDurationMs / 1000);
+  metrics.gauge("lasso_canary_store_last_compact_seconds", "Duration of the last compaction slice.", () => s().lastCompactDurationMs / 1000);
+}
