@@ -118,8 +118,8 @@ const listen = z
   .transform((v, ctx) => {
     const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(\d+)$/.exec(v.trim());
     const port = m?.[2] === undefined ? NaN : Number(m[2]);
-    if (m?.[1] === undefined || !(port >= 1 && port <= 65535)) {
-      ctx.addIssue({ code: "custom", message: `"${v}" is not host:port with a port 1-65535 (e.g. "127.0.0.1:9464", "0.0.0.0:9464", "[::]:9464")` });
+    if (m?.[1] === undefined || !(port >= 0 && port <= 65535)) {
+      ctx.addIssue({ code: "custom", message: `"${v}" is not host:port with a port 0-65535 (0: any free port; e.g. "127.0.0.1:9464", "0.0.0.0:9464", "[::]:9464")` });
       return z.NEVER;
     }
     return { host: m[1].replace(/^\[|\]$/g, ""), port };
