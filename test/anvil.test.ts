@@ -1,8 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
 import { startAnvil } from "../sim/anvil.js";
+import { alive, anvilPids } from "./helpers/processes.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 async function rpc(url: string, method: string, params: unknown[] = []): Promise<unknown> {
@@ -13,31 +13,6 @@ async function rpc(url: string, method: string, params: unknown[] = []): Promise
   });
   const body = (await res.json()) as { result?: unknown };
   return body.result;
-}
-
-/** pids of running anvil processes whose command line names this chain id. */
-function anvilPids(chainId: number): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
-      const i = argv.indexOf("--chain-id");
-      if (argv[0]?.endsWith("/anvil") && argv[i + 1] === String(chainId)) pids.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return pids;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 test("anvil runs with its own chain id and block time, and stops", async () => {

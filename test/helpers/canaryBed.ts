@@ -17,10 +17,10 @@ export interface CanaryBed {
 }
 
 /** Writes a config + checks into a temp dir, pointing at the test bed's Lasso target. */
-export function writePlan(dir: string, checks: Record<string, string>, opts: { budget?: number; logLevel?: string } = {}): string {
+export function writePlan(dir: string, checks: Record<string, string>, opts: { budget?: number; logLevel?: string; listen?: string } = {}): string {
   mkdirSync(path.join(dir, "checks"), { recursive: true });
   const config = [
-    "listen: 127.0.0.1:0",
+    `listen: ${opts.listen ?? "127.0.0.1:0"}`,
     "targets:",
     "  - name: lb",
     "    url: ${LASSO_URL}",

@@ -1,0 +1,194 @@
+/**
+ * The daemon under its reference load: 5 chains x 10 probe series at one probe per 5 s
+ * (10 req/s in all) against the local test bed, with 30 days of history in its store.
+ * Measures, on the compiled daemon in its own process: RSS, CPU, event-loop lag p99
+ * (steady state, and while 30-day reports run), /report?since=30d latency, and the
+ * database's growth. Run: `npm run build && npx tsx bench/daemon.ts` (about 5 minutes).
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { SampleStore } from "../src/store/index.js";
+import { startTestBed } from "../sim/testbed.js";
+import { writePlan } from "../test/helpers/canaryBed.js";
+import { CHAINS, consistencySamples, probeSamples, rng } from "./storeGen.js";
+
+const DAY = 86_400_000;
+const HOUR = 3_600_000;
+const HISTORY_DAYS = 30;
+const WARMUP_MS = 20_000;
+const STEADY_MS = Number(process.env.BENCH_STEADY_MS ?? 120_000);
+const REPORT_RUNS = 20;
+const PROVIDERS = ["alchemy", "infura", "drpc"];
+const TARGETS = { rssMb: 100, cpuPct: 3, lagP99Ms: 20, reportMs: 250, db30dMb: 200 };
+
+const fmt = (n: number, d = 1): string => n.toFixed(d);
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
+};
+const until = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** 10 series per chain at 5 s: eth_blockNumber on 6 routes, a block on default, chain id on each pin. */
+function checksFor(chain: string, chainId: number): string {
+  return [
+    `chain: ${chain}`, `chainId: ${chainId}`, "blockTimeMs: 2000",
+    "routes:", "  - { strategy: default }", "  - { strategy: fastest }", "  - { strategy: round-robin }",
+    ...PROVIDERS.map((p) => `  - { provider: ${p} }`),
+    "probes:",
+    "  - { method: eth_blockNumber, interval: 5s, timeout: 2s, routes: all, assert: [shape: quantity, monotonicHead, freshness] }",
+    '  - { method: eth_getBlockByNumber, params: ["latest", false], interval: 5s, timeout: 2s, routes: [default], assert: [shape: block] }',
+    "  - { method: eth_chainId, interval: 5s, timeout: 2s, routes: pinned, assert: [chainId] }",
+  ].join("\n");
+}
+
+function procStat(pid: number): { cpuTicks: number; rssBytes: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
+  return { cpuTicks, rssBytes: rssKb * 1024 };
+}
+
+async function scrapeLagMs(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return Number(/^lasso_canary_event_loop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "canary-bench-"));
+  const dbPath = path.join(dir, "canary.db");
+  const now = Date.now();
+
+  // --- 30 days of history, in the daemon's own schema ------------------------------------
+  process.stdout.write(`generating ${HISTORY_DAYS} days of history for ${CHAINS.length} chains x 10 series...\n`);
+  const tGen = performance.now();
+  const rand = rng(42);
+  const history = new SampleStore({ path: dbPath, now: () => now, flushIntervalMs: 0 });
+  for (let t = now - HISTORY_DAYS * DAY; t < now - 5 * 60_000; t += HOUR) {
+    const age = now - t;
+    history.importSamples(probeSamples(t, Math.min(t + HOUR, now - 5 * 60_000), rand), {
+      raw: age <= 7 * DAY, minute: age <= 14 * DAY, coarse: true,
+    });
+    for (const c of consistencySamples(t, t + HOUR, rand)) history.accept(c);
+    history.flush();
+  }
+  history.close();
+  const dbStartBytes = statSync(dbPath).size;
+  process.stdout.write(`  done in ${fmt((performance.now() - tGen) / 1000)} s, ${fmt(dbStartBytes / 1e6)} MB\n`);
+
+  // --- test bed and the compiled daemon in its own process -------------------------------
+  const bed = await startTestBed({
+    chains: CHAINS.map((name, i) => ({ name, chainId: 1000 + i, blockTimeSec: 2, providers: PROVIDERS })),
+  });
+  const checks = Object.fromEntries(CHAINS.map((c, i) => [c, checksFor(c, 1000 + i)]));
+  const port = await freePort();
+  const config = writePlan(dir, checks, { logLevel: "warn", budget: 3, listen: `127.0.0.1:${port}` });
+  const child = spawn(process.execPath, ["dist/src/cli.js", "run", "--config", config], {
+    env: { ...process.env, LASSO_URL: bed.lasso.url },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    child.stdout.pipe(process.stderr);
+    const pid = child.pid ?? 0;
+    const url = `http://127.0.0.1:${port}`;
+    await waitHealthy(url);
+    process.stdout.write(`daemon pid ${pid} on ${url}; warming up ${WARMUP_MS / 1000} s\n`);
+    await until(WARMUP_MS);
+
+    // --- steady state ----------------------------------------------------------------------
+    const ticksPerSec = 100;
+    const start = procStat(pid);
+    const dbSteadyStart = dbSize(dbPath);
+    const t0 = performance.now();
+    const rss: number[] = [];
+    const lag: number[] = [];
+    await scrapeLagMs(url); // reset the window
+    while (performance.now() - t0 < STEADY_MS) {
+      await until(5000);
+      rss.push(procStat(pid).rssBytes);
+      lag.push(await scrapeLagMs(url));
+    }
+    const end = procStat(pid);
+    const steadySec = (performance.now() - t0) / 1000;
+    const cpuPct = ((end.cpuTicks - start.cpuTicks) / ticksPerSec / steadySec) * 100;
+    const dbGrowthPerDay = ((dbSize(dbPath) - dbSteadyStart) / steadySec) * 86_400;
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    const requests = [...metrics.matchAll(/^lasso_canary_probe_requests_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+
+    // --- 30-day reports while probing --------------------------------------------------------
+    const reportMs: number[] = [];
+    const lagDuringReports: number[] = [];
+    await scrapeLagMs(url);
+    for (let i = 0; i < REPORT_RUNS; i++) {
+      const t = performance.now();
+      const res = await fetch(`${url}/report?since=30d`);
+      const body = (await res.json()) as { chains: unknown[] };
+      reportMs.push(performance.now() - t);
+      if (res.status !== 200 || body.chains.length < CHAINS.length) throw new Error(`report failed: ${res.status}`);
+      lagDuringReports.push(await scrapeLagMs(url));
+    }
+
+    const fig = {
+      rssMb: Math.max(...rss) / 1e6,
+      cpuPct,
+      lagP99Ms: Math.max(...lag),
+      lagP99DuringReportsMs: Math.max(...lagDuringReports),
+      reportP50Ms: quantile(reportMs, 0.5),
+      reportMaxMs: Math.max(...reportMs),
+    };
+    const lines = [
+      "",
+      "lasso-canary daemon benchmark",
+      `  load              ${CHAINS.length} chains x 10 series, 1 probe / 5 s each (${requests} probes so far), test bed on loopback`,
+      `  history           ${HISTORY_DAYS} days generated (${fmt(dbStartBytes / 1e6)} MB at start)`,
+      `  RSS (max)         ${fmt(fig.rssMb)} MB           target <= ${TARGETS.rssMb} MB`,
+      `  CPU               ${fmt(fig.cpuPct, 2)} % of a core     target <= ${TARGETS.cpuPct} %   (${fmt(steadySec, 0)} s steady state)`,
+      `  event-loop p99    ${fmt(fig.lagP99Ms)} ms (worst 5 s window, steady)   target <= ${TARGETS.lagP99Ms} ms`,
+      `  event-loop p99    ${fmt(fig.lagP99DuringReportsMs)} ms (worst window while 30-day reports run)`,
+      `  /report?since=30d p50 ${fmt(fig.reportP50Ms)} ms, max ${fmt(fig.reportMaxMs)} ms over ${REPORT_RUNS} runs   target <= ${TARGETS.reportMs} ms`,
+      `  DB growth         ${fmt(dbGrowthPerDay / 1e6)} MB/day observed over the steady state (incl. WAL; see bench/store.ts for the 30-day projection)`,
+      "",
+    ];
+    process.stdout.write(lines.join("\n"));
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    await bed.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function dbSize(p: string): number {
+  let n = 0;
+  for (const f of [p, `${p}-wal`]) {
+    try {
+      n += statSync(f).size;
+    } catch {
+      // no WAL yet
+    }
+  }
+  return n;
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+async function waitHealthy(url: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    if ((await fetch(`${url}/healthz`).catch(() => null))?.ok) return;
+    await until(200);
+  }
+  throw new Error(`daemon at ${url} did not become healthy`);
+}
+
+await main();
