@@ -11,7 +11,21 @@ import { BadRequest, createApp, listen } from "./server/app.js";
 import { SampleStore } from "./store/index.js";
 import type { Logger } from "./log.js";
 
-export const VERSION: string = (createRequire(import.meta.url)("../package.json") as { version: string }).version;
+/** package.json is one level up from src/ and two from dist/src/. */
+function readVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const candidate of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = require(candidate) as { name?: string; version?: string };
+      if (pkg.name === "lasso-canary" && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return "unknown";
+}
+
+export const VERSION: string = readVersion();
 
 export interface DaemonOptions {
   plan: Plan;

@@ -65,7 +65,60 @@ export interface ConsistencySample {
   agree: boolean;
 }
 
-export type Sample = ProbeSample | ConsistencySample;
+/**
+ * What a subscription watcher saw. One `delivered` sample per event received (the unit
+ * of delivery accounting); every anomaly is its own sample with the heights it concerns.
+ * - delivered: an event arrived (backfilled or live), with its delays
+ * - gap: heights Lasso never delivered (confirmed to exist over HTTP); count = missing blocks
+ * - duplicate: the same block hash (or log) delivered again; count = repeats
+ * - reorg: same height, new hash, or a parentHash break; count = depth
+ * - out_of_order: a height lower than one already delivered that is not a reorg
+ * - stall: no event for k block times; count = stall length in ms when it ends
+ * - reconnect: the watcher's own connection dropped and was re-established (count = attempt)
+ * - client_gap: heights missed while the watcher itself was disconnected, fetched over HTTP (not Lasso's fault)
+ * - subscription_id_change: the id in notifications changed
+ * - first_event: time from subscribe to the first event, in delayMs
+ * - log_missing / log_duplicate: logs checked against eth_getLogs over a closed range
+ */
+export type ContinuityEvent =
+  | "delivered"
+  | "gap"
+  | "duplicate"
+  | "reorg"
+  | "out_of_order"
+  | "stall"
+  | "reconnect"
+  | "client_gap"
+  | "subscription_id_change"
+  | "first_event"
+  | "log_missing"
+  | "log_duplicate";
+
+export interface ContinuitySample {
+  kind: "continuity";
+  ts: number;
+  target: string;
+  chain: string;
+  /** Watcher name from the plan, e.g. "newHeads:default", "logs:pin:alpha". Bounded: safe as a label. */
+  watcher: string;
+  route: string;
+  subscription: "newHeads" | "logs";
+  event: ContinuityEvent;
+  /** The (first) block height concerned, when there is one. */
+  blockNumber: number | null;
+  /** Size of the event: blocks missing, repeats, reorg depth, stall ms, logs missing. 1 for delivered. */
+  count: number;
+  /** delivered: arrival minus the block's timestamp; first_event: subscribe to first event. ms. */
+  delayMs: number | null;
+  /** delivered: arrival minus the first time the watcher saw this height over HTTP, ms (null if HTTP saw it later). */
+  sightingDelayMs: number | null;
+  /** delivered: true when the event was a backfilled full block (has a transactions array). */
+  backfilled: boolean | null;
+  /** Human detail (hashes, ids); never a metric label. */
+  detail: string | null;
+}
+
+export type Sample = ProbeSample | ConsistencySample | ContinuitySample;
 
 export interface SampleSink {
   /** Called synchronously for every sample; must not block (queue, do not write). */

@@ -107,6 +107,7 @@ export class MetricsSink implements SampleSink {
       this.consistency.inc({ target: sample.target, chain: sample.chain, result: sample.agree ? "agree" : "mismatch" });
       return;
     }
+    if (sample.kind === "continuity") return;
     const s = sample;
     const series = { target: s.target, chain: s.chain, route: s.route, method: s.method };
     const perRoute = { target: s.target, chain: s.chain, route: s.route };
