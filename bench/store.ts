@@ -6,8 +6,10 @@
  * with default retention: probe samples go through the same fold-into-raw-and-rollups code
  * compaction uses (SampleStore.importSamples), consistency samples through accept()/flush(),
  * and retention prunes at the end of every simulated day so freed pages are reused as in
- * a real run. Then it measures size on disk, the 30-day report's latency, and event-loop lag
- * on the main thread while reports run in the worker and the writer keeps writing.
+ * a real run. Then it measures size on disk, the 30-day report's latency (hour-aligned, and
+ * with mid-minute edges as when `until` is now: rows read per table show what the edges
+ * cost), and event-loop lag on the main thread while reports run in the worker and the
+ * writer keeps writing.
  */
 import Database from "better-sqlite3";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
@@ -118,6 +120,29 @@ async function main(): Promise<void> {
     report = buildReport(range, slos, reader, end);
     direct.push(performance.now() - t);
   }
+  // The same with mid-minute edges, as when `until` is now: the partial minutes come from
+  // raw samples. A 30-day start is past raw and minute retention, so it is rounded out to its
+  // hour (and the coverage says so); a 24-hour range is exact at both ends.
+  const rowsText = (r: { since: number; until: number }): string => {
+    const a = reader.aggregate(r);
+    const n = a.rowsRead;
+    const edges = a.plan.exactEdges ? "exact edges" : `start rounded out by ${fmt((r.since - (a.plan.from ?? r.since)) / 1000, 1)} s`;
+    return `${edges}; rows read: day ${n.rollup_d}, hour ${n.rollup_h}, minute ${n.rollup_m}, raw ${n.raw}, staged ${n.staging}`;
+  };
+  const midUntil = end - 17_500;
+  const edgeLines: string[] = [`${"  rows read".padEnd(25)}${rowsText(range)}`];
+  for (const [label, r] of [
+    ["report 30d, mid-minute", { since: midUntil - 30 * DAY, until: midUntil }],
+    ["report 24h, mid-minute", { since: midUntil - DAY + 4_321, until: midUntil }],
+  ] as const) {
+    const times: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const t = performance.now();
+      buildReport(r, slos, reader, end);
+      times.push(performance.now() - t);
+    }
+    edgeLines.push(`${label.padEnd(25)}p50 ${fmt(quantile(times, 0.5))} ms, max ${fmt(Math.max(...times))} ms; ${rowsText(r)}`);
+  }
   reader.close();
 
   // --- report in the worker while the daemon writes ---------------------------------------
@@ -186,6 +211,7 @@ async function main(): Promise<void> {
     `projected                ${fmt(project(30) / MB)} MB at 30 days, ${fmt(project(90) / MB)} MB at 90 days (steady state)`,
     `  with minute rollups 90 d instead: ${fmt((project(90) + 76 * minutePerDay) / MB)} MB at 90 days`,
     `report since=30d direct  p50 ${fmt(quantile(direct, 0.5))} ms, max ${fmt(Math.max(...direct))} ms (${RUNS} runs, ${series} series, ${requests} requests)`,
+    ...edgeLines,
     `report via worker        p50 ${fmt(quantile(viaWorker, 0.5))} ms, max ${fmt(Math.max(...viaWorker))} ms (round trip, ${viaWorker.length} runs back to back over 3 s)`,
     `event-loop lag, worker   p99 ${fmt(workerLagP99, 2)} ms, max ${fmt(workerLagMax, 2)} ms (meanwhile: writer live at 10 samples/s + one minute compacted)`,
     `event-loop lag, inline   p99 ${fmt(lag2.percentile(99) / 1e6, 2)} ms, max ${fmt(lag2.max / 1e6, 2)} ms (for contrast: report on the main thread)`,

@@ -135,10 +135,13 @@ describe("buildReport", () => {
       { since: T0, until: T0 + 3 * HOUR, granularity: "hour" },
       { since: T0 + 10 * MIN, until: T0 + 2 * HOUR + 30 * MIN, granularity: "mixed" },
       { since: T0 - DAY, until: T0 + 2 * DAY, granularity: "day" },
+      // Mid-minute edges: the partial minutes come from raw samples, so counts match exactly.
+      { since: T0 + 10 * MIN + 17_250, until: T0 + 2 * HOUR + 30 * MIN + 41_000, granularity: "mixed" },
+      { since: T0 + 61 * MIN + 1, until: T0 + 61 * MIN + 59_999, granularity: "raw" },
     ];
     for (const r of ranges) {
       const report = buildReport(r, slos, reader, T0 + DAY);
-      assert.equal(report.coverage.granularity, r.granularity);
+      assert.deepEqual(report.coverage, { from: r.since, to: r.until, granularity: r.granularity, exactEdges: true });
       const raw = reader.probeSamples(r).filter((s) => s.outcome === "ok").map((s) => s.latencyMs).sort((a, b) => a - b);
       const s = chain(report, "base").series[0];
       assert.ok(s);
@@ -237,6 +240,66 @@ describe("buildReport", () => {
       assert.ok(md.includes(want), `markdown contains ${want}`);
     }
     assert.doesNotMatch(md, /NaN|undefined|Infinity/);
+    store.close();
+  });
+
+  test("since a provider died mid-minute: providers, error classes and p95 count only samples from then on", () => {
+    // Every 2 s for 4 minutes. Until t1 (mid-minute) bravo serves slowly and one request times
+    // out; from t1 on bravo is dead: alpha serves fast and every 5th request fails to connect.
+    const t1 = T0 + MIN + 10_500;
+    const samples: ProbeSample[] = [];
+    for (let i = 0, ts = T0 + 500; ts < T0 + 4 * MIN; i++, ts += 2000) {
+      if (ts < t1) {
+        samples.push(i === 30 ? probe(ts, { outcome: "error", errorClass: "timeout", provider: "bravo" })
+          : probe(ts, i % 2 === 0 ? { provider: "bravo", latencyMs: 2000 + i } : { provider: "alpha", latencyMs: 40 }));
+      } else {
+        samples.push(i % 5 === 0 ? probe(ts, { outcome: "error", errorClass: "connect", provider: null })
+          : probe(ts, { provider: "alpha", latencyMs: 100 + (i % 10) * 10 }));
+      }
+    }
+    const range = { since: t1, until: T0 + 3 * MIN + 33_300 };
+    const inRange = samples.filter((x) => x.ts >= range.since && x.ts < range.until);
+    const okLatency = inRange.filter((x) => x.outcome === "ok").map((x) => x.latencyMs).sort((a, b) => a - b);
+    const p95 = okLatency[Math.ceil(0.95 * okLatency.length) - 1] as number;
+    const failed = inRange.filter((x) => x.outcome === "error").length;
+    // Edge minutes staged; the since-edge minute compacted and the rest staged; all compacted.
+    for (const [now, stagedFrom] of [[T0 + 3 * MIN + 29_000, T0 + MIN], [T0 + 3 * MIN + 30_000, T0 + 2 * MIN], [T0 + DAY, Infinity]] as const) {
+      const store = storeWith(samples, now);
+      assert.equal(store.reader().rowCounts()["staging"], samples.filter((x) => x.ts >= stagedFrom).length);
+      const report = buildReport(range, slos, store.reader(), now);
+      assert.deepEqual(report.coverage, { from: range.since, to: range.until, granularity: "minute", exactEdges: true });
+      const d = chain(report, "base").series[0];
+      assert.ok(d);
+      assert.equal(d.requests, inRange.length, `requests (now = T0 + ${now - T0} ms)`);
+      assert.deepEqual(d.providers.map((p) => [p.provider, p.count]), [["alpha", inRange.length - failed], [null, failed]],
+        "bravo served nothing after it died");
+      assert.deepEqual(d.errors, [{ errorClass: "connect", count: failed }], "the timeout before t1 is not counted");
+      assert.ok(d.latencyMs.p95 !== null && Math.abs(d.latencyMs.p95 - p95) <= p95 * report.latencyPrecision.relativeError,
+        `p95 ${d.latencyMs.p95} vs raw ${p95}`);
+      assert.match(renderMarkdown(report), /\(minute rollups, edges exact to the millisecond\)/);
+      store.close();
+    }
+  });
+
+  test("an edge past raw retention is rounded out to its minute, and coverage and markdown say so", () => {
+    const now = T0 + 10 * DAY + 12 * HOUR;
+    const store = new SampleStore({ path: newPath(), now: () => now, flushIntervalMs: 0 });
+    const oldMinute = T0 + DAY + 5 * HOUR + 3 * MIN; // raw pruned after 7 days, minute rollups kept 14
+    const recentMinute = now - HOUR;
+    for (const m of [oldMinute, recentMinute]) {
+      for (let i = 0; i < 12; i++) store.accept(probe(m + i * 5000, { provider: i < 6 ? "early" : "late" }));
+    }
+    assert.ok(store.flush());
+    store.compact();
+    store.pruneAll();
+    const range = { since: oldMinute + 30_000, until: recentMinute + 30_000 };
+    const report = buildReport(range, slos, store.reader(), now);
+    assert.deepEqual(report.coverage, { from: oldMinute, to: range.until, granularity: "mixed", exactEdges: false });
+    const d = chain(report, "base").series[0];
+    assert.deepEqual(d?.providers.map((p) => [p.provider, p.count]), [["early", 12], ["late", 6]], "whole old minute");
+    const md = renderMarkdown(report);
+    assert.ok(md.includes(`start to ${new Date(oldMinute).toISOString()} rounded out to whole buckets`), md);
+    assert.doesNotMatch(md, /edges exact/);
     store.close();
   });
 

@@ -4,11 +4,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { ConsistencySample, ProbeSample } from "../src/samples.js";
+import type { ConsistencySample, ErrorClass, ProbeSample } from "../src/samples.js";
+import { clampUs, latencyIndex } from "../src/store/latency.js";
 import { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate } from "../src/store/schema.js";
 import { planRead } from "../src/store/segments.js";
 import { SampleStore } from "../src/store/store.js";
-import { StoreReader } from "../src/store/reader.js";
+import { StoreReader, type AggregateResult, type TimeRange } from "../src/store/reader.js";
 import type { StoreLogger } from "../src/store/options.js";
 import { waitFor } from "./helpers/waitFor.js";
 
@@ -352,10 +353,352 @@ describe("retention", () => {
   });
 });
 
-describe("read planning", () => {
-  const horizons = { hour: 0, minute: 0 };
+/** mulberry32 */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
-  test("whole days from day rows, partial days from hours, partial hours from minutes", () => {
+/** What aggregate() must report for one series, computed straight from the generated samples. */
+interface Summary {
+  requests: number;
+  ok: number;
+  errors: [string, number][];
+  providers: [string | null, number][];
+  /** Non-empty latency histogram buckets: [index, count]. */
+  latency: [number, number][];
+  overhead: { count: number; sumUs: number; maxUs: number | null };
+  headLag: [number, number][];
+  regressions: number;
+  retriesTotal: number;
+  retriedRequests: number;
+}
+
+const seriesName = (s: { chain: string; route: string; method: string }): string => `${s.chain} ${s.route} ${s.method}`;
+const sorted = <K>(m: Map<K, number>): [K, number][] => [...m].sort((a, b) => String(a[0]).localeCompare(String(b[0])));
+const us = (ms: number): number => Math.round((ms * 1000) / 10) * 10;
+
+function expectedSeries(samples: readonly ProbeSample[], r: TimeRange): Map<string, Summary> {
+  const acc = new Map<string, { s: Summary; errors: Map<string, number>; providers: Map<string | null, number>;
+    latency: Map<number, number>; lag: Map<number, number> }>();
+  const bump = <K>(m: Map<K, number>, k: K): void => void m.set(k, (m.get(k) ?? 0) + 1);
+  for (const p of samples) {
+    if (p.ts < r.since || p.ts >= r.until || (r.chain !== undefined && p.chain !== r.chain)) continue;
+    const key = seriesName(p);
+    let a = acc.get(key);
+    if (!a) {
+      a = {
+        s: { requests: 0, ok: 0, errors: [], providers: [], latency: [], overhead: { count: 0, sumUs: 0, maxUs: null },
+          headLag: [], regressions: 0, retriesTotal: 0, retriedRequests: 0 },
+        errors: new Map(), providers: new Map(), latency: new Map(), lag: new Map(),
+      };
+      acc.set(key, a);
+    }
+    a.s.requests++;
+    if (p.outcome === "ok") {
+      a.s.ok++;
+      bump(a.latency, latencyIndex(clampUs(us(p.latencyMs))));
+    } else {
+      bump(a.errors, p.errorClass ?? "unknown");
+    }
+    bump(a.providers, p.provider);
+    if (p.lassoOverheadMs !== null) {
+      const o = us(p.lassoOverheadMs);
+      a.s.overhead.count++;
+      a.s.overhead.sumUs += o;
+      a.s.overhead.maxUs = Math.max(a.s.overhead.maxUs ?? -Infinity, o);
+    }
+    if (p.headLagBlocks !== null) bump(a.lag, p.headLagBlocks);
+    if (p.headRegression) a.s.regressions++;
+    if ((p.retries ?? 0) > 0) {
+      a.s.retriesTotal += p.retries ?? 0;
+      a.s.retriedRequests++;
+    }
+  }
+  const out = new Map<string, Summary>();
+  for (const [k, a] of acc) {
+    out.set(k, { ...a.s, errors: sorted(a.errors), providers: sorted(a.providers),
+      latency: [...a.latency].sort((x, y) => x[0] - y[0]), headLag: sorted(a.lag) });
+  }
+  return out;
+}
+
+function actualSeries(agg: AggregateResult): Map<string, Summary> {
+  const out = new Map<string, Summary>();
+  for (const s of agg.series) {
+    const latency: [number, number][] = [];
+    s.latency.counts.forEach((c, i) => {
+      if (c !== 0) latency.push([i, c]);
+    });
+    assert.equal(s.latency.total, s.ok, `${seriesName(s)}: histogram total`);
+    out.set(seriesName(s), {
+      requests: s.requests, ok: s.ok, errors: sorted(s.errors), providers: sorted(s.providers), latency,
+      overhead: { count: s.overhead.count, sumUs: Math.round(s.overhead.sumMs * 1000),
+        maxUs: s.overhead.count === 0 ? null : Math.round(s.overhead.maxMs * 1000) },
+      headLag: sorted(s.headLag), regressions: s.regressions, retriesTotal: s.retriesTotal,
+      retriedRequests: s.retriedRequests,
+    });
+  }
+  return out;
+}
+
+function expectedChecks(samples: readonly ConsistencySample[], r: TimeRange): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  for (const c of samples) {
+    if (c.ts < r.since || c.ts >= r.until || (r.chain !== undefined && c.chain !== r.chain)) continue;
+    const v = out.get(c.chain) ?? [0, 0];
+    out.set(c.chain, [v[0] + 1, v[1] + (c.agree ? 0 : 1)]);
+  }
+  return out;
+}
+
+const actualChecks = (agg: AggregateResult): Map<string, [number, number]> =>
+  new Map(agg.consistency.map((c) => [c.chain, [c.checks, c.mismatches]]));
+
+/** Asserts aggregate(range) equals the brute-force answer over exactly since <= ts < until. */
+function assertExact(
+  reader: StoreReader, probes: readonly ProbeSample[], checks: readonly ConsistencySample[], r: TimeRange, label: string,
+): AggregateResult {
+  const agg = reader.aggregate(r);
+  const what = `${label}: [${r.since - T0}, ${r.until - T0}) ms after T0${r.chain ? ` on ${r.chain}` : ""}`;
+  assert.deepEqual(actualSeries(agg), expectedSeries(probes, r), what);
+  assert.deepEqual(actualChecks(agg), expectedChecks(checks, r), `${what} (consistency)`);
+  assert.deepEqual([agg.plan.from, agg.plan.to, agg.plan.exactEdges], [r.since, r.until, true], `${what} (coverage)`);
+  return agg;
+}
+
+/** Four minutes of irregular probes on three series and two chains, plus consistency checks. */
+function edgeSamples(seed: number): { probes: ProbeSample[]; checks: ConsistencySample[] } {
+  const rand = rng(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const probes: ProbeSample[] = [];
+  const lanes = [
+    { chain: "ethereum", method: "eth_blockNumber" }, { chain: "ethereum", method: "eth_call" },
+    { chain: "base", method: "eth_blockNumber" },
+  ];
+  for (const lane of lanes) {
+    for (let ts = T0 + Math.floor(rand() * 2000); ts < T0 + 4 * MIN; ts += 1 + Math.floor(rand() * 4000)) {
+      const failed = rand() < 0.2;
+      probes.push(probe(ts, {
+        ...lane,
+        outcome: failed ? "error" : "ok",
+        errorClass: failed ? pick<ErrorClass | null>(["timeout", "http_502", "connect", null]) : null,
+        errorDetail: failed ? "no" : null,
+        latencyMs: Math.round(1000 + rand() * 90_000) / 100,
+        provider: pick(["alpha", "bravo", "charlie", null]),
+        retries: pick([null, 0, 0, 1, 2]),
+        lassoOverheadMs: rand() < 0.2 ? null : Math.round(50 + rand() * 500) / 100,
+        headLagBlocks: rand() < 0.3 ? null : Math.floor(rand() * 5),
+        headRegression: rand() < 0.05,
+      }));
+    }
+  }
+  probes.sort((a, b) => a.ts - b.ts);
+  const checks: ConsistencySample[] = [];
+  for (let ts = T0 + 1500; ts < T0 + 4 * MIN; ts += 3000 + Math.floor(rand() * 5000)) {
+    const c = consistency(ts, rand() > 0.3);
+    checks.push(rand() < 0.5 ? c : { ...c, chain: "base" });
+  }
+  return { probes, checks };
+}
+
+/** Hand-picked edge cases plus random ms-precision ranges over the four minutes. */
+function edgeRanges(seed: number): TimeRange[] {
+  const rand = rng(seed);
+  const ranges: TimeRange[] = [
+    { since: T0 + 30_000, until: T0 + 3 * MIN + 20_000 },
+    { since: T0 + MIN + 12_345, until: T0 + MIN + 47_891 },
+    { since: T0 + MIN + 30_000, until: T0 + 2 * MIN + 30_000 },
+    { since: T0 + 2 * MIN, until: T0 + 3 * MIN + 1 },
+    { since: T0 + 59_999, until: T0 + 4 * MIN },
+    { since: T0 + 45_000, until: T0 + 3 * MIN + 15_000, chain: "base" },
+  ];
+  for (let i = 0; i < 30; i++) {
+    const a = T0 - 5000 + Math.floor(rand() * (4 * MIN + 10_000));
+    const b = T0 - 5000 + Math.floor(rand() * (4 * MIN + 10_000));
+    if (a !== b) ranges.push({ since: Math.min(a, b), until: Math.max(a, b) });
+  }
+  return ranges;
+}
+
+describe("exact range edges", () => {
+  test("a mid-minute range counts exactly the samples with since <= ts < until: staged, partly and fully compacted, late", () => {
+    const { probes, checks } = edgeSamples(11);
+    const ranges = edgeRanges(12);
+    const clock = new Clock(T0 + 4 * MIN);
+    const store = open(newPath(), clock);
+    for (const s of [...probes, ...checks]) store.accept(s);
+    assert.ok(store.flush());
+    const reader = store.reader();
+    const check = (label: string): void => {
+      for (const r of ranges) assertExact(reader, probes, checks, r, label);
+    };
+
+    assert.deepEqual([reader.rowCounts()["staging"], reader.rowCounts()["raw"]], [probes.length, 0]);
+    check("all staged");
+
+    // Minutes 0 and 1 compacted into raw rows and rollups, 2 and 3 still staged.
+    clock.t = T0 + 2 * MIN + 90_000;
+    const compacted = store.compact();
+    const inFirstTwo = probes.filter((p) => p.ts < T0 + 2 * MIN).length;
+    assert.equal(compacted, inFirstTwo);
+    assert.deepEqual([reader.rowCounts()["staging"], reader.rowCounts()["raw"]], [probes.length - inFirstTwo, 6]);
+    check("partly compacted");
+
+    clock.t = T0 + 10 * MIN;
+    store.compact();
+    assert.deepEqual([reader.rowCounts()["staging"], reader.rowCounts()["raw"]], [0, 12]);
+    check("all compacted");
+
+    // Late samples for an already compacted minute wait in staging next to its raw row.
+    const late = [
+      probe(T0 + MIN + 5_001, { provider: "late", outcome: "error", errorClass: "timeout" }),
+      probe(T0 + MIN + 40_001, { provider: "late", latencyMs: 4321.09 }),
+    ];
+    for (const s of late) store.accept(s);
+    assert.ok(store.flush());
+    probes.push(...late);
+    assert.equal(reader.rowCounts()["staging"], 2);
+    check("compacted minute plus late staged samples");
+    const lateRange = { since: T0 + MIN + 20_000, until: T0 + MIN + 50_000 };
+    assertExact(reader, probes, checks, lateRange, "late");
+    store.compact();
+    assert.equal(reader.rowCounts()["staging"], 0);
+    check("late samples compacted");
+    store.close();
+  });
+
+  test("a range that starts after the last sample of its minute is empty, until a new sample arrives", () => {
+    const clock = new Clock(T0 + 30_000);
+    const store = open(newPath(), clock);
+    for (let i = 0; i < 8; i++) store.accept(probe(T0 + i * 3000, { provider: "bravo" }));
+    assert.ok(store.flush());
+    const since = T0 + 25_000;
+    const reader = store.reader();
+    assert.deepEqual(reader.aggregate({ since, until: T0 + 30_000 }).series, [], "8 older samples of the same minute are not 'since'");
+    store.accept(probe(T0 + 27_000, { provider: "alpha" }));
+    assert.ok(store.flush());
+    const s = reader.aggregate({ since, until: T0 + 30_000 }).series[0];
+    assert.deepEqual([s?.requests, [...(s?.providers ?? [])]], [1, [["alpha", 1]]]);
+    clock.t = T0 + 5 * MIN;
+    store.compact();
+    const c = reader.aggregate({ since, until: T0 + 30_000 }).series[0];
+    assert.deepEqual([c?.requests, [...(c?.providers ?? [])]], [1, [["alpha", 1]]], "same once compacted");
+    store.close();
+  });
+
+  test("an edge past raw retention falls back to its whole minute rollup, and the plan says so", () => {
+    const now = T0 + 10 * DAY + 12 * HOUR;
+    const clock = new Clock(now);
+    const store = open(newPath(), clock);
+    const oldMinute = T0 + DAY + 5 * HOUR + 3 * MIN; // 9.3 days old: raw pruned, minute rollups kept
+    const recentMinute = now - HOUR + 7 * MIN;
+    const probes: ProbeSample[] = [];
+    const checks: ConsistencySample[] = [];
+    for (const m of [oldMinute, recentMinute]) {
+      for (let i = 0; i < 12; i++) probes.push(probe(m + i * 5000 + 1, { provider: i < 6 ? "early" : "late" }));
+      checks.push(consistency(m + 10_000, false), consistency(m + 40_000, true));
+    }
+    for (const s of [...probes, ...checks]) store.accept(s);
+    assert.ok(store.flush());
+    store.compact();
+    store.pruneAll();
+    const reader = store.reader();
+    assert.equal(reader.rowCounts()["raw"], 1, "only the recent minute's raw row is left");
+    assert.equal(reader.rowCounts()["consistency"], 2);
+    assert.equal(reader.meta("raw_horizon"), Math.floor((now - 7 * DAY) / MIN) * MIN);
+
+    const range = { since: oldMinute + 30_000, until: recentMinute + 30_000 };
+    const agg = reader.aggregate(range);
+    assert.equal(agg.plan.exactEdges, false);
+    assert.equal(agg.plan.from, oldMinute, "rounded back to the start of the old edge's minute");
+    assert.equal(agg.plan.to, range.until, "the recent edge is still exact");
+    assert.deepEqual(agg.plan.exact, [[recentMinute, range.until]]);
+    // The recorded raw horizon rules the old edge out before its rows are even looked at:
+    // minute rows read are the old minute's rollup and the recent edge's completeness check.
+    assert.deepEqual([agg.rowsRead.raw, agg.rowsRead.rollup_m, agg.rowsRead.consistency], [1, 2, 2]);
+    const s = agg.series[0];
+    assert.equal(s?.requests, 12 + 6, "the whole old minute plus the recent minute's first half");
+    assert.deepEqual(sorted(s?.providers ?? new Map()), [["early", 12], ["late", 6]]);
+    assert.deepEqual(agg.consistency.map((c) => [c.checks, c.mismatches]), [[3, 2]]);
+
+    // Both edges within raw retention: exact again.
+    const recent = reader.aggregate({ since: recentMinute + 30_000, until: recentMinute + 50_000 });
+    assert.equal(recent.plan.exactEdges, true);
+    assert.equal(recent.series[0]?.requests, 4);
+    store.close();
+  });
+
+  test("raw rows found incomplete (no horizon recorded) make the edge fall back too", () => {
+    const clock = new Clock(T0 + HOUR);
+    const path = newPath();
+    const store = open(path, clock);
+    const probes: ProbeSample[] = [];
+    for (let i = 0; i < 12; i++) probes.push(probe(T0 + 5 * MIN + i * 5000 + 1, { provider: i < 6 ? "early" : "late" }));
+    const checks = [consistency(T0 + 5 * MIN + 10_000, false), consistency(T0 + 5 * MIN + 40_000, true)];
+    for (const s of [...probes, ...checks]) store.accept(s);
+    assert.ok(store.flush());
+    store.compact();
+    const reader = store.reader();
+    const range = { since: T0 + 5 * MIN + 30_000, until: T0 + 6 * MIN };
+    assertExact(reader, probes, checks, range, "complete raw rows");
+
+    // An older file pruned consistency rows by the ms, and recorded no raw horizon.
+    const other = new Database(path);
+    other.exec(`DELETE FROM consistency WHERE ts < ${T0 + 5 * MIN + 20_000}`);
+    let agg = reader.aggregate(range);
+    assert.deepEqual([agg.plan.from, agg.plan.exactEdges], [T0 + 5 * MIN, false]);
+    assert.deepEqual(agg.consistency.map((c) => [c.checks, c.mismatches]), [[2, 1]], "whole minute from cons_m");
+    assert.equal(agg.series[0]?.requests, 12);
+
+    // Put the consistency row back: exact again.
+    other.exec(`INSERT INTO consistency (ts, scope, block, agree, hashes) SELECT ${T0 + 5 * MIN + 10_000}, scope, block, 0, hashes FROM consistency`);
+    assertExact(reader, probes, checks, range, "consistency rows restored");
+
+    // Rollups written without raw rows (a backfill, or raw pruned without a recorded horizon).
+    other.exec("DELETE FROM raw");
+    other.close();
+    agg = reader.aggregate(range);
+    assert.deepEqual([agg.plan.from, agg.plan.exactEdges, agg.plan.exact], [T0 + 5 * MIN, false, []]);
+    assert.equal(agg.series[0]?.requests, 12, "the whole minute from its rollup, not 0 from missing raw rows");
+    store.close();
+  });
+
+  test("a 30-day range reads rollups for the middle and raw rows only for the two edge minutes", () => {
+    const since = T0 + 3 * HOUR + 7 * MIN + 20_000;
+    const until = T0 + 30 * DAY + 5 * HOUR + 2 * MIN + 40_000;
+    const clock = new Clock(until + HOUR);
+    const store = open(newPath(), clock, { rawRetentionDays: 40, minuteRetentionDays: 40 });
+    const probes: ProbeSample[] = [];
+    for (let t = T0; t < until + 10 * MIN; t += 10 * MIN) probes.push(probe(t + 1234));
+    for (const m of [Math.floor(since / MIN) * MIN, Math.floor(until / MIN) * MIN]) {
+      for (let i = 0; i < 12; i++) probes.push(probe(m + i * 5000, { provider: i % 2 === 0 ? "even" : "odd" }));
+    }
+    probes.sort((a, b) => a.ts - b.ts);
+    store.importSamples(probes);
+    store.pruneAll();
+    const reader = store.reader();
+    const agg = assertExact(reader, probes, [], { since, until }, "30 days");
+    assert.deepEqual(agg.plan.day, [[T0 / DAY + 1, T0 / DAY + 30]]);
+    assert.equal(agg.rowsRead.rollup_d, 29, "one day row per whole day");
+    assert.equal(agg.rowsRead.raw, 2, "raw rows of the two edge minutes only");
+    assert.ok(agg.rowsRead.rollup_h <= 20 + 5, `hour rows ${agg.rowsRead.rollup_h}`);
+    assert.ok(agg.rowsRead.rollup_m <= 53 + 2 + 2, `minute rows ${agg.rowsRead.rollup_m}`);
+    assert.ok((reader.rowCounts()["raw"] ?? 0) > 4000, "the raw rows were there to be read");
+    store.close();
+  });
+});
+
+describe("read planning", () => {
+  const horizons = { hour: 0, minute: 0, raw: 0 };
+
+  test("whole days from day rows, partial days from hours, partial hours from minutes, partial minutes exact", () => {
     const since = T0 + 2 * HOUR + 30 * MIN;
     const until = T0 + 3 * DAY + HOUR + 15 * MIN + 10_000;
     const p = planRead(since, until, horizons);
@@ -363,27 +706,68 @@ describe("read planning", () => {
     assert.deepEqual(p.hour, [[T0 / HOUR + 3, T0 / HOUR + 24], [T0 / HOUR + 72, T0 / HOUR + 73]]);
     assert.deepEqual(p.minute, [
       [since / MIN, since / MIN + 30],
-      [(T0 + 3 * DAY + HOUR) / MIN, (T0 + 3 * DAY + HOUR) / MIN + 16],
+      [(T0 + 3 * DAY + HOUR) / MIN, (T0 + 3 * DAY + HOUR) / MIN + 15],
     ]);
+    assert.deepEqual(p.exact, [[T0 + 3 * DAY + HOUR + 15 * MIN, until]], "the partial last minute from raw samples");
     assert.equal(p.from, since);
-    assert.equal(p.to, T0 + 3 * DAY + HOUR + 16 * MIN, "partial last minute rounded outward");
+    assert.equal(p.to, until);
+    assert.equal(p.exactEdges, true);
     assert.equal(p.granularity, "mixed");
   });
 
+  test("both edges mid-minute, and a range inside one minute", () => {
+    const since = T0 + 5 * MIN + 12_345;
+    const until = T0 + 9 * MIN + 59_999;
+    const p = planRead(since, until, horizons);
+    assert.deepEqual(p.minute, [[T0 / MIN + 6, T0 / MIN + 9]]);
+    assert.deepEqual(p.exact, [[since, T0 + 6 * MIN], [T0 + 9 * MIN, until]]);
+    assert.deepEqual([p.from, p.to, p.exactEdges, p.granularity], [since, until, true, "minute"]);
+    const q = planRead(since, since + 1000, horizons);
+    assert.deepEqual([q.day, q.hour, q.minute, q.exact], [[], [], [], [[since, since + 1000]]]);
+    assert.deepEqual([q.from, q.to, q.exactEdges, q.granularity], [since, since + 1000, true, "raw"]);
+  });
+
+  test("a partial minute past the raw horizon, or with a raw gap, is read as its whole minute", () => {
+    const since = T0 + 5 * MIN + 12_345;
+    const until = T0 + 9 * MIN + 30_000;
+    const p = planRead(since, until, { hour: 0, minute: 0, raw: T0 + 7 * MIN });
+    assert.deepEqual(p.minute, [[T0 / MIN + 5, T0 / MIN + 9]], "the first minute whole");
+    assert.deepEqual(p.exact, [[T0 + 9 * MIN, until]], "the last minute is within raw retention");
+    assert.deepEqual([p.from, p.to, p.exactEdges], [T0 + 5 * MIN, until, false]);
+    const q = planRead(since, until, horizons, new Set([T0 / MIN + 9]));
+    assert.deepEqual(q.minute, [[T0 / MIN + 6, T0 / MIN + 10]]);
+    assert.deepEqual(q.exact, [[since, T0 + 6 * MIN]]);
+    assert.deepEqual([q.from, q.to, q.exactEdges], [since, T0 + 10 * MIN, false]);
+  });
+
   test("edges older than the finer level's horizon read the enclosing bucket whole", () => {
-    const since = T0 + 2 * HOUR + 30 * MIN;
-    const p = planRead(since, T0 + 3 * HOUR, { hour: 0, minute: T0 + DAY });
-    assert.deepEqual(p.minute, []);
+    const since = T0 + 2 * HOUR + 30 * MIN + 5000;
+    const p = planRead(since, T0 + 3 * HOUR, { hour: 0, minute: T0 + DAY, raw: T0 + DAY });
+    assert.deepEqual([p.minute, p.exact], [[], []]);
     assert.deepEqual(p.hour, [[T0 / HOUR + 2, T0 / HOUR + 3]]);
     assert.equal(p.from, T0 + 2 * HOUR);
     assert.equal(p.granularity, "hour");
-    const q = planRead(since, T0 + 3 * HOUR, { hour: T0 + DAY, minute: T0 + DAY });
+    assert.equal(p.exactEdges, false);
+    const q = planRead(since, T0 + 3 * HOUR, { hour: T0 + DAY, minute: T0 + DAY, raw: T0 + DAY });
     assert.deepEqual(q.day, [[T0 / DAY, T0 / DAY + 1]]);
     assert.equal(q.granularity, "day");
   });
 
+  test("a 30-day range reads days in the middle and raw samples only for the two partial minutes", () => {
+    const since = T0 + 3 * HOUR + 7 * MIN + 20_000;
+    const until = T0 + 30 * DAY + 5 * HOUR + 2 * MIN + 40_000;
+    const p = planRead(since, until, horizons);
+    assert.deepEqual(p.day, [[T0 / DAY + 1, T0 / DAY + 30]]);
+    assert.deepEqual(p.hour, [[T0 / HOUR + 4, T0 / HOUR + 24], [T0 / HOUR + 30 * 24, T0 / HOUR + 30 * 24 + 5]]);
+    assert.deepEqual(p.minute, [
+      [(T0 + 3 * HOUR) / MIN + 8, (T0 + 4 * HOUR) / MIN],
+      [(T0 + 30 * DAY + 5 * HOUR) / MIN, (T0 + 30 * DAY + 5 * HOUR) / MIN + 2],
+    ]);
+    assert.deepEqual(p.exact, [[since, T0 + 3 * HOUR + 8 * MIN], [T0 + 30 * DAY + 5 * HOUR + 2 * MIN, until]]);
+  });
+
   test("an empty range reads nothing", () => {
     const p = planRead(T0, T0, horizons);
-    assert.deepEqual([p.day, p.hour, p.minute, p.from, p.granularity], [[], [], [], null, "none"]);
+    assert.deepEqual([p.day, p.hour, p.minute, p.exact, p.from, p.granularity], [[], [], [], [], null, "none"]);
   });
 });

@@ -138,8 +138,9 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
 }
 
 /**
- * SLIs and SLO verdicts for a range, from rollups only. SLOs are judged per target and
- * route (all methods of the route together); series rows are per target, route, method.
+ * SLIs and SLO verdicts for a range: rollups for whole buckets, raw samples for the partial
+ * minutes at the edges (see StoreReader.aggregate and `coverage`). SLOs are judged per target
+ * and route (all methods of the route together); series rows are per target, route, method.
  */
 export function buildReport(
   range: ReportRange, slos: readonly SloObjective[], source: ReportSource, now: number = Date.now(),
@@ -173,7 +174,7 @@ export function buildReport(
     generatedAt: now,
     range: { since: range.since, until: range.until, chain: range.chain ?? null },
     coverage: {
-      from: agg.plan.from, to: agg.plan.to, granularity: agg.plan.granularity,
+      from: agg.plan.from, to: agg.plan.to, granularity: agg.plan.granularity, exactEdges: agg.plan.exactEdges,
     },
     empty,
     note: empty ? "No samples in this range." : null,

@@ -66,11 +66,23 @@ function renderChain(c: ChainReport): string {
   return out.join("\n");
 }
 
+/** What the data read came from and whether its edges are the range's own. */
+function coverageText(r: Report): string {
+  const c = r.coverage;
+  if (c.granularity === "none") return "nothing to read";
+  const source = c.granularity === "raw" ? "raw samples" : `${c.granularity} rollups`;
+  if (c.exactEdges) return `${source}, edges exact to the millisecond`;
+  const rounded: string[] = [];
+  if (c.from !== null && c.from < r.range.since) rounded.push(`start to ${iso(c.from)}`);
+  if (c.to !== null && c.to > r.range.until) rounded.push(`end to ${iso(c.to)}`);
+  return `${source}; ${rounded.join(" and ")} rounded out to whole buckets: the raw samples there are past retention`;
+}
+
 /** A readable rendering of the report; the JSON is the source of truth. */
 export function renderMarkdown(r: Report): string {
   const out: string[] = ["# lasso-canary report", ""];
   out.push(`Range: ${iso(r.range.since)} to ${iso(r.range.until)}${r.range.chain ? `, chain ${r.range.chain}` : ""}.`);
-  out.push(`Data covered: ${iso(r.coverage.from)} to ${iso(r.coverage.to)} (${r.coverage.granularity} rollups).`);
+  out.push(`Data covered: ${iso(r.coverage.from)} to ${iso(r.coverage.to)} (${coverageText(r)}).`);
   out.push(`Latency percentiles are within ${r.latencyPrecision.relativeError * 100}% ` +
     `(HdrHistogram, ${r.latencyPrecision.significantDigits} significant digits), successful requests only.`, "");
   if (r.empty) {

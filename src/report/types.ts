@@ -96,14 +96,23 @@ export interface Report {
   generatedAt: number;
   range: { since: number; until: number; chain: string | null };
   /**
-   * What the data read actually covers: edges rounded out to whole minutes, or to the
-   * enclosing hour/day where finer rollups are past retention. Samples written but not yet
-   * compacted (the last ~2 minutes) are included.
+   * What the data read actually covers. Whole days, hours and minutes come from rollups;
+   * the partial minutes at the edges from the raw samples, filtered by timestamp, so
+   * normally from = since and to = until exactly (exactEdges). Where an edge's raw samples
+   * are past raw retention (or finer rollups past theirs), that edge is rounded out to the
+   * enclosing minute, hour or day bucket: from/to say where to, and exactEdges is false.
+   * Samples written but not yet compacted (the last ~2 minutes) are included.
    */
   coverage: {
     from: number | null;
     to: number | null;
-    granularity: "minute" | "hour" | "day" | "mixed" | "none";
+    /**
+     * Rollup level the whole buckets were read from ("mixed" when several); "raw" when the
+     * range holds no whole minute and was read from raw samples only; "none" when empty.
+     */
+    granularity: "minute" | "hour" | "day" | "mixed" | "raw" | "none";
+    /** True when the data covers exactly [since, until) (from = since, to = until, or an empty range). */
+    exactEdges: boolean;
   };
   empty: boolean;
   note: string | null;

@@ -7,7 +7,7 @@ import { decodeStaged, unpackRecords, type StoredProbe } from "./record.js";
 import { addSample, mergeEncoded, newAgg, type Agg } from "./rollup.js";
 import { openDatabase, type Db } from "./schema.js";
 import { planRead, type ReadPlan } from "./segments.js";
-import { MINUTE_MS } from "./time.js";
+import { MINUTE_MS, minuteOf } from "./time.js";
 
 export interface TimeRange {
   /** Inclusive, wall-clock ms. */
@@ -42,10 +42,24 @@ export interface ConsistencyAggregate {
   mismatches: number;
 }
 
+/** Rows read per table by one aggregate() call (tests and benchmarks: what a plan cost). */
+export interface RowsRead {
+  rollup_d: number;
+  rollup_h: number;
+  rollup_m: number;
+  raw: number;
+  staging: number;
+  cons_d: number;
+  cons_h: number;
+  cons_m: number;
+  consistency: number;
+}
+
 export interface AggregateResult {
   plan: ReadPlan;
   series: SeriesAggregate[];
   consistency: ConsistencyAggregate[];
+  rowsRead: RowsRead;
 }
 
 interface RollupRow {
@@ -59,6 +73,24 @@ interface ConsRow {
   key: number;
   checks: number;
   mismatches: number;
+}
+
+interface ConsSample {
+  ts: number;
+  scope: number;
+  agree: number;
+}
+
+/** The compacted raw samples of one edge minute (wanted series and scopes only). */
+interface EdgeMinute {
+  probes: StoredProbe[];
+  checks: ConsSample[];
+}
+
+type Wanted = (id: number, kind: number) => boolean;
+
+function emptyRowsRead(): RowsRead {
+  return { rollup_d: 0, rollup_h: 0, rollup_m: 0, raw: 0, staging: 0, cons_d: 0, cons_h: 0, cons_m: 0, consistency: 0 };
 }
 
 /**
@@ -83,10 +115,15 @@ export class StoreReader {
   }
 
   /**
-   * Merged rollups per series (and consistency counts per scope) for a report range, plus
-   * the staged samples of that range not yet folded into rollups. Everything is read in
-   * one read transaction: a sample stays in staging until the transaction that folds it
-   * into rollups deletes it, so in one snapshot every sample is counted exactly once.
+   * Aggregates per probe series (and consistency counts per scope) over exactly
+   * [since, until): whole days, hours and minutes from rollups (see planRead), the partial
+   * minutes at the edges from the raw samples filtered by timestamp, plus the staged
+   * samples of the range not yet folded into raw rows and rollups. Everything is read in one
+   * read transaction: compaction moves a sample from staging into its raw row and rollups
+   * in one transaction, so in one snapshot every sample is counted exactly once, whether
+   * its minute is open, being compacted, or closed. Where an edge's raw samples are past
+   * retention (or found incomplete) the edge falls back to its whole rollup bucket and
+   * `plan` says so (`exactEdges`, `from`, `to`).
    */
   aggregate(range: TimeRange): AggregateResult {
     return this.db.transaction(() => this.aggregateInSnapshot(range))();
@@ -94,14 +131,30 @@ export class StoreReader {
 
   private aggregateInSnapshot(range: TimeRange): AggregateResult {
     const dict = loadDictionary(this.db);
-    const plan = planRead(range.since, range.until, {
+    const rowsRead = emptyRowsRead();
+    const horizons = {
       hour: this.meta("hour_horizon") ?? 0,
       minute: this.meta("minute_horizon") ?? 0,
-    });
-    const wanted = (id: number, kind: number): boolean => {
+      raw: this.meta("raw_horizon") ?? 0,
+    };
+    const wanted: Wanted = (id, kind) => {
       const s = dict.series.get(id);
       return s !== undefined && s.kind === kind && (range.chain === undefined || s.chain === range.chain);
     };
+    let plan = planRead(range.since, range.until, horizons);
+    // Read the edge minutes' raw samples first: a minute whose raw rows hold fewer samples
+    // than its minute rollup (pruned, or written without raw rows) is read whole instead.
+    const edges = new Map<number, EdgeMinute>();
+    const gaps = new Set<number>();
+    for (const [from] of plan.exact) {
+      const m = minuteOf(from);
+      if (edges.has(m) || gaps.has(m)) continue;
+      const edge = this.readEdgeMinute(m, wanted, rowsRead);
+      if (edge) edges.set(m, edge);
+      else gaps.add(m);
+    }
+    if (gaps.size > 0) plan = planRead(range.since, range.until, horizons, gaps);
+
     const accs = new Map<number, Agg<LatencyCounts>>();
     const accFor = (series: number): Agg<LatencyCounts> => {
       let a = accs.get(series);
@@ -109,6 +162,12 @@ export class StoreReader {
       return a;
     };
     const cons = new Map<number, { checks: number; mismatches: number }>();
+    const addChecks = (scope: number, checks: number, mismatches: number): void => {
+      const c = cons.get(scope) ?? { checks: 0, mismatches: 0 };
+      c.checks += checks;
+      c.mismatches += mismatches;
+      cons.set(scope, c);
+    };
 
     const tables = { day: ["rollup_d", "cons_d"], hour: ["rollup_h", "cons_h"], minute: ["rollup_m", "cons_m"] } as const;
     for (const level of ["day", "hour", "minute"] as const) {
@@ -121,24 +180,31 @@ export class StoreReader {
       );
       for (const [a, b] of plan[level]) {
         for (const r of rows.iterate(rowKey(a, 0), rowKey(b, 0))) {
+          rowsRead[rollup]++;
           const series = seriesOfKey(r.key);
           if (wanted(series, SERIES_PROBE)) mergeEncoded(accFor(series), r.n, r.ok, r.data);
         }
         for (const r of consRows.iterate(rowKey(a, 0), rowKey(b, 0))) {
+          rowsRead[consTable]++;
           const scope = seriesOfKey(r.key);
-          if (!wanted(scope, SERIES_CONSISTENCY)) continue;
-          const c = cons.get(scope) ?? { checks: 0, mismatches: 0 };
-          c.checks += r.checks;
-          c.mismatches += r.mismatches;
-          cons.set(scope, c);
+          if (wanted(scope, SERIES_CONSISTENCY)) addChecks(scope, r.checks, r.mismatches);
         }
       }
     }
+    for (const [from, to] of plan.exact) {
+      const edge = edges.get(minuteOf(from));
+      if (!edge) throw new Error(`edge minute ${minuteOf(from)} was planned exact but not read`);
+      for (const r of edge.probes) if (r.ts >= from && r.ts < to) addSample(accFor(r.series), r);
+      for (const c of edge.checks) if (c.ts >= from && c.ts < to) addChecks(c.scope, 1, c.agree ? 0 : 1);
+    }
     if (plan.from !== null && plan.to !== null) {
+      // Not yet compacted: in no raw row or rollup. The covered range is contiguous, and
+      // exact at the edges where `exact` intervals are.
       const staged = this.db.prepare<[number, number], { series: number; ts: number; rec: Buffer }>(
         "SELECT series, ts, rec FROM staging WHERE ts >= ? AND ts < ?",
       );
       for (const r of staged.iterate(plan.from, plan.to)) {
+        rowsRead.staging++;
         if (wanted(r.series, SERIES_PROBE)) addSample(accFor(r.series), decodeStaged(r.rec, r.series, r.ts));
       }
     }
@@ -153,7 +219,59 @@ export class StoreReader {
       const s = dict.series.get(id);
       if (s) consistency.push({ target: s.target, chain: s.chain, ...c });
     }
-    return { plan, series, consistency };
+    return { plan, series, consistency, rowsRead };
+  }
+
+  /**
+   * The compacted raw probe samples and the consistency samples of minute `m`, or null if
+   * they are incomplete for a wanted series or scope: fewer than its minute rollup counts.
+   * (Staged samples are in neither, and are read with the rest of the range.)
+   */
+  private readEdgeMinute(m: number, wanted: Wanted, rowsRead: RowsRead): EdgeMinute | null {
+    const lo = rowKey(m, 0);
+    const hi = rowKey(m + 1, 0);
+    const start = m * MINUTE_MS;
+    const probes: StoredProbe[] = [];
+    const found = new Map<number, number>();
+    const packed = this.db.prepare<[number, number], { key: number; data: Buffer }>(
+      "SELECT key, data FROM raw WHERE key >= ? AND key < ?",
+    );
+    for (const r of packed.iterate(lo, hi)) {
+      rowsRead.raw++;
+      const series = seriesOfKey(r.key);
+      if (!wanted(series, SERIES_PROBE)) continue;
+      const records = unpackRecords(r.data, series, start);
+      found.set(series, records.length);
+      for (const rec of records) probes.push(rec);
+    }
+    const counted = this.db.prepare<[number, number], { key: number; n: number }>(
+      "SELECT key, n FROM rollup_m WHERE key >= ? AND key < ?",
+    );
+    for (const r of counted.iterate(lo, hi)) {
+      rowsRead.rollup_m++;
+      const series = seriesOfKey(r.key);
+      if (wanted(series, SERIES_PROBE) && (found.get(series) ?? 0) < r.n) return null;
+    }
+    const checks: ConsSample[] = [];
+    const perScope = new Map<number, number>();
+    const raw = this.db.prepare<[number, number], ConsSample>(
+      "SELECT ts, scope, agree FROM consistency WHERE ts >= ? AND ts < ?",
+    );
+    for (const c of raw.iterate(start, start + MINUTE_MS)) {
+      rowsRead.consistency++;
+      if (!wanted(c.scope, SERIES_CONSISTENCY)) continue;
+      checks.push(c);
+      perScope.set(c.scope, (perScope.get(c.scope) ?? 0) + 1);
+    }
+    const consCounted = this.db.prepare<[number, number], { key: number; checks: number }>(
+      "SELECT key, checks FROM cons_m WHERE key >= ? AND key < ?",
+    );
+    for (const r of consCounted.iterate(lo, hi)) {
+      rowsRead.cons_m++;
+      const scope = seriesOfKey(r.key);
+      if (wanted(scope, SERIES_CONSISTENCY) && (perScope.get(scope) ?? 0) < r.checks) return null;
+    }
+    return { probes, checks };
   }
 
   /** Raw probe samples with since <= ts < until, oldest first (tests and debugging). */

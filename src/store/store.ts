@@ -170,7 +170,9 @@ export class SampleStore implements SampleSink {
   pruneStep(): number {
     const now = this.o.now();
     try {
-      // Report planning must know that finer rollups below these points may be partly gone.
+      // Report planning must know that raw samples and finer rollups below these points may
+      // be partly gone. Written before the deletes, so a reader never trusts a pruned row.
+      this.stmts.metaMax.run("raw_horizon", minuteOf(now - this.o.rawRetentionDays * DAY_MS) * MINUTE_MS);
       this.stmts.metaMax.run("minute_horizon", minuteOf(now - this.o.minuteRetentionDays * DAY_MS) * MINUTE_MS);
       this.stmts.metaMax.run("hour_horizon", hourOf(now - this.o.hourRetentionDays * DAY_MS) * HOUR_MS);
       for (const job of this.pruneJobs) {
@@ -346,7 +348,9 @@ export class SampleStore implements SampleSink {
 
   private makePruneJobs(): PruneJob[] {
     const o = this.o;
-    const raw = (now: number): number => now - o.rawRetentionDays * DAY_MS;
+    // Raw samples go by whole minutes (the raw_horizon meta), consistency rows included, so a
+    // report edge minute has either all of its raw samples or none.
+    const raw = (now: number): number => minuteOf(now - o.rawRetentionDays * DAY_MS) * MINUTE_MS;
     const minute = (now: number): number => minuteOf(now - o.minuteRetentionDays * DAY_MS);
     const hour = (now: number): number => hourOf(now - o.hourRetentionDays * DAY_MS);
     // Day rows cover whole UTC days; one is dropped once all of it is past hour retention.
