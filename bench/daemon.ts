@@ -18,7 +18,7 @@ import { CHAINS, consistencySamples, probeSamples, rng } from "./storeGen.js";
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
-const HISTORY_DAYS = 30;
+const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
 const WARMUP_MS = 20_000;
 const STEADY_MS = Number(process.env.BENCH_STEADY_MS ?? 120_000);
 const REPORT_RUNS = 20;
@@ -55,7 +55,7 @@ function procStat(pid: number): { cpuTicks: number; rssBytes: number } {
 
 async function scrapeLagMs(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return Number(/^lasso_canary_event_loop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+  return Number(/^lasso_canary_nodejs_eventloop_lag_p99_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
 }
 
 async function main(): Promise<void> {
@@ -87,7 +87,8 @@ async function main(): Promise<void> {
   const checks = Object.fromEntries(CHAINS.map((c, i) => [c, checksFor(c, 1000 + i)]));
   const port = await freePort();
   const config = writePlan(dir, checks, { logLevel: "warn", budget: 3, listen: `127.0.0.1:${port}` });
-  const child = spawn(process.execPath, ["dist/src/cli.js", "run", "--config", config], {
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, "dist/src/cli.js", "run", "--config", config], {
     env: { ...process.env, LASSO_URL: bed.lasso.url },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -117,6 +118,9 @@ async function main(): Promise<void> {
     const cpuPct = ((end.cpuTicks - start.cpuTicks) / ticksPerSec / steadySec) * 100;
     const dbGrowthPerDay = ((dbSize(dbPath) - dbSteadyStart) / steadySec) * 86_400;
     const metrics = await (await fetch(`${url}/metrics`)).text();
+    const memory = ["process_resident_memory_bytes", "nodejs_heap_size_total_bytes", "nodejs_heap_size_used_bytes", "nodejs_external_memory_bytes"]
+      .map((m) => `${m.replace(/_bytes$/, "")}=${fmt(Number(new RegExp(`^lasso_canary_${m} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN) / 1e6)}MB`)
+      .join(" ");
     const requests = [...metrics.matchAll(/^lasso_canary_probe_requests_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 
     // --- 30-day reports while probing --------------------------------------------------------
@@ -131,6 +135,7 @@ async function main(): Promise<void> {
       if (res.status !== 200 || body.chains.length < CHAINS.length) throw new Error(`report failed: ${res.status}`);
       lagDuringReports.push(await scrapeLagMs(url));
     }
+    const rssAfterReports = procStat(pid).rssBytes;
 
     const fig = {
       rssMb: Math.max(...rss) / 1e6,
@@ -146,6 +151,8 @@ async function main(): Promise<void> {
       `  load              ${CHAINS.length} chains x 10 series, 1 probe / 5 s each (${requests} probes so far), test bed on loopback`,
       `  history           ${HISTORY_DAYS} days generated (${fmt(dbStartBytes / 1e6)} MB at start)`,
       `  RSS (max)         ${fmt(fig.rssMb)} MB           target <= ${TARGETS.rssMb} MB`,
+      `    at the end of the steady state: ${memory}`,
+      `    after the 30-day reports (report worker alive): ${fmt(rssAfterReports / 1e6)} MB`,
       `  CPU               ${fmt(fig.cpuPct, 2)} % of a core     target <= ${TARGETS.cpuPct} %   (${fmt(steadySec, 0)} s steady state)`,
       `  event-loop p99    ${fmt(fig.lagP99Ms)} ms (worst 5 s window, steady)   target <= ${TARGETS.lagP99Ms} ms`,
       `  event-loop p99    ${fmt(fig.lagP99DuringReportsMs)} ms (worst window while 30-day reports run)`,

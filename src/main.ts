@@ -1,5 +1,4 @@
 import type { Server } from "node:http";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 import { createRequire } from "node:module";
 import { MetricsSink } from "./metrics/registry.js";
 import type { Plan } from "./plan/index.js";
@@ -54,13 +53,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   const metrics = new MetricsSink({ version: VERSION });
   exportStoreStats(metrics, store);
-  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  loopDelay.enable();
-  metrics.gauge("lasso_canary_event_loop_lag_p99_seconds", "Event-loop delay p99 since the last scrape.", () => {
-    const p99 = loopDelay.percentile(99) / 1e9;
-    loopDelay.reset();
-    return p99;
-  });
 
   const recorder = new Recorder((err) => logger.error({ err }, "a sample sink failed"));
   recorder.addSink(store);
@@ -132,7 +124,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await probes.stop();
         await reports.close();
         store.close();
-        loopDelay.disable();
         server.closeAllConnections();
         await closed;
         logger.info("lasso-canary stopped");

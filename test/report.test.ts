@@ -10,6 +10,7 @@ import { parseReportQuery, parseTimeParam, TimeParamError } from "../src/report/
 import type { ChainReport, Report, SloObjective, SloRow } from "../src/report/types.js";
 import type { ProbeSample } from "../src/samples.js";
 import { SampleStore } from "../src/store/store.js";
+import { waitFor } from "./helpers/waitFor.js";
 
 const MIN = 60_000;
 const HOUR = 3_600_000;
@@ -360,6 +361,21 @@ describe("ReportRunner", () => {
     try {
       const bad: SloObjective[] = [{ chain: "base", successRatio: 1.5, p95LatencyMs: 300, maxHeadLagBlocks: 2 }];
       await assert.rejects(runner.build({ since: T0, until: T0 + DAY }, bad), /bad report request/);
+    } finally {
+      await runner.close();
+      store.close();
+    }
+  });
+
+  test("an idle worker exits to give its memory back, and the next report starts a new one", async () => {
+    const store = storeWith([probe(T0)], T0 + DAY);
+    const runner = new ReportRunner({ path: store.path, idleMs: 100 });
+    try {
+      const range = { since: T0, until: T0 + DAY };
+      await runner.build(range, [], T0 + DAY);
+      assert.equal(runner.workerRunning, true);
+      await waitFor(() => !runner.workerRunning, { timeoutMs: 10_000, message: "the idle worker to exit" });
+      assert.equal(chain(await runner.build(range, [], T0 + DAY), "base").requests, 1);
     } finally {
       await runner.close();
       store.close();

@@ -7,6 +7,8 @@ export interface ReportRunnerOptions {
   path: string;
   /** A report still running after this is abandoned and its worker restarted. Default 30 s. */
   timeoutMs?: number;
+  /** An idle worker exits after this, giving its memory (~40 MB) back. Default 60 s. */
+  idleMs?: number;
 }
 
 interface Pending {
@@ -35,12 +37,14 @@ export class ReportRunner {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private readonly timeoutMs: number;
+  private idleTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly opts: ReportRunnerOptions) {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
   build(range: ReportRange, slos: readonly SloObjective[], now: number = Date.now()): Promise<Report> {
+    this.cancelIdle();
     const worker = this.ensureWorker();
     const id = this.nextId++;
     const msg: RequestMessage = {
@@ -58,7 +62,12 @@ export class ReportRunner {
     });
   }
 
+  get workerRunning(): boolean {
+    return this.worker !== null;
+  }
+
   async close(): Promise<void> {
+    this.cancelIdle();
     this.failAll(new Error("report runner closed"));
     await this.stopWorker();
   }
@@ -67,13 +76,17 @@ export class ReportRunner {
     if (this.worker) return this.worker;
     const w = startWorker(this.opts.path);
     w.on("message", (m: ResponseMessage) => this.settle(m));
+    // Only the current worker's death fails pending reports: one stopped on purpose
+    // (idle, timeout, close) has already been replaced or had its requests settled.
     w.on("error", (err) => {
+      if (this.worker !== w) return;
+      this.worker = null;
       this.failAll(err);
-      if (this.worker === w) this.worker = null;
     });
     w.on("exit", () => {
+      if (this.worker !== w) return;
+      this.worker = null;
       this.failAll(new Error("report worker exited"));
-      if (this.worker === w) this.worker = null;
     });
     w.unref();
     this.worker = w;
@@ -85,9 +98,26 @@ export class ReportRunner {
     if (!p) return;
     this.pending.delete(m.id);
     clearTimeout(p.timer);
-    if (this.pending.size === 0) this.worker?.unref();
+    if (this.pending.size === 0) {
+      this.worker?.unref();
+      this.armIdle();
+    }
     if (m.ok) p.resolve(m.report);
     else p.reject(new Error(m.error));
+  }
+
+  private armIdle(): void {
+    this.cancelIdle();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = null;
+      if (this.pending.size === 0) void this.stopWorker();
+    }, this.opts.idleMs ?? 60_000);
+    this.idleTimer.unref();
+  }
+
+  private cancelIdle(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = null;
   }
 
   private failAll(err: Error): void {
