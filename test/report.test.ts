@@ -1,8 +1,6 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { buildReport } from "../src/report/build.js";
 import { renderMarkdown } from "../src/report/markdown.js";
 import { ReportRunner } from "../src/report/runner.js";
@@ -10,30 +8,16 @@ import { parseReportQuery, parseTimeParam, TimeParamError } from "../src/report/
 import type { ChainReport, Report, SloObjective, SloRow } from "../src/report/types.js";
 import type { ProbeSample } from "../src/samples.js";
 import { SampleStore } from "../src/store/store.js";
+import { DAY, HOUR, MIN, T0, probeSample, rng, tempDbPaths } from "./helpers/storeFixtures.js";
 import { waitFor } from "./helpers/waitFor.js";
 
-const MIN = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-const T0 = Date.UTC(2025, 0, 15);
+const newPath = tempDbPaths("lasso-canary-report-test-");
 
-let dir = "";
-let fileNo = 0;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "lasso-canary-report-test-"));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-const newPath = (): string => join(dir, `db-${++fileNo}.sqlite`);
-
+/** Report tests count on these defaults: chain base, 100 ms, no head. */
 function probe(ts: number, over: Partial<ProbeSample> = {}): ProbeSample {
-  return {
-    kind: "probe", ts, target: "lb", chain: "base", route: "default", method: "eth_blockNumber",
-    outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 100, provider: "alchemy", retries: 0,
-    circuitState: "closed", upstreamLatencyMs: null, lassoOverheadMs: 2, blockHeight: null,
-    headLagBlocks: null, headRegression: false, failedAssertions: [], ...over,
-  };
+  return probeSample(ts, {
+    chain: "base", latencyMs: 100, upstreamLatencyMs: null, lassoOverheadMs: 2, blockHeight: null, headLagBlocks: null, ...over,
+  });
 }
 
 /** Writes samples through the real writer path and compacts them; returns the open store. */
@@ -43,18 +27,6 @@ function storeWith(samples: ProbeSample[], now: number): SampleStore {
   assert.ok(store.flush());
   store.compact();
   return store;
-}
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Fails on NaN, Infinity or undefined anywhere in a JSON-bound value. */
@@ -383,7 +355,7 @@ describe("ReportRunner", () => {
   });
 
   test("a report on a missing file rejects instead of hanging", async () => {
-    const runner = new ReportRunner({ path: join(dir, "missing.sqlite") });
+    const runner = new ReportRunner({ path: join(newPath(), "..", "no-such-dir", "missing.sqlite") });
     try {
       await assert.rejects(runner.build({ since: 0, until: 1 }, []), /missing\.sqlite|unable to open|directory does not exist/);
     } finally {

@@ -1,9 +1,6 @@
 import Database from "better-sqlite3";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import type { ConsistencySample, ErrorClass, ProbeSample } from "../src/samples.js";
 import { clampUs, latencyIndex } from "../src/store/latency.js";
 import { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate } from "../src/store/schema.js";
@@ -11,32 +8,11 @@ import { planRead } from "../src/store/segments.js";
 import { SampleStore } from "../src/store/store.js";
 import { StoreReader, type AggregateResult, type TimeRange } from "../src/store/reader.js";
 import type { StoreLogger } from "../src/store/options.js";
+import { DAY, HOUR, MIN, T0, probeSample, rng, tempDbPaths } from "./helpers/storeFixtures.js";
 import { waitFor } from "./helpers/waitFor.js";
 
-const MIN = 60_000;
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
-/** A fixed, day-aligned origin so bucket arithmetic in assertions is obvious. */
-const T0 = Date.UTC(2025, 0, 15);
-
-let dir = "";
-let fileNo = 0;
-before(() => {
-  dir = mkdtempSync(join(tmpdir(), "lasso-canary-store-test-"));
-});
-after(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-const newPath = (): string => join(dir, `db-${++fileNo}.sqlite`);
-
-function probe(ts: number, over: Partial<ProbeSample> = {}): ProbeSample {
-  return {
-    kind: "probe", ts, target: "lb", chain: "ethereum", route: "default", method: "eth_blockNumber",
-    outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 42.17, provider: "alchemy", retries: 0,
-    circuitState: "closed", upstreamLatencyMs: 39.5, lassoOverheadMs: 1.25, blockHeight: 21_000_000,
-    headLagBlocks: 0, headRegression: false, failedAssertions: [], ...over,
-  };
-}
+const newPath = tempDbPaths("lasso-canary-store-test-");
+const probe = probeSample;
 
 function consistency(ts: number, agree: boolean): ConsistencySample {
   return {
@@ -352,18 +328,6 @@ describe("retention", () => {
     store.close();
   });
 });
-
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What aggregate() must report for one series, computed straight from the generated samples. */
 interface Summary {
