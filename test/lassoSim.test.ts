@@ -8,6 +8,7 @@ import { after, afterEach, before, describe, test } from "node:test";
 import { startAnvil, type AnvilNode } from "../sim/anvil.js";
 import { NO_DEFECTS, startLassoSim, type LassoSim } from "../sim/lasso/index.js";
 import { FaultProxy } from "../src/chaos/faultProxy.js";
+import { isObj, obj, type Json, type Obj } from "./helpers/json.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const CHAIN = "anvil";
@@ -28,18 +29,6 @@ function proxy(id: Id): FaultProxy {
 function theSim(): LassoSim {
   assert.ok(sim, "sim started");
   return sim;
-}
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type Obj = { [k: string]: Json };
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function obj(v: unknown, what: string): Obj {
-  assert.ok(isObj(v), `${what} is an object: ${JSON.stringify(v)}`);
-  return v;
 }
 
 interface HttpAnswer {

@@ -9,24 +9,13 @@ import WebSocket from "ws";
 import { startAnvil, type AnvilNode } from "../sim/anvil.js";
 import { NO_DEFECTS, startLassoSim, type Defects, type LassoSim } from "../sim/lasso/index.js";
 import { FaultProxy } from "../src/chaos/faultProxy.js";
+import { isObj, obj, type Json, type Obj } from "./helpers/json.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const CHAIN = "anvil";
 const CHAIN_ID = 31337;
 const IDS = ["a", "b", "c"] as const;
 type Id = (typeof IDS)[number];
-
-type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
-type Obj = { [k: string]: Json };
-
-function isObj(v: unknown): v is Obj {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function obj(v: unknown, what: string): Obj {
-  assert.ok(isObj(v), `${what} is an object: ${JSON.stringify(v)}`);
-  return v;
-}
 
 let anvil: AnvilNode | undefined;
 const proxies = new Map<Id, FaultProxy>();
