@@ -85,16 +85,36 @@ describe("shipped configs", () => {
     assert.equal(plan.store.path, path.join(REPO, "data/canary.db"));
     assert.deepEqual(plan.listen, { host: "127.0.0.1", port: 9464 });
     for (const c of plan.chains) assert.ok(c.ratePerSecond <= plan.budget.maxRequestsPerSecondPerChain, c.chain);
-    // checks/ethereum.yaml, one target: 7 routes / 12s + 3 pins / 60s + 4 strategies / 30s + 3 pins / 60s
-    assert.ok(Math.abs((plan.ratePerChain.ethereum ?? NaN) - (7 / 12 + 3 / 60 + 4 / 30 + 3 / 60)) < 1e-6);
-    // checks/base.yaml: 6 routes / 5s + 3 pins / 60s + 3 routes / 20s + 3 pins / 60s
-    assert.ok(Math.abs((plan.ratePerChain.base ?? NaN) - (6 / 5 + 3 / 60 + 3 / 20 + 3 / 60)) < 1e-6);
+    // checks/ethereum.yaml, one target: 7 routes / 12s + 3 pins / 60s + 4 strategies / 30s + 3 pins / 60s,
+    // watchers: head poll / 12 s + eth_getLogs / 60 s + 3 confirmations / min
+    assert.ok(Math.abs((plan.ratePerChain.ethereum ?? NaN) - (7 / 12 + 3 / 60 + 4 / 30 + 3 / 60 + (1 / 12 + 1 / 60 + 3 / 60))) < 1e-6);
+    // checks/base.yaml: 6 routes / 5s + 3 pins / 60s + 3 routes / 20s + 3 pins / 60s, watchers: head poll / 4 s + 3 confirmations / min
+    assert.ok(Math.abs((plan.ratePerChain.base ?? NaN) - (6 / 5 + 3 / 60 + 3 / 20 + 3 / 60 + (1 / 4 + 3 / 60))) < 1e-6);
+    const eth = plan.chains.find((c) => c.chain === "ethereum");
+    assert.deepEqual(
+      eth?.watchers.map((w) => `${w.name} ${w.wsPath}`),
+      [
+        "newHeads:default /ws/rpc/ethereum",
+        "newHeads:pin:ethereum_drpc /ws/rpc/provider/ethereum_drpc/ethereum",
+        "newHeads:pin:ethereum_publicnode /ws/rpc/provider/ethereum_publicnode/ethereum",
+        "newHeads:pin:ethereum_llamarpc /ws/rpc/provider/ethereum_llamarpc/ethereum",
+        "swaps:default /ws/rpc/ethereum",
+      ],
+    );
     assert.deepEqual(plan.warnings, []);
   });
 
   it("config/canary.yaml without LASSO_URL is refused naming the variable", () => {
     const err = planError(() => loadPlan(path.join(REPO, "config/canary.yaml"), {}));
     assertIssues(err.issues, [{ file: path.join(REPO, "config/canary.yaml"), path: "targets[0].url", message: /LASSO_URL is not set/ }]);
+  });
+
+  it("config/demo loads with watchers on every chain, within its budget", () => {
+    const plan = loadPlan(path.join(REPO, "config/demo/canary.yaml"), { LASSO_URL: "http://127.0.0.1:4000" });
+    for (const c of plan.chains) {
+      assert.deepEqual(c.watchers.map((w) => w.name), ["newHeads:default", "newHeads:pin:alpha", "newHeads:pin:bravo", "newHeads:pin:charlie", "logs:default"], c.chain);
+      assert.ok(c.ratePerSecond <= plan.budget.maxRequestsPerSecondPerChain, c.chain);
+    }
   });
 
   it("the multi-node example loads: three targets, a chain by id, a profile route", () => {
@@ -271,6 +291,79 @@ describe("valid fixture: routes, series, rates", () => {
   });
 });
 
+// ------------------------------------------------------------------ watchers
+
+describe("watchers", () => {
+  const ADDR = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+  const TOPIC = "0xD1B812972756E0A62E7B67C44B2BB9E6247655581F31031B458BE9F9B07EFBC9";
+  const withWatchers = (extra: string, routes?: string): Plan =>
+    loadPlan(path.join(tree({ "canary.yaml": CONFIG.replace("http://127.0.0.1:4000", "https://key@lasso.example.com/base/"), "checks/ethereum.yaml": eth({ extra, ...(routes ? { routes } : {}) }) }), "canary.yaml"), {});
+
+  it("expand to one named watcher per selected route, with the WS path per LASSO.md and lowercased filters", () => {
+    const plan = withWatchers(
+      [
+        "watchers:",
+        "  - { subscription: newHeads, routes: all }",
+        `  - { subscription: logs, name: pings, routes: [pin:alchemy], filter: { address: "${ADDR}", topics: [null, ["${TOPIC}"]] } }`,
+        "  - { subscription: newHeads, name: quick, routes: [fastest], stallBlockTimes: 2 }",
+      ].join("\n"),
+      `${ROUTES}  - { strategy: fastest, profile: canary }\n`,
+    );
+    const c = plan.chains[0];
+    assert.ok(c);
+    assert.deepEqual(
+      c.watchers.map((w) => [w.name, w.subscription, w.route, w.routeKind, w.provider, w.profile, w.wsPath, w.stallBlockTimes]),
+      [
+        ["newHeads:fastest", "newHeads", "fastest", "strategy", null, null, "/ws/rpc/fastest/ethereum", 3],
+        ["newHeads:pin:alchemy", "newHeads", "pin:alchemy", "pin", "alchemy", null, "/ws/rpc/provider/alchemy/ethereum", 3],
+        ["newHeads:pin:infura", "newHeads", "pin:infura", "pin", "infura", null, "/ws/rpc/provider/infura/ethereum", 3],
+        ["newHeads:canary/fastest", "newHeads", "canary/fastest", "strategy", null, "canary", "/ws/rpc/profile/canary/fastest/ethereum", 3],
+        ["pings:pin:alchemy", "logs", "pin:alchemy", "pin", "alchemy", null, "/ws/rpc/provider/alchemy/ethereum", 3],
+        ["quick:fastest", "newHeads", "fastest", "strategy", null, null, "/ws/rpc/fastest/ethereum", 2],
+      ],
+    );
+    assert.deepEqual(c.watchers[4]?.filter, { address: ADDR.toLowerCase(), topics: [null, [TOPIC.toLowerCase()]] });
+    // HTTP through the first public strategy route; defaults from the 12 s block time.
+    assert.deepEqual(c.watch, {
+      httpRoute: "fastest",
+      httpPath: "/rpc/fastest/ethereum",
+      headPollIntervalMs: 12_000,
+      logsCheckIntervalMs: 60_000,
+      logsConfirmBlocks: 3,
+      confirmationsPerMinute: 6,
+      reconnectInitialMs: 500,
+      reconnectMaxMs: 30_000,
+      requestsPerSecondPerTarget: Math.round((1 / 12 + 1 / 60 + 6 / 60) * 1e6) / 1e6,
+    });
+  });
+
+  it("count in the chain's rate, per target, with a line in the budget breakdown", () => {
+    const plain = withWatchers("");
+    const watched = withWatchers("watch: { headPollInterval: 2s, confirmationsPerMinute: 12 }\nwatchers:\n  - { subscription: newHeads, routes: [fastest] }\n");
+    const extra = (watched.ratePerChain.ethereum ?? NaN) - (plain.ratePerChain.ethereum ?? NaN);
+    assert.ok(Math.abs(extra - 2 * (1 / 2 + 12 / 60)) < 1e-6, `2 targets x (head poll every 2 s + 12 confirmations/min), got ${extra}`);
+    assert.equal(plain.chains[0]?.watch, null);
+    assert.deepEqual(plain.chains[0]?.watchers, []);
+    const over = tree({
+      "canary.yaml": CONFIG.replace("maxRequestsPerSecondPerChain: 100", "maxRequestsPerSecondPerChain: 2"),
+      "checks/ethereum.yaml": eth({ extra: "watch: { headPollInterval: 1s }\nwatchers:\n  - { subscription: newHeads, routes: [fastest] }\n" }),
+    });
+    const err = planError(() => loadPlan(path.join(over, "canary.yaml"), {}));
+    assert.match(err.issues[0]?.message ?? "", /watchers: 2 target\(s\) x \(eth_blockNumber every 1s \+ 6 confirmations\/min\) = 2\.2/);
+  });
+
+  it("summarize with their paths, HTTP route and rate, never the target URL", () => {
+    const text = summarizePlan(withWatchers("watchers:\n  - { subscription: newHeads, routes: [pin:infura] }\n"));
+    assert.match(text, /watchers \(HTTP via fastest: eth_blockNumber every 12s, 6 confirmations\/min; 0\.183 req\/s per target\):/);
+    assert.match(text, /newHeads:pin:infura\s+\/ws\/rpc\/provider\/infura\/ethereum \(stall after 3 block times\)/);
+    assert.ok(!text.includes("key@"));
+  });
+
+  it("watch settings without watchers are a warning", () => {
+    assert.match(withWatchers("watch: { stallBlockTimes: 4 }\n").warnings[0]?.message ?? "", /has no effect: this chain has no watchers/);
+  });
+});
+
 // ------------------------------------------------------------------ env substitution
 
 describe("${ENV} substitution", () => {
@@ -357,7 +450,7 @@ const RULES: RuleCase[] = [
   { name: "checks directory without yaml files", checks: { "checks/README.md": "x" }, file: "canary.yaml", path: "checks", message: /no \*\.yaml files/ },
   { name: "YAML syntax error", checks: { "checks/ethereum.yaml": eth().replace("chainId: 1", "chainId: [1") }, file: "checks/ethereum.yaml", path: "", message: /YAML syntax error/ },
   { name: "duplicate YAML key", checks: { "checks/ethereum.yaml": `${eth()}chainId: 2\n` }, file: "checks/ethereum.yaml", path: "", message: /YAML syntax error: Map keys must be unique/ },
-  { name: "checks document that is not a mapping", checks: { "checks/ethereum.yaml": "- chain: ethereum\n" }, file: "checks/ethereum.yaml", path: "", message: /the document must be a mapping \(keys: chain, chainId, blockTimeMs, targets, slo, routes, probes, consistency\), got a list/ },
+  { name: "checks document that is not a mapping", checks: { "checks/ethereum.yaml": "- chain: ethereum\n" }, file: "checks/ethereum.yaml", path: "", message: /the document must be a mapping \(keys: chain, chainId, blockTimeMs, targets, slo, routes, probes, consistency, watchers, watch\), got a list/ },
   { name: "empty checks file", checks: { "checks/ethereum.yaml": "# nothing yet\n" }, file: "checks/ethereum.yaml", path: "", message: /checks file is empty/ },
   { name: "unknown checks key (typo)", checks: { "checks/ethereum.yaml": `${eth()}consistancy: { interval: 60s }\n` }, file: "checks/ethereum.yaml", path: "consistancy", message: /unknown key \(did you mean "consistency"\?\)/ },
   { name: "unknown probe key (typo)", checks: { "checks/ethereum.yaml": eth({ probes: "probes:\n  - { method: eth_blockNumber, intreval: 10s, assert: [freshness] }\n" }) }, file: "checks/ethereum.yaml", path: "probes[0].intreval", message: /did you mean "interval"/ },
@@ -467,6 +560,33 @@ const RULES: RuleCase[] = [
     path: "consistency",
     message: /needs the pinned providers' consensus head/,
   },
+  {
+    name: "watcher on an unknown route",
+    checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: newHeads, routes: [fastest, pin:alchemi] }\n" }) },
+    file: "checks/ethereum.yaml",
+    path: "watchers[0].routes[1]",
+    message: /unknown route "pin:alchemi" \(did you mean "pin:alchemy"\?\); routes of ethereum: fastest, pin:alchemy, pin:infura/,
+  },
+  { name: "unknown subscription type", checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: newPendingTransactions, routes: all }\n" }) }, file: "checks/ethereum.yaml", path: "watchers[0].subscription", message: /unknown subscription "newPendingTransactions"; expected one of newHeads, logs/ },
+  { name: "unknown watcher key (typo)", checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: newHeads, routes: all, stalBlockTimes: 2 }\n" }) }, file: "checks/ethereum.yaml", path: "watchers[0].stalBlockTimes", message: /did you mean "stallBlockTimes"/ },
+  { name: "watcher without routes", checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: newHeads }\n" }) }, file: "checks/ethereum.yaml", path: "watchers[0].routes", message: /^is required$/ },
+  { name: "logs watcher without a filter", checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: logs, routes: [fastest] }\n" }) }, file: "checks/ethereum.yaml", path: "watchers[0].filter", message: /is required for a logs watcher/ },
+  { name: "newHeads watcher with a filter", checks: { "checks/ethereum.yaml": eth({ extra: 'watchers:\n  - { subscription: newHeads, routes: [fastest], filter: { topics: ["0x' + "a".repeat(64) + '"] } }\n' }) }, file: "checks/ethereum.yaml", path: "watchers[0].filter", message: /newHeads takes no filter/ },
+  { name: "logs filter with a bad address", checks: { "checks/ethereum.yaml": eth({ extra: 'watchers:\n  - { subscription: logs, routes: [fastest], filter: { address: "0x1234" } }\n' }) }, file: "checks/ethereum.yaml", path: "watchers[0].filter.address", message: /must be a contract address \("0x" \+ 40 hex digits\)/ },
+  { name: "logs filter with five topics", checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: logs, routes: [fastest], filter: { topics: [null, null, null, null, null] } }\n" }) }, file: "checks/ethereum.yaml", path: "watchers[0].filter.topics", message: /a log has at most 4 topics/ },
+  { name: "logs filter matching everything", checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: logs, routes: [fastest], filter: { topics: [null] } }\n" }) }, file: "checks/ethereum.yaml", path: "watchers[0].filter", message: /needs an address or at least one topic/ },
+  { name: "unknown logs filter key", checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: logs, routes: [fastest], filter: { fromBlock: latest } }\n" }) }, file: "checks/ethereum.yaml", path: "watchers[0].filter.fromBlock", message: /unknown key; allowed here: address, topics/ },
+  { name: "stallBlockTimes on a logs watcher", checks: { "checks/ethereum.yaml": eth({ extra: 'watchers:\n  - { subscription: logs, routes: [fastest], stallBlockTimes: 3, filter: { address: "0x' + "1".repeat(40) + '" } }\n' }) }, file: "checks/ethereum.yaml", path: "watchers[0].stallBlockTimes", message: /only newHeads watchers detect stalls/ },
+  {
+    name: "two watchers with the same name",
+    checks: { "checks/ethereum.yaml": eth({ extra: "watchers:\n  - { subscription: newHeads, routes: [fastest] }\n  - { subscription: newHeads, routes: all }\n" }) },
+    file: "checks/ethereum.yaml",
+    path: "watchers[1]",
+    message: /watcher "newHeads:fastest" is already defined by watchers\[0\]; give one of them a name/,
+  },
+  { name: "watch.httpRoute unknown", checks: { "checks/ethereum.yaml": eth({ extra: "watch: { httpRoute: fastes }\nwatchers:\n  - { subscription: newHeads, routes: all }\n" }) }, file: "checks/ethereum.yaml", path: "watch.httpRoute", message: /unknown route "fastes" \(did you mean "fastest"\?\)/ },
+  { name: "reconnect initial above max", checks: { "checks/ethereum.yaml": eth({ extra: "watch: { reconnect: { initial: 10s, max: 5s } }\nwatchers:\n  - { subscription: newHeads, routes: all }\n" }) }, file: "checks/ethereum.yaml", path: "watch.reconnect.initial", message: /must not exceed max \(5s\)/ },
+  { name: "head poll faster than 100 ms", checks: { "checks/ethereum.yaml": eth({ extra: "watch: { headPollInterval: 50ms }\nwatchers:\n  - { subscription: newHeads, routes: all }\n" }) }, file: "checks/ethereum.yaml", path: "watch.headPollInterval", message: /must be at least 100ms/ },
   { name: "SLO ratio above 1", checks: { "checks/ethereum.yaml": `${eth()}slo: { successRatio: 99.9 }\n` }, file: "checks/ethereum.yaml", path: "slo.successRatio", message: /must be <= 1/ },
 ];
 

@@ -1,8 +1,31 @@
 import client from "prom-client";
-import type { Sample, SampleSink } from "../samples.js";
+import type { ContinuitySample, Sample, SampleSink } from "../samples.js";
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10];
 const OVERHEAD_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
+/** Block timestamps have 1 s resolution: delays from block time sit between 0 and a block time on a healthy stream. */
+const DELIVERY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10, 20, 30, 60, 120];
+
+/**
+ * How much a continuity sample adds to lasso_canary_watch_events_total: blocks or logs for
+ * the events whose count is a size (gap, client_gap, duplicate, log_missing, log_duplicate),
+ * one per event otherwise. A stall is two samples (opened, then closed with its total in
+ * delayMs): only the opening one counts as a stall.
+ */
+export function watchEventIncrement(s: ContinuitySample): number {
+  switch (s.event) {
+    case "gap":
+    case "client_gap":
+    case "duplicate":
+    case "log_missing":
+    case "log_duplicate":
+      return s.count;
+    case "stall":
+      return s.delayMs === null ? 1 : 0;
+    default:
+      return 1;
+  }
+}
 
 /**
  * Provider ids arrive in Lasso's metadata, so their number is not ours to bound. The
@@ -33,6 +56,10 @@ export class MetricsSink implements SampleSink {
   private readonly overhead;
   private readonly retries;
   private readonly consistency;
+  private readonly watchEvents;
+  private readonly watchStall;
+  private readonly watchDelay;
+  private readonly watchLastEvent;
 
   constructor(opts: { version: string; collectDefaults?: boolean }) {
     const r = this.registry;
@@ -100,6 +127,45 @@ export class MetricsSink implements SampleSink {
       labelNames: ["target", "chain", "result"],
       registers: [r],
     });
+    const watcher = ["target", "chain", "watcher"] as const;
+    this.watchEvents = new client.Counter({
+      name: "lasso_canary_watch_events_total",
+      help:
+        "Subscription watcher events: delivered (events received), gap/client_gap (blocks), duplicate, log_missing/log_duplicate (logs), reorg, out_of_order, stall (stalls begun), reconnect, subscription_id_change, first_event.",
+      labelNames: [...watcher, "event"],
+      registers: [r],
+    });
+    this.watchStall = new client.Counter({
+      name: "lasso_canary_watch_stall_seconds_total",
+      help: "Time subscriptions spent stalled (no event for k block times while newer blocks existed), socket open.",
+      labelNames: watcher,
+      registers: [r],
+    });
+    this.watchDelay = new client.Histogram({
+      name: "lasso_canary_watch_delivery_delay_seconds",
+      help: 'Event arrival minus the block timestamp (source="block_time") or minus the first HTTP sighting of its height (source="http_sighting").',
+      labelNames: [...watcher, "source"],
+      buckets: DELIVERY_BUCKETS,
+      registers: [r],
+    });
+    this.watchLastEvent = new client.Gauge({
+      name: "lasso_canary_watch_last_event_timestamp_seconds",
+      help: "Wall-clock time of the last event a watcher received.",
+      labelNames: watcher,
+      registers: [r],
+    });
+  }
+
+  private acceptContinuity(s: ContinuitySample): void {
+    const w = { target: s.target, chain: s.chain, watcher: s.watcher };
+    const inc = watchEventIncrement(s);
+    // inc(0) still creates the series, so a watcher's counters exist before its first incident.
+    this.watchEvents.inc({ ...w, event: s.event }, inc);
+    if (s.event === "stall") this.watchStall.inc(w, Math.max(0, s.count) / 1000);
+    if (s.event !== "delivered") return;
+    if (s.delayMs !== null) this.watchDelay.observe({ ...w, source: "block_time" }, Math.max(0, s.delayMs) / 1000);
+    if (s.sightingDelayMs !== null) this.watchDelay.observe({ ...w, source: "http_sighting" }, Math.max(0, s.sightingDelayMs) / 1000);
+    this.watchLastEvent.set(w, s.ts / 1000);
   }
 
   accept(sample: Sample): void {
@@ -107,7 +173,10 @@ export class MetricsSink implements SampleSink {
       this.consistency.inc({ target: sample.target, chain: sample.chain, result: sample.agree ? "agree" : "mismatch" });
       return;
     }
-    if (sample.kind === "continuity") return;
+    if (sample.kind === "continuity") {
+      this.acceptContinuity(sample);
+      return;
+    }
     const s = sample;
     const series = { target: s.target, chain: s.chain, route: s.route, method: s.method };
     const perRoute = { target: s.target, chain: s.chain, route: s.route };

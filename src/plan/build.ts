@@ -10,13 +10,18 @@ import {
   formatDuration,
   probeSchema,
   routeSchema,
+  watcherSchema,
+  watchOptionsSchema,
   type ParsedAssertion,
   type ParsedChain,
   type ParsedConsistency,
   type ParsedProbe,
   type ParsedRoute,
+  type ParsedWatcher,
+  type ParsedWatchOptions,
+  type RouteSelector,
 } from "./schema.js";
-import type { Assertion, ChainPlan, ConsistencyPlan, PlanIssue, ProbeSeries, Route, Shape, Slo } from "./types.js";
+import type { Assertion, ChainPlan, ConsistencyPlan, PlanIssue, ProbeSeries, Route, Shape, Slo, WatcherSpec, WatchPlan } from "./types.js";
 import type { YamlSource } from "./yamlfile.js";
 
 export const DEFAULT_SLO = { successRatio: 0.999, p95LatencyMs: 300 } as const;
@@ -92,6 +97,10 @@ export interface ChainInput {
   /** undefined: not given; null: invalid. */
   consistency: ParsedConsistency | undefined | null;
   maxHeadLagBlocks: number;
+  /** undefined: not given; null: not a list; an entry is null when that watcher is invalid. */
+  watchers: (ParsedWatcher | null)[] | undefined | null;
+  /** null: invalid. */
+  watch: ParsedWatchOptions | null;
 }
 
 function parsePart<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | null {
@@ -115,6 +124,8 @@ export function chainInput(src: YamlSource, full: ParsedChain | null): ChainInpu
     probes: full?.probes ?? list(raw.probes, (v) => parsePart(probeSchema, v)),
     consistency: raw.consistency === undefined ? undefined : (full?.consistency ?? parsePart(consistencySchema, raw.consistency)),
     maxHeadLagBlocks: full?.slo.maxHeadLagBlocks ?? parsePart(chainFields.slo, raw.slo)?.maxHeadLagBlocks ?? DEFAULT_MAX_HEAD_LAG_BLOCKS,
+    watchers: raw.watchers === undefined ? undefined : (full?.watchers ?? list(raw.watchers, (v) => parsePart(watcherSchema, v))),
+    watch: full?.watch ?? parsePart(watchOptionsSchema, raw.watch),
   };
 }
 
@@ -271,6 +282,23 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
     }
   }
 
+  // watchers: route references, unique names, the HTTP route
+  const watcherSelections = selectWatcherRoutes(input, routes, routesComplete, err);
+  const watchOpts = input.watch;
+  const rawDoc = input.src.value;
+  if ((input.watchers === undefined || input.watchers?.length === 0) && rawDoc !== null && typeof rawDoc === "object" && "watch" in rawDoc)
+    warn(["watch"], "has no effect: this chain has no watchers");
+  let httpRoute: Route | undefined;
+  if (watchOpts !== null && routesComplete) {
+    if (watchOpts.httpRoute !== undefined) {
+      httpRoute = routes.find((r) => r.name === watchOpts.httpRoute);
+      if (httpRoute === undefined) err(["watch", "httpRoute"], `unknown route "${watchOpts.httpRoute}"${didYouMean(watchOpts.httpRoute, routeNames)}; routes of ${chainLabel}: ${routeNames.join(", ")}`);
+    } else {
+      // A strategy route of the public profile fails over, so a head poll through it sees the chain, not one provider.
+      httpRoute = routes.find((r) => r.kind === "strategy" && r.profile === undefined) ?? routes.find((r) => r.profile === undefined) ?? routes[0];
+    }
+  }
+
   const c = input.full;
   if (c === null || issues.length > 0 || targets === null || !targets.complete) return { plan: null, issues, warnings, breakdown: [] };
   const chainId = input.chainId ?? 0;
@@ -326,6 +354,35 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
     breakdown.push(`consistency: ${chainTargets.length} target(s) x ${consistency.requestsPerRound} requests every ${formatDuration(consistency.intervalMs)} = ${formatRate(r)}`);
   }
 
+  let watch: WatchPlan | null = null;
+  const watchers: WatcherSpec[] = [];
+  if (c.watchers !== undefined && c.watchers.length > 0 && httpRoute !== undefined) {
+    c.watchers.forEach((w, i) => {
+      for (const r of watcherSelections[i] ?? []) watchers.push(toWatcherSpec(w, r, c.chain, c.watch.stallBlockTimes));
+    });
+    const headPollIntervalMs = c.watch.headPollInterval ?? c.blockTimeMs;
+    const logsCheckIntervalMs = c.watch.logsCheckInterval ?? Math.max(5 * c.blockTimeMs, 5000);
+    const logsWatchers = watchers.filter((w) => w.subscription === "logs").length;
+    const perTarget = 1000 / headPollIntervalMs + (logsWatchers * 1000) / logsCheckIntervalMs + c.watch.confirmationsPerMinute / 60;
+    watch = {
+      httpRoute: httpRoute.name,
+      httpPath: httpRoute.path,
+      headPollIntervalMs,
+      logsCheckIntervalMs,
+      logsConfirmBlocks: c.watch.logsConfirmBlocks,
+      confirmationsPerMinute: c.watch.confirmationsPerMinute,
+      reconnectInitialMs: c.watch.reconnect.initial,
+      reconnectMaxMs: c.watch.reconnect.max,
+      requestsPerSecondPerTarget: Math.round(perTarget * 1e6) / 1e6,
+    };
+    const r = chainTargets.length * perTarget;
+    rate += r;
+    breakdown.push(
+      `watchers: ${chainTargets.length} target(s) x (eth_blockNumber every ${formatDuration(headPollIntervalMs)}` +
+        `${logsWatchers > 0 ? ` + ${logsWatchers} eth_getLogs every ${formatDuration(logsCheckIntervalMs)}` : ""} + ${formatRate(c.watch.confirmationsPerMinute)} confirmations/min) = ${formatRate(r)}`,
+    );
+  }
+
   return {
     plan: {
       chain: c.chain,
@@ -336,6 +393,8 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
       routes,
       series,
       consistency,
+      watchers,
+      watch,
       ratePerSecond: Math.round(rate * 1e6) / 1e6,
       file: src.abs,
     },
@@ -343,6 +402,64 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
     warnings,
     breakdown,
   };
+}
+
+/** WebSocket path of a route per LASSO.md: the HTTP path under `/ws` (`/ws/rpc/...`). */
+export function wsRoutePath(r: { strategy?: string | undefined; provider?: string | undefined; profile?: string | undefined }, chain: string): string {
+  return `/ws${routePath(r, chain)}`;
+}
+
+function toWatcherSpec(w: ParsedWatcher, r: Route, chain: string, defaultStall: number): WatcherSpec {
+  return {
+    name: `${w.name ?? w.subscription}:${r.name}`,
+    subscription: w.subscription,
+    route: r.name,
+    routeKind: r.kind,
+    provider: r.kind === "pin" ? r.provider : null,
+    profile: r.profile ?? null,
+    wsPath: `/ws${r.path}`,
+    filter: w.filter ?? null,
+    stallBlockTimes: w.stallBlockTimes ?? defaultStall,
+  };
+}
+
+/** Routes each watcher selects (null: unknown), with unknown/duplicate route and name errors. */
+function selectWatcherRoutes(input: ChainInput, routes: Route[], routesComplete: boolean, err: (at: PathSegment[], message: string) => void): (Route[] | null)[] {
+  const list = input.watchers ?? [];
+  const routeNames = routes.map((r) => r.name);
+  const chainLabel = input.chain ?? "this chain";
+  const byName = new Map<string, number>();
+  return list.map((w, i) => {
+    if (w === null || !routesComplete) return null;
+    const sel = selectRoutes(w.routes, routes, (k, message) => err(["watchers", i, "routes", ...(k === null ? [] : [k])], message), chainLabel, routeNames);
+    for (const r of sel) {
+      const name = `${w.name ?? w.subscription}:${r.name}`;
+      const prev = byName.get(name);
+      if (prev !== undefined) {
+        err(["watchers", i], `watcher "${name}" is already defined by watchers[${prev}]; give one of them a name (name: transfers -> "transfers:${r.name}")`);
+        break;
+      }
+      byName.set(name, i);
+    }
+    return sel;
+  });
+}
+
+function selectRoutes(sel: RouteSelector, routes: Route[], err: (k: number | null, message: string) => void, chainLabel: string, routeNames: string[]): Route[] {
+  if (sel === "all") return routes;
+  if (sel === "pinned" || sel === "strategies") {
+    const out = routes.filter((r) => (sel === "pinned" ? r.kind === "pin" : r.kind === "strategy"));
+    if (out.length === 0) err(null, `"${sel}" selects no route: this chain has no ${sel === "pinned" ? "{ provider: ... }" : "{ strategy: ... }"} route`);
+    return out;
+  }
+  const out: Route[] = [];
+  sel.forEach((name, k) => {
+    const r = routes.find((x) => x.name === name);
+    if (r === undefined) err(k, `unknown route "${name}"${didYouMean(name, routeNames)}; routes of ${chainLabel}: ${routeNames.join(", ")}`);
+    else if (out.includes(r)) err(k, `route "${name}" is listed twice`);
+    else out.push(r);
+  });
+  return out;
 }
 
 /** Unique chain names and chain ids across all checks files. */

@@ -27,7 +27,7 @@ export type { Env } from "./env.js";
 export { PlanError, formatPlanErrors } from "./errors.js";
 export { redactUrl } from "./redact.js";
 export { summarizePlan } from "./summary.js";
-export { routeName, routePath } from "./build.js";
+export { routeName, routePath, wsRoutePath } from "./build.js";
 export { formatDuration } from "./schema.js";
 
 export const DEFAULT_CONFIG_PATH = "config/canary.yaml";

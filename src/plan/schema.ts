@@ -309,6 +309,94 @@ export const consistencySchema = z
     return { intervalMs, timeoutMs: c.timeout ?? defaultTimeoutMs(intervalMs), depth: c.depth };
   });
 
+// ---------------------------------------------------------------- watchers
+
+export const SUBSCRIPTIONS = ["newHeads", "logs"] as const;
+export type Subscription = (typeof SUBSCRIPTIONS)[number];
+export const DEFAULT_STALL_BLOCK_TIMES = 3;
+export const DEFAULT_LOGS_CONFIRM_BLOCKS = 3;
+export const DEFAULT_CONFIRMATIONS_PER_MINUTE = 6;
+export const DEFAULT_RECONNECT_INITIAL_MS = 500;
+export const DEFAULT_RECONNECT_MAX_MS = 30_000;
+export const MIN_HEAD_POLL_MS = 100;
+
+const ADDRESS_RE = /^0x[0-9a-fA-F]{40}$/;
+const TOPIC_RE = /^0x[0-9a-fA-F]{64}$/;
+
+/** One address or a non-empty list of them; lowercased (logs compare case-insensitively). */
+const logsAddress = z.unknown().transform((v, ctx): string | string[] => {
+  const bad = (s: unknown): boolean => typeof s !== "string" || !ADDRESS_RE.test(s);
+  if (typeof v === "string" && !bad(v)) return v.toLowerCase();
+  if (Array.isArray(v) && v.length > 0 && !v.some(bad)) return v.map((a) => String(a).toLowerCase());
+  ctx.addIssue({ code: "custom", message: `must be a contract address ("0x" + 40 hex digits) or a non-empty list of them, got ${JSON.stringify(v)}` });
+  return z.NEVER;
+});
+
+/** Up to 4 positions, each null (any), a topic hash, or a list of alternatives; lowercased. */
+const logsTopics = z.unknown().transform((v, ctx): (string | string[] | null)[] => {
+  const fail = (message: string): never => {
+    ctx.addIssue({ code: "custom", message });
+    return z.NEVER as never;
+  };
+  if (!Array.isArray(v)) return fail('must be a list of up to 4 topics, each null (any), a 32-byte hash ("0x" + 64 hex digits) or a list of hashes');
+  if (v.length > 4) return fail(`has ${v.length} positions; a log has at most 4 topics`);
+  return v.map((t, i): string | string[] | null => {
+    if (t === null) return null;
+    if (typeof t === "string" && TOPIC_RE.test(t)) return t.toLowerCase();
+    if (Array.isArray(t) && t.length > 0 && t.every((x) => typeof x === "string" && TOPIC_RE.test(x))) return t.map((x) => String(x).toLowerCase());
+    return fail(`topic ${i} must be null, a 32-byte hash ("0x" + 64 hex digits) or a non-empty list of hashes, got ${JSON.stringify(t)}`);
+  });
+});
+
+export const logsFilterSchema = z
+  .strictObject({ address: logsAddress.optional(), topics: logsTopics.optional() })
+  .superRefine((f, ctx) => {
+    if (f.address === undefined && (f.topics === undefined || f.topics.every((t) => t === null)))
+      ctx.addIssue({ code: "custom", message: "a logs filter needs an address or at least one topic: an unfiltered logs subscription receives every log of the chain" });
+  }, { when: (payload) => payload.issues.length === 0 });
+
+const stallBlockTimes = z.number({ error: "must be a number of block times" }).min(1, { error: "must be at least 1 block time" });
+
+export const watcherSchema = z
+  .strictObject({
+    subscription: oneOf(SUBSCRIPTIONS, "subscription"),
+    routes: routeSelector,
+    /** Replaces the subscription type in the watcher's name: `<name>:<route>`. */
+    name: identifier("watcher name").optional(),
+    filter: logsFilterSchema.optional(),
+    stallBlockTimes: stallBlockTimes.optional(),
+  })
+  .superRefine((w, ctx) => {
+    if (w.subscription === "newHeads" && w.filter !== undefined) ctx.addIssue({ code: "custom", path: ["filter"], message: "newHeads takes no filter; only logs subscriptions do" });
+    if (w.subscription === "logs" && w.filter === undefined) ctx.addIssue({ code: "custom", path: ["filter"], message: "is required for a logs watcher: { address: 0x..., topics: [0x...] }" });
+    if (w.subscription === "logs" && w.stallBlockTimes !== undefined)
+      ctx.addIssue({ code: "custom", path: ["stallBlockTimes"], message: "only newHeads watchers detect stalls: a logs filter may rightly match nothing for many blocks" });
+  }, whenFieldsOk("subscription", "filter", "stallBlockTimes"))
+  .transform((w) => ({ ...w, routes: w.routes as RouteSelector }));
+
+export type ParsedWatcher = z.output<typeof watcherSchema>;
+
+/** Chain-level watcher settings; defaults that depend on the block time are resolved in build.ts. */
+export const watchOptionsSchema = z
+  .strictObject({
+    /** Route (by name) the watchers' HTTP traffic goes through: head polls, confirmations, eth_getLogs. */
+    httpRoute: z.string({ error: "must be a route name" }).optional(),
+    headPollInterval: duration(MIN_HEAD_POLL_MS).optional(),
+    stallBlockTimes: stallBlockTimes.default(DEFAULT_STALL_BLOCK_TIMES),
+    logsCheckInterval: duration(MIN_INTERVAL_MS).optional(),
+    logsConfirmBlocks: z.number({ error: "must be a number of blocks" }).int({ error: "must be a whole number of blocks" }).min(1, { error: "must be at least 1 block" }).default(DEFAULT_LOGS_CONFIRM_BLOCKS),
+    confirmationsPerMinute: z.number({ error: "must be a number of requests per minute" }).positive({ error: "must be > 0" }).default(DEFAULT_CONFIRMATIONS_PER_MINUTE),
+    reconnect: z
+      .strictObject({ initial: duration(10).default(DEFAULT_RECONNECT_INITIAL_MS), max: duration(10).default(DEFAULT_RECONNECT_MAX_MS) })
+      .superRefine((r, ctx) => {
+        if (r.initial > r.max) ctx.addIssue({ code: "custom", path: ["initial"], message: `must not exceed max (${formatDuration(r.max)})` });
+      }, whenFieldsOk("initial", "max"))
+      .prefault({}),
+  })
+  .prefault({});
+
+export type ParsedWatchOptions = z.output<typeof watchOptionsSchema>;
+
 /** The fields of a checks document, also parsed one by one so cross-object rules can run on the valid parts of an invalid document. */
 export const chainFields = {
   chain: z.union([z.string(), z.number()], { error: 'must be a chain name as Lasso knows it ("ethereum") or a numeric chain id' }).transform((v, ctx): string => {
@@ -331,6 +419,8 @@ export const chainFields = {
   routes: z.array(routeSchema, { error: "must be a list of routes" }).min(1, { error: "needs at least one route" }),
   probes: z.array(probeSchema, { error: "must be a list of probes" }).min(1, { error: "needs at least one probe" }),
   consistency: consistencySchema.optional(),
+  watchers: z.array(watcherSchema, { error: "must be a list of watchers" }).optional(),
+  watch: watchOptionsSchema,
 };
 
 export const chainSchema = z.strictObject(chainFields).superRefine((c, ctx) => {

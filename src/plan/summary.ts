@@ -54,6 +54,20 @@ export function summarizePlan(plan: Plan): string {
     }
     if (c.consistency !== null)
       out.push(`  consistency: every ${formatDuration(c.consistency.intervalMs)}, block head-${c.consistency.depth} across ${c.consistency.routes.join(", ")}`);
+    if (c.watch !== null) {
+      const w = c.watch;
+      out.push(
+        `  watchers (HTTP via ${w.httpRoute}: eth_blockNumber every ${formatDuration(w.headPollIntervalMs)}, ${formatRate(w.confirmationsPerMinute)} confirmations/min; ${formatRate(w.requestsPerSecondPerTarget)} req/s per target):`,
+      );
+      const width = Math.max(24, ...c.watchers.map((x) => x.name.length));
+      for (const x of c.watchers) {
+        const how =
+          x.subscription === "logs"
+            ? `eth_getLogs every ${formatDuration(w.logsCheckIntervalMs)} ${w.logsConfirmBlocks} blocks deep; filter ${JSON.stringify(x.filter)}`
+            : `stall after ${x.stallBlockTimes} block times`;
+        out.push(`    ${x.name.padEnd(width)} ${x.wsPath} (${how})`);
+      }
+    }
     out.push(`  rate: ${formatRate(c.ratePerSecond)} req/s (${Math.round((c.ratePerSecond / budget) * 100)}% of budget)`);
   }
   if (plan.warnings.length > 0) {

@@ -103,6 +103,53 @@ export interface ConsistencyPlan {
   requestsPerRound: number;
 }
 
+/** A logs subscription filter as sent to Lasso (and to eth_getLogs); hex strings lowercased. */
+export interface LogsFilter {
+  address?: string | string[];
+  topics?: (string | string[] | null)[];
+}
+
+/**
+ * One long-lived subscription of a chain on one route (opened once per target of the chain).
+ * Name: `<subscription or name>:<route>`, e.g. "newHeads:default", "logs:pin:alpha",
+ * "transfers:fastest"; unique per chain and bounded (it is a metric label).
+ */
+export interface WatcherSpec {
+  name: string;
+  subscription: "newHeads" | "logs";
+  route: string;
+  routeKind: Route["kind"];
+  /** Pinned provider id on a pin route, else null. */
+  provider: string | null;
+  /** Lasso profile of the route; null for the public profile. */
+  profile: string | null;
+  /** WebSocket path per LASSO.md, e.g. `/ws/rpc/ethereum`, `/ws/rpc/provider/alpha/ethereum`. */
+  wsPath: string;
+  /** logs only. */
+  filter: LogsFilter | null;
+  /** A stall is this many block times without an event while newer blocks exist. */
+  stallBlockTimes: number;
+}
+
+/** Settings shared by a chain's watchers; their HTTP traffic runs per target and is budgeted. */
+export interface WatchPlan {
+  /** Route the watchers' HTTP requests use (head poll, gap confirmations, eth_getLogs) and its path. */
+  httpRoute: string;
+  httpPath: string;
+  /** eth_blockNumber poll per target (the HTTP sighting of each height). Default: the block time. */
+  headPollIntervalMs: number;
+  /** Closed log ranges are compared with eth_getLogs this often, per logs watcher. Default max(5 block times, 5 s). */
+  logsCheckIntervalMs: number;
+  /** A log range is closed (checked) when it is this many blocks below the HTTP head. */
+  logsConfirmBlocks: number;
+  /** Allowance for event-driven requests per target (gap confirmations, client-gap fetches, reorg depth, session heads). */
+  confirmationsPerMinute: number;
+  reconnectInitialMs: number;
+  reconnectMaxMs: number;
+  /** HTTP requests per second one target's watchers of this chain plan (counted in ratePerSecond). */
+  requestsPerSecondPerTarget: number;
+}
+
 export interface ChainPlan {
   /** Chain as Lasso knows it in URLs: a name ("ethereum") or a decimal chain id ("1"). */
   chain: string;
@@ -114,7 +161,11 @@ export interface ChainPlan {
   routes: Route[];
   series: ProbeSeries[];
   consistency: ConsistencyPlan | null;
-  /** Planned requests per second for this chain summed over its targets, consistency included. */
+  /** Subscription watchers (each opened once per target); empty when the chain has none. */
+  watchers: WatcherSpec[];
+  /** Shared watcher settings; null when the chain has no watchers. */
+  watch: WatchPlan | null;
+  /** Planned requests per second for this chain summed over its targets, consistency and watchers included. */
   ratePerSecond: number;
   /** Absolute path of the checks file that declared the chain. */
   file: string;
@@ -152,7 +203,7 @@ export interface Plan {
   chains: ChainPlan[];
   /** Every series of every chain, in chain order (same objects as chains[].series). */
   series: ProbeSeries[];
-  /** chain -> planned requests per second (series + consistency, all targets). */
+  /** chain -> planned requests per second (series + consistency + watchers, all targets). */
   ratePerChain: Record<string, number>;
   /** Things that are allowed but probably not intended. */
   warnings: PlanIssue[];

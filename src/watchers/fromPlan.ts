@@ -1,0 +1,51 @@
+import type { Plan, Target } from "../plan/index.js";
+import type { WatchGroupSpec } from "./types.js";
+
+/** Target base URL (its own path and query kept) + a /ws/rpc/... path, with the scheme moved to ws(s). */
+export function watchWsUrl(targetUrl: string, wsPath: string): string {
+  const url = new URL(targetUrl);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  url.pathname = url.pathname.replace(/\/+$/, "") + wsPath;
+  return url.toString();
+}
+
+/** Target base URL + the watch HTTP route's path (no routing metadata: watchers do not use it). */
+export function watchHttpUrl(targetUrl: string, path: string): string {
+  const url = new URL(targetUrl);
+  url.pathname = url.pathname.replace(/\/+$/, "") + path;
+  return url.toString();
+}
+
+/** One group per (chain, target) of every chain that has watchers. */
+export function watchGroupSpecs(plan: Plan): WatchGroupSpec[] {
+  const targets = new Map<string, Target>(plan.targets.map((t) => [t.name, t]));
+  return plan.chains.flatMap((chain) => {
+    const w = chain.watch;
+    if (w === null || chain.watchers.length === 0) return [];
+    return chain.targets.map((name): WatchGroupSpec => {
+      const target = targets.get(name);
+      if (!target) throw new Error(`chain ${chain.chain} names unknown target ${name}`);
+      return {
+        target: name,
+        chain: chain.chain,
+        blockTimeMs: chain.blockTimeMs,
+        httpUrl: watchHttpUrl(target.url, w.httpPath),
+        httpRoute: w.httpRoute,
+        headPollIntervalMs: w.headPollIntervalMs,
+        logsCheckIntervalMs: w.logsCheckIntervalMs,
+        logsConfirmBlocks: w.logsConfirmBlocks,
+        confirmationsPerMinute: w.confirmationsPerMinute,
+        reconnectInitialMs: w.reconnectInitialMs,
+        reconnectMaxMs: w.reconnectMaxMs,
+        watchers: chain.watchers.map((s) => ({
+          name: s.name,
+          route: s.route,
+          subscription: s.subscription,
+          wsUrl: watchWsUrl(target.url, s.wsPath),
+          filter: s.filter,
+          stallBlockTimes: s.stallBlockTimes,
+        })),
+      };
+    });
+  });
+}

@@ -1,0 +1,184 @@
+/**
+ * One JSON-RPC WebSocket connection as a Lasso client holds it: requests correlated by id with
+ * a deadline, notifications handed on, every frame parsed (a bad one is reported, never
+ * thrown), our own pings so a half-open socket is noticed, and one close report saying who
+ * ended it.
+ */
+import WebSocket from "ws";
+import { parseFrame } from "./frames.js";
+
+export type RpcReply = { ok: true; result: unknown } | { ok: false; code: number | null; message: string };
+
+/**
+ * How the socket ended:
+ * - server_close: the server sent a close frame
+ * - connection_lost: closed without a close frame (reset, proxy cut, server gone; code 1006)
+ * - ping_timeout: our ping got no pong in time; we terminated it
+ * - local: we closed it (stop, or after a failed subscribe)
+ */
+export interface CloseInfo {
+  cause: "server_close" | "connection_lost" | "ping_timeout" | "local";
+  code: number;
+  detail: string;
+}
+
+export interface WsHandlers {
+  notification(subscription: string, result: unknown): void;
+  malformed(reason: string): void;
+  close(info: CloseInfo): void;
+}
+
+export interface WsConnectOptions {
+  handshakeTimeoutMs: number;
+  /** Aborting gives up the handshake at once. */
+  signal?: AbortSignal;
+  /** 0 disables our pings. A pong must come back before the next ping is due. */
+  pingIntervalMs: number;
+  maxPayloadBytes?: number;
+}
+
+export class WsConnectError extends Error {}
+
+export class WsRpcConnection {
+  private readonly pending = new Map<number, { resolve: (r: RpcReply) => void; timer: NodeJS.Timeout }>();
+  private nextId = 1;
+  private pingTimer: NodeJS.Timeout | null = null;
+  private awaitingPong = false;
+  private closing: CloseInfo | null = null;
+  private lastError = "";
+  private closed = false;
+
+  private constructor(
+    private readonly ws: WebSocket,
+    private readonly handlers: WsHandlers,
+    pingIntervalMs: number,
+  ) {
+    ws.on("message", (data: WebSocket.RawData, isBinary: boolean) => this.onMessage(data, isBinary));
+    ws.on("pong", () => {
+      this.awaitingPong = false;
+    });
+    ws.on("error", (err: Error) => {
+      this.lastError = err.message;
+    });
+    ws.on("close", (code: number, reason: Buffer) => this.onClose(code, reason.toString("utf8")));
+    if (pingIntervalMs > 0) {
+      this.pingTimer = setInterval(() => this.heartbeat(pingIntervalMs), pingIntervalMs);
+    }
+  }
+
+  /** Opens the socket; rejects with WsConnectError (refused, HTTP status, timeout). */
+  static connect(url: string, opts: WsConnectOptions, handlers: WsHandlers): Promise<WsRpcConnection> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { handshakeTimeout: opts.handshakeTimeoutMs, maxPayload: opts.maxPayloadBytes ?? 16 * 1024 * 1024, perMessageDeflate: false });
+      let failure = "";
+      ws.once("unexpected-response", (_req, res) => {
+        failure = `handshake answered HTTP ${res.statusCode ?? "?"}`;
+        ws.terminate();
+      });
+      ws.on("error", (err: Error) => {
+        failure ||= err.message;
+      });
+      const onAbort = (): void => {
+        failure ||= "aborted";
+        ws.terminate();
+      };
+      if (opts.signal?.aborted === true) onAbort();
+      opts.signal?.addEventListener("abort", onAbort, { once: true });
+      const onClose = (): void => {
+        opts.signal?.removeEventListener("abort", onAbort);
+        reject(new WsConnectError(failure || "closed during the handshake"));
+      };
+      ws.once("close", onClose);
+      ws.once("open", () => {
+        opts.signal?.removeEventListener("abort", onAbort);
+        ws.off("close", onClose);
+        ws.removeAllListeners("error");
+        resolve(new WsRpcConnection(ws, handlers, opts.pingIntervalMs));
+      });
+    });
+  }
+
+  request(method: string, params: unknown[], timeoutMs: number): Promise<RpcReply> {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false, code: null, message: "socket not open" });
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        resolve({ ok: false, code: null, message: `no answer to ${method} within ${timeoutMs} ms` });
+      }, timeoutMs);
+      this.pending.set(id, { resolve, timer });
+      this.ws.send(JSON.stringify({ jsonrpc: "2.0", id, method, params }));
+    });
+  }
+
+  /** Closes from our side; the close handler still runs, with cause "local". */
+  close(detail: string): void {
+    if (this.closed) return;
+    this.closing ??= { cause: "local", code: 1000, detail };
+    this.ws.close(1000);
+    // A peer that never answers the close frame must not keep the socket.
+    setTimeout(() => this.ws.terminate(), 1000).unref();
+  }
+
+  private heartbeat(intervalMs: number): void {
+    if (this.awaitingPong) {
+      this.closing ??= { cause: "ping_timeout", code: 1006, detail: `no pong within ${intervalMs} ms` };
+      this.ws.terminate();
+      return;
+    }
+    this.awaitingPong = true;
+    try {
+      this.ws.ping();
+    } catch {
+      // closing already; the close event follows
+    }
+  }
+
+  private onMessage(data: WebSocket.RawData, isBinary: boolean): void {
+    if (isBinary) {
+      this.handlers.malformed("binary frame");
+      return;
+    }
+    const text = Buffer.isBuffer(data) ? data.toString("utf8") : Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data).toString("utf8");
+    const frame = parseFrame(text);
+    switch (frame.kind) {
+      case "notification":
+        this.handlers.notification(frame.subscription, frame.result);
+        return;
+      case "response":
+      case "error": {
+        const p = typeof frame.id === "number" ? this.pending.get(frame.id) : undefined;
+        if (p === undefined) {
+          this.handlers.malformed(`answer to no pending request (id ${JSON.stringify(frame.id)})`);
+          return;
+        }
+        this.pending.delete(frame.id as number);
+        clearTimeout(p.timer);
+        p.resolve(frame.kind === "response" ? { ok: true, result: frame.result } : { ok: false, code: frame.code, message: frame.message });
+        return;
+      }
+      case "meta":
+        return;
+      case "malformed":
+        this.handlers.malformed(frame.reason);
+        return;
+    }
+  }
+
+  private onClose(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.resolve({ ok: false, code: null, message: "socket closed" });
+    }
+    this.pending.clear();
+    const info: CloseInfo =
+      this.closing ??
+      (code === 1006
+        ? { cause: "connection_lost", code, detail: `connection lost without a close frame${this.lastError ? ` (${this.lastError})` : ""}` }
+        : { cause: "server_close", code, detail: `server closed with code ${code}${reason ? ` "${reason.slice(0, 80)}"` : ""}` });
+    this.handlers.close(info);
+  }
+}
