@@ -7,11 +7,16 @@ import { createLogger } from "../src/log.js";
 import { startDaemon } from "../src/main.js";
 import { formatPlanErrors, loadPlan } from "../src/plan/index.js";
 import { DEFAULT_TESTBED, startTestBed } from "./testbed.js";
+import { startTraffic, type Traffic } from "./traffic.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const configPath = path.join(root, "config/demo/canary.yaml");
 
 const bed = await startTestBed(DEFAULT_TESTBED);
+// Transactions to a log-emitting contract on every chain, so the logs watchers have events.
+// Deployed first from account 0, it lands at the address config/demo/checks/*.yaml filter on.
+const traffic: Traffic[] = [];
+for (const chain of bed.chains.values()) traffic.push(await startTraffic({ rpcUrl: chain.node.httpUrl, intervalMs: 1000 }));
 let plan;
 try {
   plan = loadPlan(configPath, { ...process.env, LASSO_URL: bed.lasso.url });
@@ -37,6 +42,7 @@ const lines = [
   `    api         ${bed.lasso.url}/api/health  /api/chains  /api/metrics/ethereum`,
   `    defects     curl -X PUT -H 'content-type: application/json' -d '{"staleRouting":true}' ${bed.lasso.url}/_sim/defects`,
   `  store         ${plan.store.path}`,
+  `  traffic       1 tx/s per chain to the log emitter at ${traffic[0]?.address ?? "?"}`,
   "",
 ];
 for (const [name, chain] of bed.chains) {
@@ -53,6 +59,7 @@ async function shutdown(signal: string): Promise<void> {
   stopping = true;
   process.stdout.write(`\n${signal}: stopping the daemon and the test bed...\n`);
   await daemon.stop();
+  await Promise.all(traffic.map((t) => t.stop()));
   await bed.stop();
   process.stdout.write("stopped cleanly\n");
   process.exit(0);

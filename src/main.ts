@@ -8,6 +8,7 @@ import { Recorder } from "./recorder.js";
 import { parseReportQuery, renderMarkdown, ReportRunner, TimeParamError, type SloObjective } from "./report/index.js";
 import { BadRequest, createApp, listen } from "./server/app.js";
 import { SampleStore } from "./store/index.js";
+import { WatchEngine, watchGroupSpecs } from "./watchers/index.js";
 import type { Logger } from "./log.js";
 
 /** package.json is one level up from src/ and two from dist/src/. */
@@ -64,6 +65,18 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     onError: (err, what) => logger.error({ err, what }, "probe crashed"),
   });
 
+  const watchers = new WatchEngine({
+    groups: watchGroupSpecs(plan),
+    recorder,
+    onError: (err, what) => logger.error({ err, what }, "watcher crashed"),
+    onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
+  });
+  metrics.counter(
+    "lasso_canary_watch_malformed_frames_total",
+    "WebSocket frames from Lasso that were not valid JSON-RPC (logged as watcher notices).",
+    () => watchers.stats().malformedFrames,
+  );
+
   const slos: SloObjective[] = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
   const reports = new ReportRunner({ path: plan.store.path });
   let probesRunning = false;
@@ -105,9 +118,16 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : where.port;
   probes.start();
+  watchers.start();
   probesRunning = true;
   logger.info(
-    { listen: `${where.host}:${port}`, chains: plan.chains.length, series: plan.series.length, store: plan.store.path },
+    {
+      listen: `${where.host}:${port}`,
+      chains: plan.chains.length,
+      series: plan.series.length,
+      watchers: plan.chains.reduce((n, c) => n + c.watchers.length * c.targets.length, 0),
+      store: plan.store.path,
+    },
     "lasso-canary started",
   );
 
@@ -121,7 +141,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         probesRunning = false;
         server.closeIdleConnections();
         const closed = new Promise<void>((r) => server.close(() => r()));
-        await probes.stop();
+        await Promise.all([probes.stop(), watchers.stop()]);
         await reports.close();
         store.close();
         server.closeAllConnections();

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { gridOffsetMs, nextFireAt } from "../src/probes/grid.js";
 import { HeadBoard } from "../src/probes/heads.js";
 import { toSample } from "../src/probes/probe.js";
+import { probeUrl } from "../src/probes/fromPlan.js";
 import type { ProbeSeriesSpec } from "../src/probes/types.js";
 import type { RpcCallResult } from "../src/lasso/rpcClient.js";
 
@@ -83,4 +84,12 @@ test("sample: a transport failure keeps its class and carries no height", () => 
   assert.equal(s.errorClass, "timeout");
   assert.equal(s.blockHeight, null);
   assert.equal(s.provider, null);
+});
+
+test("probe URLs keep the target's path prefix and query (API keys) and ask for routing metadata", () => {
+  assert.equal(
+    probeUrl("https://lasso.example.com/v2/KEY/?apikey=x", "/rpc/provider/alpha/ethereum"),
+    "https://lasso.example.com/v2/KEY/rpc/provider/alpha/ethereum?apikey=x&include_meta=headers",
+  );
+  assert.equal(probeUrl("http://127.0.0.1:4000", "/rpc/fastest/1"), "http://127.0.0.1:4000/rpc/fastest/1?include_meta=headers");
 });

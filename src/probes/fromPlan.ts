@@ -1,12 +1,10 @@
+import { routeUrl } from "../lasso/urls.js";
 import type { Assertion, Plan, Target } from "../plan/index.js";
 import type { ConsistencySpec, ProbeAssertion, ProbeSeriesSpec } from "./types.js";
 
-/** The URL a probe POSTs to: target base (its own path and query kept) + route path, with routing metadata in headers. */
+/** The URL a probe POSTs to, with routing metadata in headers. */
 export function probeUrl(targetUrl: string, path: string): string {
-  const url = new URL(targetUrl);
-  url.pathname = url.pathname.replace(/\/+$/, "") + path;
-  url.searchParams.set("include_meta", "headers");
-  return url.toString();
+  return routeUrl(targetUrl, path, { includeMeta: true });
 }
 
 function toProbeAssertion(a: Assertion): ProbeAssertion {

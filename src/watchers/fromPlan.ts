@@ -1,19 +1,15 @@
+import { routeUrl } from "../lasso/urls.js";
 import type { Plan, Target } from "../plan/index.js";
 import type { WatchGroupSpec } from "./types.js";
 
-/** Target base URL (its own path and query kept) + a /ws/rpc/... path, with the scheme moved to ws(s). */
+/** Target base URL + a /ws/rpc/... path, with the scheme moved to ws(s). */
 export function watchWsUrl(targetUrl: string, wsPath: string): string {
-  const url = new URL(targetUrl);
-  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
-  url.pathname = url.pathname.replace(/\/+$/, "") + wsPath;
-  return url.toString();
+  return routeUrl(targetUrl, wsPath, { websocket: true });
 }
 
 /** Target base URL + the watch HTTP route's path (no routing metadata: watchers do not use it). */
 export function watchHttpUrl(targetUrl: string, path: string): string {
-  const url = new URL(targetUrl);
-  url.pathname = url.pathname.replace(/\/+$/, "") + path;
-  return url.toString();
+  return routeUrl(targetUrl, path);
 }
 
 /** One group per (chain, target) of every chain that has watchers. */
