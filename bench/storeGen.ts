@@ -3,7 +3,7 @@
  * one probe per series every 5 s (10 samples/s), plus one consistency check per chain
  * per minute. Values are shaped like real probes so the encodings are sized honestly.
  */
-import type { ConsistencySample, ErrorClass, ProbeSample } from "../src/samples.js";
+import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../src/samples.js";
 
 export const CHAINS = ["ethereum", "base", "arbitrum", "optimism", "polygon"];
 const PROVIDERS = ["alchemy", "infura", "drpc"];
@@ -97,3 +97,61 @@ function gauss(rand: () => number): number {
   const u = Math.max(rand(), 1e-12);
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
 }
+
+/**
+ * Subscription watchers: 4 per chain (20 in all), each delivering one event per second (the
+ * spec's load: 1.73 M delivered samples a day), with delays shaped like real ones (block-time
+ * delay ~ 400 ms log-normal, 0.5% negative from clock skew; HTTP-sighting delay 0-200 ms) and
+ * rare anomalies: per watcher and hour a reorg, a reconnect (+ first event, + client gap) now
+ * and then, and rarer gaps, duplicates and stalls.
+ */
+const WATCHERS: { watcher: string; route: string; subscription: "newHeads" | "logs" }[] = [
+  { watcher: "newHeads:default", route: "default", subscription: "newHeads" },
+  { watcher: "newHeads:fastest", route: "fastest", subscription: "newHeads" },
+  { watcher: "newHeads:pin:alchemy", route: "pin:alchemy", subscription: "newHeads" },
+  { watcher: "logs:default", route: "default", subscription: "logs" },
+];
+export const WATCHERS_PER_CHAIN = WATCHERS.length;
+
+export function continuitySamples(from: number, to: number, rand: () => number, chains = CHAINS.length): ContinuitySample[] {
+  const out: ContinuitySample[] = [];
+  const base = { kind: "continuity" as const, target: "lb", sightingDelayMs: null, backfilled: null };
+  for (let c = 0; c < chains; c++) {
+    const chain = CHAINS[c] as string;
+    WATCHERS.forEach((w, i) => {
+      const key = { ...base, chain, ...w };
+      const offset = ((c * 4 + i) * 131) % 1000;
+      for (let t = Math.ceil(from / 1000) * 1000; t < to; t += 1000) {
+        const block = Math.floor(t / 1000) + 18_000_000 + c * 1_000_000;
+        const skew = rand() < 0.005;
+        const delayMs = skew ? -Math.floor(rand() * 50) - 1 : Math.round(Math.exp(6 + 0.35 * gauss(rand)));
+        out.push({
+          ...key, ts: t + offset + Math.floor(rand() * 40), event: "delivered", blockNumber: block, count: 1, delayMs,
+          sightingDelayMs: rand() < 0.01 ? null : Math.floor(rand() * 200), backfilled: rand() < 0.001, detail: null,
+        });
+      }
+      // Anomalies: a handful per watcher and hour.
+      for (let t = Math.ceil(from / HOUR_MS) * HOUR_MS; t < to; t += HOUR_MS) {
+        const at = (event: ContinuitySample["event"], count: number, delayMs: number | null, detail: string): void => {
+          out.push({ ...key, ts: t + Math.floor(rand() * HOUR_MS), event, blockNumber: 18_000_000 + c * 1_000_000 + Math.floor(t / 1000),
+            count, delayMs, detail });
+        };
+        if (rand() < 0.3) at("reorg", 1 + Math.floor(rand() * 2), null, "same height, new hash 0xabcdef01 -> 0x12345678");
+        if (rand() < 0.1) {
+          at("reconnect", 1, 800 + Math.floor(rand() * 2000), "resubscribed (attempt 1, 1200 ms after our socket ended: close 1006)");
+          at("first_event", 1, 300 + Math.floor(rand() * 900), "session 2");
+          at("client_gap", 1 + Math.floor(rand() * 3), null, "blocks produced while our socket was down; fetched over HTTP");
+        }
+        if (rand() < 0.02) at("gap", 1 + Math.floor(rand() * 3), null, "blocks never delivered, proved by a later block");
+        if (rand() < 0.02) at("duplicate", 1, null, "block delivered again");
+        if (rand() < 0.02) {
+          at("stall", 6000, null, "no event for 6000 ms with the socket open");
+          at("stall", 4000, 10_000, "stall ended after 10000 ms");
+        }
+      }
+    });
+  }
+  return out.sort((a, b) => a.ts - b.ts);
+}
+
+const HOUR_MS = 3_600_000;

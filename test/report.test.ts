@@ -5,10 +5,10 @@ import { buildReport } from "../src/report/build.js";
 import { renderMarkdown } from "../src/report/markdown.js";
 import { ReportRunner } from "../src/report/runner.js";
 import { parseReportQuery, parseTimeParam, TimeParamError } from "../src/report/time.js";
-import type { ChainReport, Report, SloObjective, SloRow } from "../src/report/types.js";
-import type { ProbeSample } from "../src/samples.js";
+import type { ChainReport, Report, SloObjective, SloRow, WatcherReport } from "../src/report/types.js";
+import type { ContinuitySample, ProbeSample, Sample } from "../src/samples.js";
 import { SampleStore } from "../src/store/store.js";
-import { DAY, HOUR, MIN, T0, probeSample, rng, tempDbPaths } from "./helpers/storeFixtures.js";
+import { DAY, HOUR, MIN, T0, continuitySample, probeSample, rng, tempDbPaths } from "./helpers/storeFixtures.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const newPath = tempDbPaths("lasso-canary-report-test-");
@@ -21,7 +21,7 @@ function probe(ts: number, over: Partial<ProbeSample> = {}): ProbeSample {
 }
 
 /** Writes samples through the real writer path and compacts them; returns the open store. */
-function storeWith(samples: ProbeSample[], now: number): SampleStore {
+function storeWith(samples: readonly Sample[], now: number): SampleStore {
   const store = new SampleStore({ path: newPath(), now: () => now, flushIntervalMs: 0 });
   for (const s of samples) store.accept(s);
   assert.ok(store.flush());
@@ -114,7 +114,10 @@ describe("buildReport", () => {
     ];
     for (const r of ranges) {
       const report = buildReport(r, slos, reader, T0 + DAY);
-      assert.deepEqual(report.coverage, { from: r.since, to: r.until, granularity: r.granularity, exactEdges: true });
+      const delivered = { from: Math.floor(r.since / MIN) * MIN, to: Math.ceil(r.until / MIN) * MIN };
+      assert.deepEqual(report.coverage, { from: r.since, to: r.until, granularity: r.granularity, exactEdges: true,
+        continuity: { from: r.since, to: r.until, exactEdges: true,
+          delivered: { ...delivered, exactEdges: delivered.from === r.since && delivered.to === r.until } } });
       const raw = reader.probeSamples(r).filter((s) => s.outcome === "ok").map((s) => s.latencyMs).sort((a, b) => a - b);
       const s = chain(report, "base").series[0];
       assert.ok(s);
@@ -240,7 +243,8 @@ describe("buildReport", () => {
       const store = storeWith(samples, now);
       assert.equal(store.reader().rowCounts()["staging"], samples.filter((x) => x.ts >= stagedFrom).length);
       const report = buildReport(range, slos, store.reader(), now);
-      assert.deepEqual(report.coverage, { from: range.since, to: range.until, granularity: "minute", exactEdges: true });
+      assert.deepEqual(report.coverage, { from: range.since, to: range.until, granularity: "minute", exactEdges: true,
+        continuity: { from: range.since, to: range.until, exactEdges: true, delivered: { from: T0 + MIN, to: T0 + 4 * MIN, exactEdges: false } } });
       const d = chain(report, "base").series[0];
       assert.ok(d);
       assert.equal(d.requests, inRange.length, `requests (now = T0 + ${now - T0} ms)`);
@@ -267,7 +271,9 @@ describe("buildReport", () => {
     store.pruneAll();
     const range = { since: oldMinute + 30_000, until: recentMinute + 30_000 };
     const report = buildReport(range, slos, store.reader(), now);
-    assert.deepEqual(report.coverage, { from: oldMinute, to: range.until, granularity: "mixed", exactEdges: false });
+    const oldHour = Math.floor(oldMinute / HOUR) * HOUR; // continuity minute rollups are kept 3 days
+    assert.deepEqual(report.coverage, { from: oldMinute, to: range.until, granularity: "mixed", exactEdges: false,
+      continuity: { from: oldHour, to: range.until, exactEdges: false, delivered: { from: oldHour, to: recentMinute + MIN, exactEdges: false } } });
     const d = chain(report, "base").series[0];
     assert.deepEqual(d?.providers.map((p) => [p.provider, p.count]), [["early", 12], ["late", 6]], "whole old minute");
     const md = renderMarkdown(report);
@@ -304,6 +310,164 @@ describe("buildReport", () => {
   });
 });
 
+/** Subscription samples of the report tests: chain base, target lb, 1 s apart from T0 + 1 s. */
+function subscriptionSamples(): ContinuitySample[] {
+  const out: ContinuitySample[] = [];
+  let t = T0;
+  const at = (over: Partial<ContinuitySample>): void => void out.push(continuitySample((t += 1000), { chain: "base", ...over }));
+  const anomaly = (event: ContinuitySample["event"], count: number, over: Partial<ContinuitySample> = {}): void =>
+    at({ event, count, delayMs: null, sightingDelayMs: null, backfilled: null, detail: event, ...over });
+  // A: newHeads on default. 100 delivered: 2 skewed (negative, counted as 0), 10 at 3 s, 88 at 500 ms; 3 backfilled.
+  for (let i = 0; i < 100; i++) {
+    at({ delayMs: i < 2 ? -20 : i % 10 === 9 ? 3000 : 500, sightingDelayMs: i === 50 ? 700 : 100, backfilled: i >= 2 && i < 5 });
+  }
+  anomaly("gap", 2);
+  anomaly("gap", 1);
+  anomaly("duplicate", 1);
+  anomaly("duplicate", 2);
+  anomaly("reorg", 2);
+  anomaly("reorg", 5);
+  anomaly("out_of_order", 1);
+  anomaly("stall", 4000);
+  anomaly("stall", 3000, { delayMs: 7000 });
+  anomaly("reconnect", 1, { delayMs: 800 });
+  anomaly("reconnect", 2, { delayMs: 2500 });
+  anomaly("client_gap", 4);
+  anomaly("subscription_id_change", 1);
+  anomaly("first_event", 1, { delayMs: 300 });
+  anomaly("first_event", 1, { delayMs: 900 });
+  // B: newHeads pinned to alpha: clean delivery, but our own socket dropped once (10 blocks fetched over HTTP).
+  const b = { watcher: "newHeads:pin:alpha", route: "pin:alpha" };
+  for (let i = 0; i < 50; i++) at({ ...b, delayMs: 200 });
+  anomaly("reconnect", 1, b);
+  anomaly("client_gap", 10, b);
+  // C: logs on default: 2 logs missing against eth_getLogs, 1 delivered twice.
+  const c = { watcher: "logs:default", subscription: "logs" as const };
+  for (let i = 0; i < 20; i++) at({ ...c, delayMs: 400 });
+  anomaly("log_missing", 2, c);
+  anomaly("log_duplicate", 1, c);
+  // D: another target's watcher that only reconnected: no data to judge.
+  anomaly("reconnect", 1, { target: "node-a" });
+  return out;
+}
+
+function watcherRow(c: ChainReport, target: string, watcher: string): WatcherReport {
+  const w = c.continuity.watchers.find((x) => x.target === target && x.watcher === watcher);
+  assert.ok(w, `watcher ${target} ${watcher}`);
+  return w;
+}
+
+function watcherSlo(c: ChainReport, target: string, watcher: string, sli: SloRow["sli"]): SloRow | undefined {
+  return c.slo.find((r) => r.target === target && r.watcher === watcher && r.sli === sli);
+}
+
+describe("subscription continuity in the report", () => {
+  test("delivery, gaps, duplicates, reorgs, stalls, reconnects and client gaps are counted and judged per watcher", () => {
+    const store = storeWith(subscriptionSamples(), T0 + DAY);
+    const range = { since: T0, until: T0 + HOUR };
+    const report = buildReport(range, [], store.reader(), T0 + DAY);
+    assertJsonClean(report);
+    assert.equal(report.empty, false, "a chain with watchers only is not empty");
+    const c = chain(report, "base");
+    assert.deepEqual([c.requests, c.series, c.consistency.checks], [0, [], 0]);
+    assert.deepEqual(c.continuity.watchers.map((w) => `${w.target} ${w.watcher}`),
+      ["lb logs:default", "lb newHeads:default", "lb newHeads:pin:alpha", "node-a newHeads:default"]);
+
+    const a = watcherRow(c, "lb", "newHeads:default");
+    const { delayMs, sightingDelayMs, ...counts } = a;
+    assert.deepEqual(counts, {
+      target: "lb", watcher: "newHeads:default", route: "default", subscription: "newHeads",
+      delivered: 100, backfilled: 3, missingBlocks: 3, duplicates: 3, reorgs: 2, maxReorgDepth: 5, outOfOrder: 1,
+      stalls: 1, stallSeconds: 7, reconnects: 2, clientGapBlocks: 4, idChanges: 1, deliveryRatio: 100 / 103,
+      firstEventMs: { events: 2, max: 900 }, logsMissing: 0, logsDuplicate: 0,
+    });
+    assert.deepEqual([delayMs.samples, delayMs.max, delayMs.clamped], [100, 3000, 2]);
+    for (const [got, want] of [[delayMs.p50, 500], [delayMs.p95, 3000], [delayMs.p99, 3000]] as const) {
+      assert.ok(got !== null && Math.abs(got - want) <= want * report.latencyPrecision.relativeError, `delay ${got} vs ${want}`);
+    }
+    assert.deepEqual([sightingDelayMs.samples, sightingDelayMs.max, sightingDelayMs.clamped], [100, 700, 0]);
+    assert.ok(sightingDelayMs.p95 !== null && Math.abs(sightingDelayMs.p95 - 100) <= 1);
+    assert.deepEqual(watcherSlo(c, "lb", "newHeads:default", "delivery"), {
+      target: "lb", route: "default", watcher: "newHeads:default", sli: "delivery", objective: 1,
+      objectiveText: "100% of blocks delivered (after gap filling; client gaps excluded)",
+      actual: 100 / 103, events: 103, bad: 3, budgetLeft: 0, pass: false,
+    });
+    assert.deepEqual(watcherSlo(c, "lb", "newHeads:default", "duplicates"), {
+      target: "lb", route: "default", watcher: "newHeads:default", sli: "duplicates", objective: 0,
+      objectiveText: "0 duplicate deliveries", actual: 3, events: 100, bad: 3, budgetLeft: 0, pass: false,
+    });
+    assert.equal(c.slo.some((r) => r.sli === "delivery_delay_p95_ms"), false, "no delay SLO unless its objective is given");
+
+    // Client gaps are the watcher's own: shown, never held against delivery.
+    const b = watcherRow(c, "lb", "newHeads:pin:alpha");
+    assert.deepEqual([b.delivered, b.missingBlocks, b.clientGapBlocks, b.reconnects, b.deliveryRatio, b.maxReorgDepth, b.stalls],
+      [50, 0, 10, 1, 1, null, 0]);
+    const bDelivery = watcherSlo(c, "lb", "newHeads:pin:alpha", "delivery");
+    assert.deepEqual([bDelivery?.events, bDelivery?.bad, bDelivery?.budgetLeft, bDelivery?.pass], [50, 0, 1, true]);
+    const bDup = watcherSlo(c, "lb", "newHeads:pin:alpha", "duplicates");
+    assert.deepEqual([bDup?.actual, bDup?.budgetLeft, bDup?.pass], [0, 1, true]);
+
+    const logs = watcherRow(c, "lb", "logs:default");
+    assert.deepEqual([logs.subscription, logs.delivered, logs.logsMissing, logs.logsDuplicate, logs.deliveryRatio],
+      ["logs", 20, 2, 1, 20 / 22]);
+    const lDelivery = watcherSlo(c, "lb", "logs:default", "delivery");
+    assert.deepEqual([lDelivery?.objectiveText, lDelivery?.events, lDelivery?.bad, lDelivery?.pass],
+      ["100% of logs delivered (after gap filling; client gaps excluded)", 22, 2, false]);
+    assert.deepEqual([watcherSlo(c, "lb", "logs:default", "duplicates")?.actual, watcherSlo(c, "lb", "logs:default", "duplicates")?.pass], [1, false]);
+
+    // Nothing delivered or missed: nulls and "no data", not NaN and not a pass.
+    const d = watcherRow(c, "node-a", "newHeads:default");
+    assert.deepEqual([d.delivered, d.reconnects, d.deliveryRatio, d.delayMs.p95, d.delayMs.max, d.firstEventMs.max],
+      [0, 1, null, null, null, null]);
+    for (const sli of ["delivery", "duplicates"] as const) {
+      const row = watcherSlo(c, "node-a", "newHeads:default", sli);
+      assert.deepEqual([row?.actual, row?.budgetLeft, row?.pass], [null, null, null], sli);
+    }
+
+    const md = renderMarkdown(report);
+    for (const want of ["### Subscriptions", "| lb | newHeads:default | default | 100 (3) | 3 | 97.087% | 3 | 2 (5) | 1 | 1 (7.0) | 2 | 4 | 1 |",
+      "newHeads:pin:alpha", "| 2 / 1 |", "2 negative as 0", "never count against Lasso",
+      "100% of blocks delivered", "0 duplicate deliveries"]) {
+      assert.ok(md.includes(want), `markdown contains ${want}\n${md}`);
+    }
+    assert.doesNotMatch(md, /NaN|undefined|Infinity/);
+    store.close();
+  });
+
+  test("the delay SLO is judged only when maxDeliveryDelayMs is given", () => {
+    const store = storeWith(subscriptionSamples(), T0 + DAY);
+    const slos: SloObjective[] = [{ chain: "base", successRatio: 0.999, p95LatencyMs: 300, maxHeadLagBlocks: 2, maxDeliveryDelayMs: 1000 }];
+    const report = buildReport({ since: T0, until: T0 + HOUR }, slos, store.reader(), T0 + DAY);
+    assertJsonClean(report);
+    const c = chain(report, "base");
+    const a = watcherSlo(c, "lb", "newHeads:default", "delivery_delay_p95_ms");
+    assert.ok(a && a.actual !== null && Math.abs(a.actual - 3000) <= 30);
+    assert.deepEqual([a.objective, a.events, a.bad, a.budgetLeft, a.pass], [1000, 100, 10, 1 - 10 / 5, false],
+      "10 of 100 over 1 s where 5 are allowed");
+    const b = watcherSlo(c, "lb", "newHeads:pin:alpha", "delivery_delay_p95_ms");
+    assert.deepEqual([b?.events, b?.bad, b?.budgetLeft, b?.pass], [50, 0, 1, true]);
+    const d = watcherSlo(c, "node-a", "newHeads:default", "delivery_delay_p95_ms");
+    assert.deepEqual([d?.actual, d?.budgetLeft, d?.pass], [null, null, null]);
+    const md = renderMarkdown(report);
+    assert.ok(md.includes("delivery delay p95 <= 1000 ms"), md);
+    store.close();
+  });
+
+  test("a mid-minute range counts anomalies exactly and says delivered counts are whole minutes", () => {
+    const store = storeWith(subscriptionSamples(), T0 + DAY);
+    // From 101.5 s on: A's 100 deliveries (1-100 s) are in the edge minute [60 s, 120 s) partly; its first gap (101 s) is out.
+    const range = { since: T0 + 101_500, until: T0 + HOUR };
+    const report = buildReport(range, [], store.reader(), T0 + DAY);
+    assert.deepEqual(report.coverage.continuity, {
+      from: range.since, to: range.until, exactEdges: true, delivered: { from: T0 + MIN, to: T0 + HOUR, exactEdges: false },
+    });
+    const a = watcherRow(chain(report, "base"), "lb", "newHeads:default");
+    assert.deepEqual([a.delivered, a.missingBlocks, a.duplicates], [41, 1, 3], "deliveries of 60-100 s, gaps and duplicates from 101.5 s");
+    assert.match(renderMarkdown(report), /Subscriptions: delivered counts and delays .* \(whole rollup buckets.*; gaps, duplicates and other anomalies exact\./);
+    store.close();
+  });
+});
+
 describe("ReportRunner", () => {
   test("builds in a worker the same report as inline, while the writer stays open", async () => {
     const samples = Array.from({ length: 200 }, (_, i) =>
@@ -321,6 +485,22 @@ describe("ReportRunner", () => {
       store.flush();
       store.compact();
       assert.equal(chain(await runner.build(range, [], T0 + DAY), "base").requests, 201);
+    } finally {
+      await runner.close();
+      store.close();
+    }
+  });
+
+  test("a worker report carries subscriptions and the optional delay objective like inline", async () => {
+    const store = storeWith(subscriptionSamples(), T0 + DAY);
+    const runner = new ReportRunner({ path: store.path });
+    const slos: SloObjective[] = [{ chain: "base", successRatio: 0.99, p95LatencyMs: 300, maxHeadLagBlocks: 2, maxDeliveryDelayMs: 1000 }];
+    try {
+      const range = { since: T0, until: T0 + DAY };
+      const viaWorker = await runner.build(range, slos, T0 + DAY);
+      assert.deepEqual(viaWorker, JSON.parse(JSON.stringify(buildReport(range, slos, store.reader(), T0 + DAY))));
+      assert.equal(chain(viaWorker, "base").continuity.watchers.length, 4);
+      assert.equal(chain(viaWorker, "base").slo.filter((r) => r.sli === "delivery_delay_p95_ms").length, 4);
     } finally {
       await runner.close();
       store.close();

@@ -1,14 +1,17 @@
 import Database from "better-sqlite3";
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { ConsistencySample, ErrorClass, ProbeSample } from "../src/samples.js";
-import { clampUs, latencyIndex } from "../src/store/latency.js";
+import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../src/samples.js";
+import { RollupWriter } from "../src/store/compact.js";
+import type { EventStats } from "../src/store/continuity.js";
+import { clampUs, LATENCY_RELATIVE_ERROR, latencyIndex } from "../src/store/latency.js";
+import { encodeStaged, toStored } from "../src/store/record.js";
 import { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate } from "../src/store/schema.js";
 import { planRead } from "../src/store/segments.js";
 import { SampleStore } from "../src/store/store.js";
-import { StoreReader, type AggregateResult, type TimeRange } from "../src/store/reader.js";
+import { StoreReader, type AggregateResult, type ContinuityAggregate, type TimeRange } from "../src/store/reader.js";
 import type { StoreLogger } from "../src/store/options.js";
-import { DAY, HOUR, MIN, T0, probeSample, rng, tempDbPaths } from "./helpers/storeFixtures.js";
+import { DAY, HOUR, MIN, T0, continuitySample, probeSample, rng, tempDbPaths } from "./helpers/storeFixtures.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const newPath = tempDbPaths("lasso-canary-store-test-");
@@ -733,5 +736,422 @@ describe("read planning", () => {
   test("an empty range reads nothing", () => {
     const p = planRead(T0, T0, horizons);
     assert.deepEqual([p.day, p.hour, p.minute, p.exact, p.from, p.granularity], [[], [], [], [], null, "none"]);
+  });
+});
+
+// ------------------------------------------------------------------------------ continuity
+
+type Anomaly = Exclude<ContinuitySample["event"], "delivered">;
+
+interface ContSummary {
+  delivered: number;
+  backfilled: number;
+  /** Non-empty histogram buckets: [index, count]. */
+  delay: [number, number][];
+  delayClamped: number;
+  delayMaxMs: number | null;
+  sighting: [number, number][];
+  sightingClamped: number;
+  sightingMaxMs: number | null;
+  events: [string, EventStats][];
+}
+
+const watcherKey = (c: { target: string; chain: string; watcher: string; route: string; subscription: string }): string =>
+  `${c.target} ${c.chain} ${c.watcher} ${c.route} ${c.subscription}`;
+const pairs = (m: Map<number, number>): [number, number][] => [...m].sort((a, b) => a[0] - b[0]);
+const sortedEvents = (m: Map<string, EventStats>): [string, EventStats][] => [...m].sort((a, b) => a[0].localeCompare(b[0]));
+const delayIndex = (ms: number): number => latencyIndex(Math.max(0, Math.round(ms)) * 1000);
+
+/**
+ * Brute force: delivered samples of the whole minutes around [since, until) (they are kept in
+ * rollups only), anomalies with since <= ts < until exactly.
+ */
+function expectedContinuity(samples: readonly ContinuitySample[], r: TimeRange): Map<string, ContSummary> {
+  const dFrom = Math.floor(r.since / MIN) * MIN;
+  const dTo = Math.ceil(r.until / MIN) * MIN;
+  const acc = new Map<string, { s: ContSummary; delay: Map<number, number>; sighting: Map<number, number>;
+    events: Map<string, EventStats> }>();
+  const bump = (m: Map<number, number>, k: number): void => void m.set(k, (m.get(k) ?? 0) + 1);
+  for (const c of samples) {
+    if (r.chain !== undefined && c.chain !== r.chain) continue;
+    const delivered = c.event === "delivered";
+    if (delivered ? c.ts < dFrom || c.ts >= dTo : c.ts < r.since || c.ts >= r.until) continue;
+    const key = watcherKey(c);
+    let a = acc.get(key);
+    if (!a) {
+      a = {
+        s: { delivered: 0, backfilled: 0, delay: [], delayClamped: 0, delayMaxMs: null, sighting: [], sightingClamped: 0,
+          sightingMaxMs: null, events: [] },
+        delay: new Map(), sighting: new Map(), events: new Map(),
+      };
+      acc.set(key, a);
+    }
+    if (delivered) {
+      a.s.delivered++;
+      if (c.backfilled === true) a.s.backfilled++;
+      if (c.delayMs !== null) {
+        bump(a.delay, delayIndex(c.delayMs));
+        if (Math.round(c.delayMs) < 0) a.s.delayClamped++;
+        a.s.delayMaxMs = Math.max(a.s.delayMaxMs ?? 0, Math.max(0, Math.round(c.delayMs)));
+      }
+      if (c.sightingDelayMs !== null) {
+        bump(a.sighting, delayIndex(c.sightingDelayMs));
+        if (Math.round(c.sightingDelayMs) < 0) a.s.sightingClamped++;
+        a.s.sightingMaxMs = Math.max(a.s.sightingMaxMs ?? 0, Math.max(0, Math.round(c.sightingDelayMs)));
+      }
+      continue;
+    }
+    const e = a.events.get(c.event) ?? { events: 0, countSum: 0, countMax: 0, delayed: 0, delaySumMs: 0, delayMaxMs: 0 };
+    const count = Math.max(0, Math.round(c.count));
+    e.events++;
+    e.countSum += count;
+    e.countMax = Math.max(e.countMax, count);
+    if (c.delayMs !== null) {
+      const d = Math.max(0, Math.round(c.delayMs));
+      e.delayMaxMs = e.delayed === 0 ? d : Math.max(e.delayMaxMs, d);
+      e.delayed++;
+      e.delaySumMs += d;
+    }
+    a.events.set(c.event, e);
+  }
+  const out = new Map<string, ContSummary>();
+  for (const [k, a] of acc) {
+    out.set(k, { ...a.s, delay: pairs(a.delay), sighting: pairs(a.sighting), events: sortedEvents(a.events) });
+  }
+  return out;
+}
+
+function actualContinuity(agg: AggregateResult): Map<string, ContSummary> {
+  const out = new Map<string, ContSummary>();
+  const nonEmpty = (h: ContinuityAggregate["delay"]): [number, number][] => {
+    const p: [number, number][] = [];
+    h.counts.forEach((c, i) => {
+      if (c !== 0) p.push([i, c]);
+    });
+    assert.equal(p.reduce((n, [, c]) => n + c, 0), h.total, "histogram total");
+    return p;
+  };
+  for (const c of agg.continuity) {
+    out.set(watcherKey(c), {
+      delivered: c.delivered, backfilled: c.backfilled, delay: nonEmpty(c.delay), delayClamped: c.delayClamped,
+      delayMaxMs: c.delayMaxMs, sighting: nonEmpty(c.sighting), sightingClamped: c.sightingClamped,
+      sightingMaxMs: c.sightingMaxMs, events: sortedEvents(c.events),
+    });
+  }
+  return out;
+}
+
+function assertContinuity(reader: StoreReader, samples: readonly ContinuitySample[], r: TimeRange, label: string): AggregateResult {
+  const agg = reader.aggregate(r);
+  const what = `${label}: [${r.since - T0}, ${r.until - T0}) ms after T0${r.chain ? ` on ${r.chain}` : ""}`;
+  assert.deepEqual(actualContinuity(agg), expectedContinuity(samples, r), what);
+  assert.deepEqual(agg.continuityCoverage, {
+    from: r.since, to: r.until, exactEdges: true,
+    delivered: { from: Math.floor(r.since / MIN) * MIN, to: Math.ceil(r.until / MIN) * MIN },
+  }, `${what} (coverage)`);
+  return agg;
+}
+
+/** Delivered samples every `stepMs` for `watchers`, with skewed (some negative) and missing delays. */
+function deliveredStream(seed: number, from: number, to: number, stepMs: number, watchers: Partial<ContinuitySample>[]): ContinuitySample[] {
+  const rand = rng(seed);
+  const out: ContinuitySample[] = [];
+  watchers.forEach((w, i) => {
+    let block = 21_000_000 + i * 1000;
+    for (let ts = from + Math.floor(rand() * stepMs); ts < to; ts += stepMs - 200 + Math.floor(rand() * 400)) {
+      const g = Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+      const backfilled = rand() < 0.05;
+      const skewed = rand() < 0.03;
+      const delayMs = rand() < 0.01 ? null
+        : skewed ? -1 - Math.floor(rand() * 80)
+        : backfilled ? 5000 + Math.floor(rand() * 15_000) : Math.round(Math.exp(6.5 + 0.5 * g));
+      const sightingDelayMs = rand() < 0.05 ? null : rand() < 0.02 ? -Math.floor(rand() * 30) - 1 : Math.floor(rand() * 300);
+      out.push(continuitySample(ts, { ...w, blockNumber: block++, delayMs, sightingDelayMs, backfilled }));
+    }
+  });
+  return out.sort((a, b) => a.ts - b.ts);
+}
+
+/** One sample of every anomaly kind, and more of some, over minutes 0-2 on two watchers. */
+function anomalySamples(): ContinuitySample[] {
+  const a = (ts: number, event: Anomaly, count: number, over: Partial<ContinuitySample> = {}): ContinuitySample =>
+    continuitySample(ts, { event, count, delayMs: null, sightingDelayMs: null, backfilled: null, detail: `${event} here`, ...over });
+  const logs = { watcher: "logs:default", subscription: "logs" as const };
+  return [
+    a(T0 + 5_000, "first_event", 1, { delayMs: 420 }),
+    a(T0 + 12_345, "gap", 3, { blockNumber: 21_000_010 }),
+    a(T0 + 20_000, "duplicate", 1),
+    a(T0 + 25_000, "duplicate", 2),
+    a(T0 + 31_000, "reorg", 2),
+    a(T0 + 33_000, "reorg", 6),
+    a(T0 + 40_000, "out_of_order", 1),
+    a(T0 + 45_000, "stall", 4_000, { blockNumber: 21_000_020 }),
+    a(T0 + 50_500, "stall", 5_500, { delayMs: 9_500, detail: "x".repeat(800) }),
+    a(T0 + 55_000, "reconnect", 1, { delayMs: 1_200, blockNumber: null }),
+    a(T0 + MIN + 1_000, "reconnect", 2, { delayMs: 3_400 }),
+    a(T0 + MIN + 2_000, "first_event", 1, { delayMs: -15 }),
+    a(T0 + MIN + 9_000, "client_gap", 4),
+    a(T0 + MIN + 30_000, "subscription_id_change", 1),
+    a(T0 + MIN + 40_000, "gap", 1),
+    a(T0 + 2 * MIN + 1_000, "log_missing", 2, logs),
+    a(T0 + 2 * MIN + 2_000, "log_duplicate", 1, logs),
+    a(T0 + 2 * MIN + 3_000, "client_gap", 7, logs),
+  ];
+}
+
+/** What continuityEvents() gives back for an anomaly: no sighting or backfilled, whole ms, delay >= 0, detail capped. */
+function asStoredEvent(s: ContinuitySample): ContinuitySample {
+  return {
+    ...s, count: Math.max(0, Math.round(s.count)), delayMs: s.delayMs === null ? null : Math.max(0, Math.round(s.delayMs)),
+    sightingDelayMs: null, backfilled: null, detail: s.detail === null ? null : s.detail.slice(0, 500),
+  };
+}
+
+describe("continuity samples", () => {
+  test("delivered samples roll up per watcher with counts, clamped skew and delay histograms, staged or compacted", () => {
+    const watchers = [
+      {}, { watcher: "newHeads:pin:alpha", route: "pin:alpha" }, { chain: "base", target: "node-a" },
+    ];
+    const samples = deliveredStream(3, T0, T0 + 3 * HOUR, 2000, watchers);
+    const clock = new Clock(T0 + 3 * HOUR);
+    const store = open(newPath(), clock);
+    for (const s of samples) store.accept(s);
+    assert.ok(store.flush());
+    assert.equal(store.stats().written, samples.length);
+    const reader = store.reader();
+    const ranges: TimeRange[] = [
+      { since: T0, until: T0 + 3 * HOUR },
+      { since: T0 + 10 * MIN + 17_250, until: T0 + 2 * HOUR + 30 * MIN + 41_000 },
+      { since: T0 - DAY, until: T0 + 2 * DAY },
+      { since: T0 + 61 * MIN + 1, until: T0 + 61 * MIN + 59_999 },
+      { since: T0 + 5 * MIN, until: T0 + 2 * HOUR, chain: "base" },
+    ];
+    const check = (label: string): void => {
+      for (const r of ranges) assertContinuity(reader, samples, r, label);
+    };
+    assert.equal(reader.rowCounts()["cstaging"], samples.length);
+    check("all staged");
+    clock.t = T0 + HOUR + 30 * MIN + 90_000;
+    store.compact();
+    assert.ok((reader.rowCounts()["cstaging"] ?? 0) > 0 && (reader.rowCounts()["crollup_m"] ?? 0) > 0);
+    check("partly compacted");
+    clock.t = T0 + DAY;
+    assert.equal(store.compact(), samples.filter((s) => s.ts >= T0 + HOUR + 30 * MIN).length);
+    const counts = reader.rowCounts();
+    assert.deepEqual([counts["cstaging"], counts["crollup_m"], counts["crollup_h"], counts["crollup_d"], counts["cevents"]],
+      [0, 3 * 180, 3 * 3, 3, 0], "one rollup row per watcher and bucket; delivered samples are not kept raw");
+    check("all compacted");
+
+    // Percentiles from the merged histograms against the raw delays (clamped at 0).
+    const agg = reader.aggregate({ since: T0, until: T0 + 3 * HOUR });
+    const w = agg.continuity.find((c) => c.watcher === "newHeads:default" && c.chain === "ethereum");
+    assert.ok(w);
+    const raw = samples.filter((s) => watcherKey(s) === watcherKey(w) && s.delayMs !== null)
+      .map((s) => Math.max(0, s.delayMs ?? 0)).sort((a, b) => a - b);
+    assert.ok(w.delayClamped > 0 && w.backfilled > 0, "the stream has skewed and backfilled deliveries");
+    const got = w.delay.percentilesMs([50, 95, 99]);
+    [50, 95, 99].forEach((p, i) => {
+      const want = raw[Math.ceil((p / 100) * raw.length) - 1] as number;
+      const g = got[i] ?? null;
+      assert.ok(g !== null && Math.abs(g - want) <= want * LATENCY_RELATIVE_ERROR, `delay p${p}: ${g} vs raw ${want}`);
+    });
+    assert.equal(w.delayMaxMs, raw.at(-1));
+    store.close();
+  });
+
+  test("every anomaly kind is stored raw and counted, exact at mid-minute edges while delivered counts whole minutes", () => {
+    const clock = new Clock(T0 + 3 * MIN);
+    const path = newPath();
+    const store = open(path, clock);
+    const anomalies = anomalySamples();
+    const delivered = deliveredStream(5, T0, T0 + 3 * MIN, 1000, [{}, { watcher: "logs:default", subscription: "logs" }]);
+    const all = [...anomalies, ...delivered].sort((a, b) => a.ts - b.ts);
+    for (const s of all) store.accept(s);
+    assert.ok(store.flush());
+    const reader = store.reader();
+    assert.deepEqual(reader.continuityEvents({ since: T0, until: T0 + HOUR }), anomalies.map(asStoredEvent));
+    assert.deepEqual(reader.continuityEvents({ since: T0 + 20_000, until: T0 + 31_000 }).map((e) => e.event), ["duplicate", "duplicate"]);
+    assert.deepEqual(reader.continuityEvents({ since: T0, until: T0 + HOUR }, "base"), []);
+    const kinds = new Set(reader.continuityEvents({ since: T0, until: T0 + HOUR }).map((e) => e.event));
+    assert.equal(kinds.size, 11, "all eleven anomaly kinds");
+
+    const ranges: TimeRange[] = [
+      { since: T0, until: T0 + HOUR },
+      { since: T0 + 12_345, until: T0 + 50_500 }, // exactly the first gap through the sample before the stall's end
+      { since: T0 + 12_346, until: T0 + MIN + 40_001 },
+      { since: T0 + 30_000, until: T0 + 2 * MIN + 2_500 },
+      { since: T0 + MIN + 1_500, until: T0 + MIN + 35_000 },
+    ];
+    const check = (label: string): void => {
+      for (const r of ranges) assertContinuity(reader, all, r, label);
+    };
+    check("delivered staged");
+    const r = reader.aggregate({ since: T0 + 12_345, until: T0 + 50_500 }).continuity.find((c) => c.watcher === "newHeads:default");
+    assert.deepEqual(
+      [r?.events.get("gap")?.countSum, r?.events.get("reorg")?.countMax, r?.events.get("stall")?.events, r?.events.has("first_event")],
+      [3, 6, 1, false], "the stall's end at 50.5 s and the first event at 5 s are outside",
+    );
+    clock.t = T0 + HOUR;
+    assert.equal(store.compact(), delivered.length);
+    check("delivered compacted into the rows the anomalies were counted in");
+    assert.equal(reader.rowCounts()["cevents"], anomalies.length);
+
+    // Raw anomalies found missing for an edge minute (an older file pruned them by the ms):
+    // the edge falls back to its whole minute rollup, and the plan says so.
+    const other = new Database(path);
+    other.exec(`DELETE FROM cevents WHERE ts < ${T0 + 10_000}`);
+    other.close();
+    const edge = reader.aggregate({ since: T0 + 30_000, until: T0 + 2 * MIN });
+    assert.deepEqual(edge.continuityCoverage, { from: T0, to: T0 + 2 * MIN, exactEdges: false, delivered: { from: T0, to: T0 + 2 * MIN } });
+    assert.equal(edge.plan.exactEdges, true, "the probe plan is not affected");
+    const w = edge.continuity.find((c) => c.watcher === "newHeads:default");
+    assert.equal(w?.events.get("first_event")?.events, 2, "the whole first minute, from its rollup");
+    assert.equal(w?.events.get("gap")?.countSum, 4);
+    store.close();
+  });
+
+  test("a restart mid-minute, repeated compaction and late samples never double count", () => {
+    const path = newPath();
+    const clock = new Clock(T0 + 30_000);
+    const d = (ts: number, delayMs = 700): ContinuitySample => continuitySample(ts, { blockNumber: 21_000_000 + ts / 1000, delayMs });
+    const gap = continuitySample(T0 + 10_000, { event: "gap", count: 2, delayMs: null, sightingDelayMs: null, backfilled: null });
+    const a = open(path, clock);
+    for (let i = 0; i < 5; i++) a.accept(d(T0 + i * 5000));
+    a.accept(gap);
+    a.close(); // minute T0 still open: delivered samples stay staged, the gap is raw and counted
+
+    const b = open(path, clock);
+    for (let i = 5; i < 10; i++) b.accept(d(T0 + i * 5000, 900));
+    b.accept(continuitySample(T0 + 40_000, { event: "duplicate", count: 1, delayMs: null }));
+    assert.ok(b.flush());
+    const ranges = [{ since: T0, until: T0 + MIN }, { since: T0, until: T0 + HOUR }, { since: T0, until: T0 + DAY }];
+    const summary = (r: StoreReader, range: TimeRange): [number, number, number | undefined, number | undefined, number | null] => {
+      const c = r.aggregate(range).continuity[0];
+      return [c?.delivered ?? -1, c?.delay.total ?? -1, c?.events.get("gap")?.countSum, c?.events.get("duplicate")?.events, c?.delayMaxMs ?? null];
+    };
+    for (const r of ranges) assert.deepEqual(summary(b.reader(), r), [10, 10, 2, 1, 900], "staged and raw before compaction");
+    clock.t = T0 + 5 * MIN;
+    assert.equal(b.compact(), 10);
+    assert.equal(b.compact(), 0, "compaction is idempotent");
+    for (const r of ranges) assert.deepEqual(summary(b.reader(), r), [10, 10, 2, 1, 900], "after compaction");
+    b.accept(d(T0 + 59_000, 5000)); // late, for the compacted minute
+    b.accept(continuitySample(T0 + 59_500, { event: "reorg", count: 3, delayMs: null }));
+    b.close();
+
+    const c = open(path, clock);
+    assert.equal(c.compact(), 0);
+    const reader = c.reader();
+    for (const r of ranges) {
+      assert.deepEqual(summary(reader, r), [11, 11, 2, 1, 5000], `after restart over ${r.until - r.since} ms`);
+      assert.equal(reader.aggregate(r).continuity[0]?.events.get("reorg")?.countMax, 3);
+    }
+    assert.deepEqual([reader.rowCounts()["cstaging"], reader.rowCounts()["crollup_m"], reader.rowCounts()["cevents"]], [0, 1, 3]);
+    c.close();
+  });
+
+  test("a version 1 file is migrated in place: its probes survive and continuity samples can be stored", () => {
+    const path = newPath();
+    // A file as version 1 wrote it: one probe series with a compacted and a staged sample.
+    const v1 = new Database(path);
+    assert.deepEqual(migrate(v1, MIGRATIONS.slice(0, 1)), { from: 0, to: 1 });
+    v1.prepare("INSERT INTO series (id, kind, target, chain, route, method) VALUES (1, 0, 'lb', 'ethereum', 'default', 'eth_blockNumber')").run();
+    const ids = { series: 1, errorClass: 0, provider: 0, circuit: 0, assertions: [] };
+    const old = [probe(T0 + 1000, { provider: null, circuitState: null }), probe(T0 + 2 * MIN, { provider: null, circuitState: null })];
+    new RollupWriter(v1).apply([toStored(old[0] as ProbeSample, ids)]);
+    const staged = toStored(old[1] as ProbeSample, ids);
+    v1.prepare("INSERT INTO staging (series, ts, rec) VALUES (1, ?, ?)").run(staged.ts, encodeStaged(staged));
+    v1.close();
+    assert.throws(() => StoreReader.open(path), /schema version 1, expected 2; open it with the writer first/);
+
+    const clock = new Clock(T0 + 2 * MIN + 30_000);
+    const logged: string[] = [];
+    const store = open(path, clock, { logger: { info: (o, m) => logged.push(`${m} ${JSON.stringify(o)}`), warn: () => {}, error: () => {} } });
+    assert.ok(logged.some((l) => /store schema migrated.*"from":1,"to":2/.test(l)), logged.join("\n"));
+    const reader = store.reader();
+    assert.deepEqual(reader.probeSamples({ since: T0, until: T0 + HOUR }), old);
+    assert.equal(reader.aggregate({ since: T0, until: T0 + HOUR }).series[0]?.requests, 2);
+    store.accept(continuitySample(T0 + 2 * MIN + 1000));
+    store.accept(continuitySample(T0 + 2 * MIN + 2000, { event: "gap", count: 4 }));
+    assert.ok(store.flush());
+    const c = reader.aggregate({ since: T0, until: T0 + HOUR }).continuity[0];
+    assert.deepEqual([c?.delivered, c?.events.get("gap")?.countSum], [1, 4]);
+    store.close();
+    const db = new Database(path, { readonly: true });
+    assert.equal(db.pragma("user_version", { simple: true }), 2);
+    db.close();
+    for (const t of ["cseries", "cstaging", "cevents", "crollup_m", "crollup_h", "crollup_d"]) {
+      assert.ok(tableNames(path).includes(t), `missing table ${t}`);
+    }
+  });
+
+  test("retention prunes continuity events and rollups by their own retention", () => {
+    const now = T0 + 200 * DAY + 12 * HOUR;
+    const clock = new Clock(now);
+    const store = open(newPath(), clock, { pruneBatchRows: 7, continuityMinuteRetentionDays: 10 });
+    for (const age of [0.5, 3, 8, 20, 100]) {
+      const start = Math.floor((now - age * DAY) / HOUR) * HOUR;
+      for (let m = 0; m < 20; m++) store.accept(continuitySample(start + m * MIN + 1000));
+      store.accept(continuitySample(start + 500, { event: "gap", count: 1 }));
+    }
+    assert.ok(store.flush());
+    assert.equal(store.compact(), 100);
+    const reader = store.reader();
+    assert.deepEqual([reader.rowCounts()["cevents"], reader.rowCounts()["crollup_m"]], [5, 100]);
+    store.pruneAll();
+    const counts = reader.rowCounts();
+    assert.equal(counts["cevents"], 2, "raw anomalies kept 7 days: ages 0.5 and 3");
+    assert.equal(counts["crollup_m"], 60, "continuity minute rollups kept 10 days here: ages 0.5, 3, 8");
+    assert.equal(counts["crollup_h"], 4, "hour rollups kept 90 days");
+    assert.equal(counts["crollup_d"], 4);
+    const all = { since: now - 365 * DAY, until: now };
+    assert.equal(reader.continuityEvents(all).length, 2);
+    const c = reader.aggregate(all).continuity[0];
+    assert.deepEqual([c?.delivered, c?.events.get("gap")?.events], [80, 4], "the 100-day-old hour is gone from every level");
+    assert.equal(store.pruneStep(), 0);
+    store.close();
+  });
+
+  test("past the continuity minute retention a partial hour counts delivered whole, anomalies stay exact until raw retention", () => {
+    const clock = new Clock(T0 + 5 * DAY);
+    const store = open(newPath(), clock);
+    const hour = T0 + 10 * HOUR;
+    const samples: ContinuitySample[] = [];
+    for (let i = 0; i < 360; i++) samples.push(continuitySample(hour + i * 10_000 + 1, { delayMs: i < 180 ? 300 : 900 }));
+    for (const m of [5, 40, 70]) samples.push(continuitySample(hour + m * MIN, { event: "gap", count: m, delayMs: null }));
+    for (const s of samples) store.accept(s);
+    assert.ok(store.flush());
+    store.compact();
+    store.pruneAll();
+    const reader = store.reader();
+    assert.deepEqual([reader.rowCounts()["crollup_m"], reader.rowCounts()["crollup_h"], reader.rowCounts()["cevents"]], [0, 2, 3],
+      "5-day-old minute rows pruned (3 days), hour rows and raw anomalies kept");
+    const range = { since: hour + 30 * MIN, until: hour + 2 * HOUR };
+    let agg = reader.aggregate(range);
+    let c = agg.continuity[0];
+    assert.deepEqual(agg.continuityCoverage, { from: range.since, to: range.until, exactEdges: true, delivered: { from: hour, to: hour + 2 * HOUR } });
+    assert.deepEqual([c?.delivered, c?.delayMaxMs, c?.events.get("gap")?.events, c?.events.get("gap")?.countSum], [360, 900, 2, 110],
+      "the whole hour's deliveries; the gap at minute 5 is before since");
+
+    clock.t = T0 + 8 * DAY; // raw anomalies of that hour pruned too
+    store.pruneAll();
+    agg = reader.aggregate(range);
+    c = agg.continuity[0];
+    assert.deepEqual(agg.continuityCoverage, { from: hour, to: range.until, exactEdges: false, delivered: { from: hour, to: hour + 2 * HOUR } });
+    assert.deepEqual([c?.delivered, c?.events.get("gap")?.events], [360, 3], "the whole first hour, anomalies included");
+    store.close();
+  });
+
+  test("malformed continuity samples are rejected alone; non-finite delays are stored as missing", () => {
+    const clock = new Clock(T0 + 30_000);
+    const store = open(newPath(), clock);
+    store.accept(continuitySample(Number.NaN));
+    store.accept(continuitySample(T0, { event: "bogus" as ContinuitySample["event"] }));
+    store.accept(continuitySample(T0, { event: "gap", count: Number.NaN }));
+    store.accept(continuitySample(T0 + 1000, { delayMs: Number.POSITIVE_INFINITY, sightingDelayMs: Number.NaN }));
+    assert.ok(store.flush());
+    assert.deepEqual([store.stats().rejected, store.stats().written], [3, 1]);
+    const c = store.reader().aggregate({ since: T0, until: T0 + MIN }).continuity[0];
+    assert.deepEqual([c?.delivered, c?.delay.total, c?.sighting.total, c?.events.size], [1, 0, 0, 0]);
+    store.close();
   });
 });

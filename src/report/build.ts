@@ -1,6 +1,10 @@
+import type { AnomalyEvent, EventStats } from "../store/continuity.js";
 import { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "../store/latency.js";
-import type { AggregateResult, SeriesAggregate, TimeRange } from "../store/reader.js";
-import { sloFor, type ChainReport, type Report, type ReportRange, type SeriesReport, type SloObjective, type SloRow } from "./types.js";
+import type { AggregateResult, ContinuityAggregate, SeriesAggregate, TimeRange } from "../store/reader.js";
+import {
+  sloFor, type ChainReport, type Report, type ReportRange, type ResolvedSlo, type SeriesReport, type SloObjective,
+  type SloRow, type WatcherReport,
+} from "./types.js";
 
 /** Anything that can merge rollups for a range: a StoreReader (own or the writer's connection). */
 export interface ReportSource {
@@ -59,7 +63,7 @@ function headStats(lag: Map<number, number>, threshold: number): SeriesReport["h
   };
 }
 
-function seriesReport(s: SeriesAggregate, slo: Required<SloObjective>): SeriesReport {
+function seriesReport(s: SeriesAggregate, slo: ResolvedSlo): SeriesReport {
   const [p50, p95, p99] = s.latency.percentilesMs([50, 95, 99]);
   return {
     target: s.target, route: s.route, method: s.method,
@@ -85,7 +89,7 @@ function seriesReport(s: SeriesAggregate, slo: Required<SloObjective>): SeriesRe
 
 /** A ratio SLO: at least `objective` of `events` good. */
 function ratioRow(
-  base: Pick<SloRow, "target" | "route" | "sli" | "objectiveText">, objective: number, events: number, bad: number,
+  base: Pick<SloRow, "target" | "route" | "watcher" | "sli" | "objectiveText">, objective: number, events: number, bad: number,
 ): SloRow {
   const allowed = (1 - objective) * events;
   const actual = ratio(events - bad, events);
@@ -98,8 +102,8 @@ function pct(r: number): string {
   return `${Number((r * 100).toFixed(3))}%`;
 }
 
-function sloRows(s: SeriesAggregate, slo: Required<SloObjective>): SloRow[] {
-  const base = { target: s.target, route: s.route };
+function sloRows(s: SeriesAggregate, slo: ResolvedSlo): SloRow[] {
+  const base = { target: s.target, route: s.route, watcher: null };
   const rows: SloRow[] = [
     ratioRow({ ...base, sli: "success_ratio", objectiveText: `success >= ${pct(slo.successRatio)}` },
       slo.successRatio, s.requests, s.requests - s.ok),
@@ -126,6 +130,79 @@ function sloRows(s: SeriesAggregate, slo: Required<SloObjective>): SloRow[] {
   return rows;
 }
 
+const NO_EVENTS: EventStats = { events: 0, countSum: 0, countMax: 0, delayed: 0, delaySumMs: 0, delayMaxMs: 0 };
+
+function watcherReport(c: ContinuityAggregate): WatcherReport {
+  const ev = (k: AnomalyEvent): EventStats => c.events.get(k) ?? NO_EVENTS;
+  const reorg = ev("reorg");
+  const stall = ev("stall");
+  const first = ev("first_event");
+  const missingBlocks = ev("gap").countSum;
+  const logsMissing = ev("log_missing").countSum;
+  // A percentile is its bucket's highest equivalent value (within 1%); never above the exact max.
+  const capped = (v: number | undefined | null, max: number | null): number | null =>
+    v === undefined || v === null ? null : max === null ? v : Math.min(v, max);
+  const [p50, p95, p99] = c.delay.percentilesMs([50, 95, 99]).map((v) => capped(v, c.delayMaxMs));
+  const [sp95] = c.sighting.percentilesMs([95]).map((v) => capped(v, c.sightingMaxMs));
+  return {
+    target: c.target, watcher: c.watcher, route: c.route, subscription: c.subscription,
+    delivered: c.delivered, backfilled: c.backfilled, missingBlocks, duplicates: ev("duplicate").countSum,
+    reorgs: reorg.events, maxReorgDepth: reorg.events > 0 ? reorg.countMax : null,
+    outOfOrder: ev("out_of_order").events,
+    // A stall's detection sample has no delay, its end sample carries the stall's total length.
+    stalls: Math.max(stall.events - stall.delayed, stall.delayed), stallSeconds: stall.countSum / 1000,
+    reconnects: ev("reconnect").events, clientGapBlocks: ev("client_gap").countSum,
+    idChanges: ev("subscription_id_change").events,
+    deliveryRatio: ratio(c.delivered, c.delivered + missingBlocks + logsMissing),
+    delayMs: {
+      samples: c.delay.total, p50: p50 ?? null, p95: p95 ?? null, p99: p99 ?? null, max: c.delayMaxMs, clamped: c.delayClamped,
+    },
+    sightingDelayMs: { samples: c.sighting.total, p95: sp95 ?? null, max: c.sightingMaxMs, clamped: c.sightingClamped },
+    firstEventMs: { events: first.events, max: first.delayed > 0 ? first.delayMaxMs : null },
+    logsMissing, logsDuplicate: ev("log_duplicate").countSum,
+  };
+}
+
+/** Zero tolerance: every event good, or the objective is missed; the budget is 1 or 0. */
+function zeroToleranceRow(
+  base: Pick<SloRow, "target" | "route" | "watcher" | "sli" | "objective" | "objectiveText">,
+  actual: number | null, events: number, bad: number,
+): SloRow {
+  const judged = events > 0 || bad > 0;
+  return {
+    ...base, actual, events, bad, budgetLeft: judged ? (bad === 0 ? 1 : 0) : null, pass: judged ? bad === 0 : null,
+  };
+}
+
+function watcherSloRows(c: ContinuityAggregate, w: WatcherReport, slo: ResolvedSlo): SloRow[] {
+  const base = { target: w.target, route: w.route, watcher: w.watcher };
+  const unit = w.subscription === "logs" ? "logs" : "blocks";
+  const missing = w.missingBlocks + w.logsMissing;
+  const rows: SloRow[] = [
+    zeroToleranceRow(
+      { ...base, sli: "delivery", objective: 1, objectiveText: `100% of ${unit} delivered (after gap filling; client gaps excluded)` },
+      w.deliveryRatio, w.delivered + missing, missing,
+    ),
+    zeroToleranceRow(
+      { ...base, sli: "duplicates", objective: 0, objectiveText: "0 duplicate deliveries" },
+      w.delivered > 0 || w.duplicates + w.logsDuplicate > 0 ? w.duplicates + w.logsDuplicate : null,
+      w.delivered, w.duplicates + w.logsDuplicate,
+    ),
+  ];
+  const max = slo.maxDeliveryDelayMs;
+  if (max !== null) {
+    const events = c.delay.total;
+    const bad = c.delay.countAbove(max * 1000);
+    const p95 = w.delayMs.p95;
+    rows.push({
+      ...base, sli: "delivery_delay_p95_ms", objective: max, objectiveText: `delivery delay p95 <= ${max} ms`,
+      actual: p95, events, bad, budgetLeft: events > 0 ? 1 - bad / (0.05 * events) : null,
+      pass: p95 === null ? null : p95 <= max,
+    });
+  }
+  return rows;
+}
+
 function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
   const m = new Map<string, T[]>();
   for (const it of items) {
@@ -146,7 +223,9 @@ export function buildReport(
   range: ReportRange, slos: readonly SloObjective[], source: ReportSource, now: number = Date.now(),
 ): Report {
   const agg = source.aggregate({ since: range.since, until: range.until, chain: range.chain });
-  const chainNames = new Set([...agg.series.map((s) => s.chain), ...agg.consistency.map((c) => c.chain)]);
+  const chainNames = new Set([
+    ...agg.series.map((s) => s.chain), ...agg.consistency.map((c) => c.chain), ...agg.continuity.map((c) => c.chain),
+  ]);
   const chains: ChainReport[] = [];
   for (const chain of [...chainNames].sort(byName)) {
     const slo = sloFor(chain, slos);
@@ -159,22 +238,39 @@ export function buildReport(
     const mismatches = cons.reduce((n, c) => n + c.mismatches, 0);
     const requests = series.reduce((n, s) => n + s.requests, 0);
     const ok = series.reduce((n, s) => n + s.ok, 0);
+    const watchers = agg.continuity
+      .filter((c) => c.chain === chain)
+      .sort((a, b) => byName(a.target, b.target) || byName(a.watcher, b.watcher) || byName(a.route, b.route) ||
+        byName(a.subscription, b.subscription))
+      .map((c) => ({ c, w: watcherReport(c) }));
     chains.push({
       chain, requests, ok, successRatio: ratio(ok, requests),
-      slo: [...routes.values()].flatMap((list) => sloRows(mergeSeries(list), slo)),
+      slo: [
+        ...[...routes.values()].flatMap((list) => sloRows(mergeSeries(list), slo)),
+        ...watchers.flatMap(({ c, w }) => watcherSloRows(c, w, slo)),
+      ],
       series: series.map((s) => seriesReport(s, slo)),
       consistency: {
         checks, mismatches, mismatchRatio: ratio(mismatches, checks),
         byTarget: cons.map((c) => ({ target: c.target, checks: c.checks, mismatches: c.mismatches })),
       },
+      continuity: { watchers: watchers.map(({ w }) => w) },
     });
   }
-  const empty = chains.every((c) => c.requests === 0 && c.consistency.checks === 0);
+  const empty = chains.every((c) => c.requests === 0 && c.consistency.checks === 0 && c.continuity.watchers.length === 0);
   return {
     generatedAt: now,
     range: { since: range.since, until: range.until, chain: range.chain ?? null },
     coverage: {
       from: agg.plan.from, to: agg.plan.to, granularity: agg.plan.granularity, exactEdges: agg.plan.exactEdges,
+      continuity: {
+        ...agg.continuityCoverage,
+        delivered: {
+          ...agg.continuityCoverage.delivered,
+          exactEdges: agg.continuityCoverage.delivered.from === null ||
+            (agg.continuityCoverage.delivered.from === range.since && agg.continuityCoverage.delivered.to === range.until),
+        },
+      },
     },
     empty,
     note: empty ? "No samples in this range." : null,

@@ -29,7 +29,40 @@ function verdict(pass: boolean | null): string {
 }
 
 function sloActual(r: SloRow): string {
-  return r.sli === "latency_p95_ms" ? (r.actual === null ? DASH : `${num(r.actual)} ms`) : pct(r.actual);
+  if (r.sli === "latency_p95_ms" || r.sli === "delivery_delay_p95_ms") return r.actual === null ? DASH : `${num(r.actual)} ms`;
+  if (r.sli === "duplicates") return r.actual === null ? DASH : String(r.actual);
+  return pct(r.actual);
+}
+
+function ms(v: number | null): string {
+  return v === null ? DASH : num(v, 0);
+}
+
+function subscriptions(c: ChainReport): string[] {
+  const ws = c.continuity.watchers;
+  if (ws.length === 0) return [];
+  const out = ["### Subscriptions", ""];
+  out.push(table(
+    ["target", "watcher", "route", "delivered (backfilled)", "missing", "delivery", "duplicates", "reorgs (max depth)",
+      "out of order", "stalls (s)", "reconnects", "client gaps", "id changes", "delay ms p50/p95/p99/max",
+      "sighting ms p95/max", "first event max ms", "logs missing/dup"],
+    ws.map((w) => [
+      w.target, w.watcher, w.route, `${w.delivered} (${w.backfilled})`, String(w.missingBlocks), pct(w.deliveryRatio),
+      String(w.duplicates), w.reorgs === 0 ? "0" : `${w.reorgs} (${w.maxReorgDepth ?? DASH})`, String(w.outOfOrder),
+      w.stalls === 0 ? "0" : `${w.stalls} (${num(w.stallSeconds)})`, String(w.reconnects), String(w.clientGapBlocks),
+      String(w.idChanges),
+      w.delayMs.samples === 0
+        ? DASH
+        : [w.delayMs.p50, w.delayMs.p95, w.delayMs.p99, w.delayMs.max].map(ms).join(" / ") +
+          (w.delayMs.clamped > 0 ? ` (${w.delayMs.clamped} negative as 0)` : ""),
+      w.sightingDelayMs.samples === 0 ? DASH : `${ms(w.sightingDelayMs.p95)} / ${ms(w.sightingDelayMs.max)}`,
+      ms(w.firstEventMs.max),
+      w.subscription === "logs" || w.logsMissing + w.logsDuplicate > 0 ? `${w.logsMissing} / ${w.logsDuplicate}` : DASH,
+    ]),
+  ), "");
+  out.push("Missing = blocks Lasso never delivered (confirmed over HTTP after its gap filling). Client gaps (blocks " +
+    "missed while the watcher's own socket was down) are shown but never count against Lasso.", "");
+  return out;
 }
 
 function renderChain(c: ChainReport): string {
@@ -37,8 +70,8 @@ function renderChain(c: ChainReport): string {
   out.push(`Requests: ${c.requests}, success ${pct(c.successRatio)}.`, "");
   out.push("### SLOs", "");
   out.push(table(
-    ["target", "route", "objective", "actual", "events", "bad", "budget left", "verdict"],
-    c.slo.map((r) => [r.target, r.route, r.objectiveText, sloActual(r), String(r.events), String(r.bad),
+    ["target", "route", "watcher", "objective", "actual", "events", "bad", "budget left", "verdict"],
+    c.slo.map((r) => [r.target, r.route, r.watcher ?? DASH, r.objectiveText, sloActual(r), String(r.events), String(r.bad),
       pct(r.budgetLeft, 1), verdict(r.pass)]),
   ), "");
   out.push("### Series", "");
@@ -63,6 +96,7 @@ function renderChain(c: ChainReport): string {
   out.push(k.checks === 0
     ? "No consistency checks in this range."
     : `${k.mismatches} of ${k.checks} checks found providers disagreeing on a block hash (${pct(k.mismatchRatio)}).`, "");
+  out.push(...subscriptions(c));
   return out.join("\n");
 }
 
@@ -83,6 +117,14 @@ export function renderMarkdown(r: Report): string {
   const out: string[] = ["# lasso-canary report", ""];
   out.push(`Range: ${iso(r.range.since)} to ${iso(r.range.until)}${r.range.chain ? `, chain ${r.range.chain}` : ""}.`);
   out.push(`Data covered: ${iso(r.coverage.from)} to ${iso(r.coverage.to)} (${coverageText(r)}).`);
+  const k = r.coverage.continuity;
+  if (r.chains.some((c) => c.continuity.watchers.length > 0) && !(k.exactEdges && k.delivered.exactEdges)) {
+    const anomalies = k.exactEdges
+      ? "gaps, duplicates and other anomalies exact"
+      : `gaps, duplicates and other anomalies ${iso(k.from)} to ${iso(k.to)}, rounded out where their raw rows are past retention`;
+    out.push(`Subscriptions: delivered counts and delays ${iso(k.delivered.from)} to ${iso(k.delivered.to)} (whole ` +
+      `rollup buckets: delivered events are kept in rollups only); ${anomalies}.`);
+  }
   out.push(`Latency percentiles are within ${r.latencyPrecision.relativeError * 100}% ` +
     `(HdrHistogram, ${r.latencyPrecision.significantDigits} significant digits), successful requests only.`, "");
   if (r.empty) {

@@ -7,6 +7,7 @@ const Slo = z.object({
   p95LatencyMs: z.number().positive(),
   maxHeadLagBlocks: z.number().min(0),
   headFreshRatio: z.number().min(0).max(1).optional(),
+  maxDeliveryDelayMs: z.number().positive().optional(),
 });
 
 export const RequestMessage = z.object({

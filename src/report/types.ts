@@ -9,18 +9,31 @@ export interface SloObjective {
   maxHeadLagBlocks: number;
   /** Share of head samples that must be within maxHeadLagBlocks. Default 0.99. */
   headFreshRatio?: number;
+  /**
+   * Subscription delivery delay objective: p95 of (arrival - block timestamp) per watcher must
+   * be <= this, ms (e.g. 2 block times). Optional, no default: the report does not know block
+   * times, so without it there is no delay SLO row. Delivery (100% of blocks, no gap) and
+   * duplicates (0) are always judged.
+   */
+  maxDeliveryDelayMs?: number;
 }
 
-export const DEFAULT_SLO: Omit<Required<SloObjective>, "chain"> = {
+/** An SloObjective with defaults filled in; maxDeliveryDelayMs null when not given. */
+export type ResolvedSlo = Required<Omit<SloObjective, "maxDeliveryDelayMs">> & { maxDeliveryDelayMs: number | null };
+
+export const DEFAULT_SLO: Omit<ResolvedSlo, "chain" | "maxDeliveryDelayMs"> = {
   successRatio: 0.999,
   p95LatencyMs: 300,
   maxHeadLagBlocks: 2,
   headFreshRatio: 0.99,
 };
 
-export function sloFor(chain: string, slos: readonly SloObjective[]): Required<SloObjective> {
+export function sloFor(chain: string, slos: readonly SloObjective[]): ResolvedSlo {
   const s = slos.find((x) => x.chain === chain);
-  return { ...DEFAULT_SLO, ...s, chain, headFreshRatio: s?.headFreshRatio ?? DEFAULT_SLO.headFreshRatio };
+  return {
+    ...DEFAULT_SLO, ...s, chain, headFreshRatio: s?.headFreshRatio ?? DEFAULT_SLO.headFreshRatio,
+    maxDeliveryDelayMs: s?.maxDeliveryDelayMs ?? null,
+  };
 }
 
 export interface ReportRange {
@@ -59,22 +72,84 @@ export interface SeriesReport {
   retries: { total: number; retriedRequests: number };
 }
 
-export type Sli = "success_ratio" | "latency_p95_ms" | "head_freshness";
+/**
+ * Probe SLIs (per target and route): success_ratio, latency_p95_ms, head_freshness.
+ * Subscription SLIs (per watcher, `watcher` set):
+ * - delivery: events = units owed (delivered + missing blocks + missing logs), bad = missing
+ *   (confirmed gaps after Lasso's gap filling, and logs missing against eth_getLogs); objective
+ *   1 (100%). Client gaps (our own disconnects) are neither events nor bad.
+ * - duplicates: events = delivered, bad = repeats (duplicate + log_duplicate counts); objective 0,
+ *   actual = the number of repeats.
+ * - delivery_delay_p95_ms: only when SloObjective.maxDeliveryDelayMs is given; like latency.
+ */
+export type Sli = "success_ratio" | "latency_p95_ms" | "head_freshness" | "delivery" | "duplicates" | "delivery_delay_p95_ms";
 
 export interface SloRow {
   target: string;
   route: string;
+  /** The subscription watcher a subscription SLI is about; null for probe SLIs. */
+  watcher: string | null;
   sli: Sli;
-  /** Ratio for success/freshness, ms for latency. */
+  /** Ratio for success/freshness/delivery, ms for latency and delay, a count for duplicates. */
   objective: number;
   objectiveText: string;
+  /** Same unit as objective. */
   actual: number | null;
   /** Events the SLI counted and the bad ones among them. */
   events: number;
   bad: number;
-  /** 1 - bad / allowed_bad; negative when overspent; null without data. */
+  /**
+   * 1 - bad / allowed_bad; negative when overspent; null without data. Zero-tolerance
+   * objectives (delivery 100%, duplicates 0) allow no bad event, so their budget is all or
+   * nothing: 1 while nothing bad happened, 0 from the first bad event on.
+   */
   budgetLeft: number | null;
   pass: boolean | null;
+}
+
+/** One subscription watcher over the range (see ContinuitySample for the event kinds). */
+export interface WatcherReport {
+  target: string;
+  watcher: string;
+  route: string;
+  subscription: string;
+  /** Events received (repeats included). Whole buckets at the range edges: see Report.coverage.continuity. */
+  delivered: number;
+  /** Of those, backfilled full blocks. */
+  backfilled: number;
+  /** Blocks Lasso never delivered (sum of gap counts). */
+  missingBlocks: number;
+  /** Repeated deliveries (sum of duplicate counts). */
+  duplicates: number;
+  reorgs: number;
+  /** Deepest reorg (blocks replaced); null without reorgs. */
+  maxReorgDepth: number | null;
+  outOfOrder: number;
+  /**
+   * Stalls: a watcher emits a stall sample when one is detected (no delay) and another when it
+   * ends (delay = its whole length); stalls = max(detected, ended) in the range, so a stall
+   * split by a range edge still counts (two split at both edges count as one). stallSeconds sums both samples' counts (silence until
+   * detection + the rest), i.e. the stall time the range holds.
+   */
+  stalls: number;
+  stallSeconds: number;
+  /** The watcher's own reconnects (not Lasso's fault by themselves). */
+  reconnects: number;
+  /** Blocks (logs for a logs watcher) missed while our own socket was down, fetched over HTTP: never held against Lasso. */
+  clientGapBlocks: number;
+  /** Subscription id changes seen in notifications. */
+  idChanges: number;
+  /** delivered / (delivered + missingBlocks + logsMissing); null when there is neither. */
+  deliveryRatio: number | null;
+  /** Arrival minus block timestamp (the block timestamp has 1 s resolution). Negatives (clock skew) are counted as 0 and in `clamped`. */
+  delayMs: { samples: number; p50: number | null; p95: number | null; p99: number | null; max: number | null; clamped: number };
+  /** Arrival minus the first HTTP sighting of the height (delivered samples HTTP saw first). */
+  sightingDelayMs: { samples: number; p95: number | null; max: number | null; clamped: number };
+  /** Subscribe to first event, per (re)subscription. */
+  firstEventMs: { events: number; max: number | null };
+  /** Logs missing against eth_getLogs over closed ranges, and logs delivered twice. */
+  logsMissing: number;
+  logsDuplicate: number;
 }
 
 export interface ChainReport {
@@ -90,6 +165,8 @@ export interface ChainReport {
     mismatchRatio: number | null;
     byTarget: { target: string; checks: number; mismatches: number }[];
   };
+  /** Subscription watchers (their SLO rows are in `slo`, with `watcher` set). */
+  continuity: { watchers: WatcherReport[] };
 }
 
 export interface Report {
@@ -113,6 +190,22 @@ export interface Report {
     granularity: "minute" | "hour" | "day" | "mixed" | "raw" | "none";
     /** True when the data covers exactly [since, until) (from = since, to = until, or an empty range). */
     exactEdges: boolean;
+    /**
+     * Subscriptions (chains[].continuity and their SLO rows) have a coverage of their own.
+     * Anomalies (gaps, duplicates, reorgs, stalls, ...) are kept raw for the raw retention, so
+     * from/to are normally exactly since/until, like probes, and the delivery and duplicates
+     * verdicts are exact; an edge whose raw anomalies are past retention is rounded out to its
+     * rollup bucket (exactEdges false). Delivered counts and delays are kept in rollups only
+     * (delivered samples are not kept raw: ~1.7 M a day for 20 watchers), so `delivered`
+     * covers the range rounded out to whole minutes (an edge minute counts whole), or to
+     * whole hours once continuity minute rollups are past their retention (default 3 days).
+     */
+    continuity: {
+      from: number | null;
+      to: number | null;
+      exactEdges: boolean;
+      delivered: { from: number | null; to: number | null; exactEdges: boolean };
+    };
   };
   empty: boolean;
   note: string | null;

@@ -16,6 +16,19 @@ export interface SeriesKey {
   method: string;
 }
 
+/** A subscription watcher series (cseries): the unit continuity rollups are kept per. */
+export interface ContinuityKey {
+  target: string;
+  chain: string;
+  watcher: string;
+  route: string;
+  subscription: string;
+}
+
+export interface ContinuitySeriesRow extends ContinuityKey {
+  id: number;
+}
+
 export interface SeriesRow extends SeriesKey {
   id: number;
   kind: number;
@@ -33,6 +46,9 @@ export class Interner {
   private readonly getSeries: Database.Statement<[number, string, string, string, string], { id: number }>;
   private readonly insName: Database.Statement<[number, string]>;
   private readonly getName: Database.Statement<[number, string], { id: number }>;
+  private readonly cseries = new Map<string, number>();
+  private readonly insCseries: Database.Statement<[string, string, string, string, string]>;
+  private readonly getCseries: Database.Statement<[string, string, string, string, string], { id: number }>;
 
   constructor(db: Db) {
     this.insSeries = db.prepare(
@@ -43,6 +59,25 @@ export class Interner {
     );
     this.insName = db.prepare("INSERT INTO names (kind, name) VALUES (?, ?) ON CONFLICT DO NOTHING");
     this.getName = db.prepare("SELECT id FROM names WHERE kind = ? AND name = ?");
+    this.insCseries = db.prepare(
+      "INSERT INTO cseries (target, chain, watcher, route, subscription) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    );
+    this.getCseries = db.prepare(
+      "SELECT id FROM cseries WHERE target = ? AND chain = ? AND watcher = ? AND route = ? AND subscription = ?",
+    );
+  }
+
+  continuitySeriesId(k: ContinuityKey): number {
+    const key = `${k.target}\u0000${k.chain}\u0000${k.watcher}\u0000${k.route}\u0000${k.subscription}`;
+    let id = this.cseries.get(key);
+    if (id === undefined) {
+      this.insCseries.run(k.target, k.chain, k.watcher, k.route, k.subscription);
+      const row = this.getCseries.get(k.target, k.chain, k.watcher, k.route, k.subscription);
+      if (row === undefined) throw new Error("continuity series row vanished after insert");
+      id = row.id;
+      this.cseries.set(key, id);
+    }
+    return id;
   }
 
   seriesId(kind: number, k: SeriesKey): number {
@@ -76,6 +111,7 @@ export class Interner {
   reset(): void {
     this.series.clear();
     this.names.clear();
+    this.cseries.clear();
   }
 }
 
@@ -83,6 +119,7 @@ export class Interner {
 export interface Dictionary {
   series: Map<number, SeriesRow>;
   names: Map<number, string>;
+  continuity: Map<number, ContinuitySeriesRow>;
 }
 
 export function loadDictionary(db: Db): Dictionary {
@@ -94,5 +131,8 @@ export function loadDictionary(db: Db): Dictionary {
   for (const r of db.prepare("SELECT id, name FROM names").all() as { id: number; name: string }[]) {
     names.set(r.id, r.name);
   }
-  return { series, names };
+  const continuity = new Map<number, ContinuitySeriesRow>();
+  const cseries = db.prepare("SELECT id, target, chain, watcher, route, subscription FROM cseries").all() as ContinuitySeriesRow[];
+  for (const r of cseries) continuity.set(r.id, r);
+  return { series, names, continuity };
 }

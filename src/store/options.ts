@@ -11,10 +11,17 @@ export interface StoreOptions {
   logger?: StoreLogger;
   /** Wall clock in ms; injectable so tests can move time for compaction and retention. */
   now?: () => number;
-  /** Raw probe and consistency samples. Default 7 days. */
+  /** Raw probe and consistency samples, and continuity anomalies. Default 7 days. */
   rawRetentionDays?: number;
   /** Minute rollups. Default 14 days: at 90 days they alone would exceed the size budget. */
   minuteRetentionDays?: number;
+  /**
+   * Continuity (subscription watcher) minute rollups. Default 3 days: ~4.7 MB a day for 20
+   * watchers at 1 block/s (two delay histograms per watcher-minute); past it, continuity
+   * reports read partial hours from hour rollups (delivered counts and delays rounded out to
+   * the hour, anomalies still exact from their raw rows).
+   */
+  continuityMinuteRetentionDays?: number;
   /** Hour and day rollups. Default 90 days. */
   hourRetentionDays?: number;
   /** Write the queue this often; 0 disables the timer (tests call flush()). Default 1000. */
@@ -62,6 +69,7 @@ export function resolveOptions(o: StoreOptions): ResolvedStoreOptions {
     now: o.now ?? Date.now,
     rawRetentionDays: positive("rawRetentionDays", o.rawRetentionDays ?? 7),
     minuteRetentionDays: positive("minuteRetentionDays", o.minuteRetentionDays ?? 14),
+    continuityMinuteRetentionDays: positive("continuityMinuteRetentionDays", o.continuityMinuteRetentionDays ?? 3),
     hourRetentionDays: positive("hourRetentionDays", o.hourRetentionDays ?? 90),
     flushIntervalMs: nonNegative("flushIntervalMs", o.flushIntervalMs ?? 1000),
     batchSize: positive("batchSize", o.batchSize ?? 500),

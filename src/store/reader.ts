@@ -1,13 +1,19 @@
-import type { ConsistencySample, ErrorClass, ProbeSample } from "../samples.js";
+import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
 import { decodeHashes } from "./consistency.js";
-import { loadDictionary, SERIES_CONSISTENCY, SERIES_PROBE, type Dictionary, type SeriesKey } from "./intern.js";
+import {
+  addAnomaly, addDelivered, decodeDelivered, eventOfCode, mergeEncodedCont, newContAgg, type AnomalyEvent, type ContAgg,
+  type EventStats, type StoredAnomaly,
+} from "./continuity.js";
+import {
+  loadDictionary, SERIES_CONSISTENCY, SERIES_PROBE, type ContinuityKey, type Dictionary, type SeriesKey,
+} from "./intern.js";
 import { bucketOfKey, rowKey, seriesOfKey } from "./keys.js";
 import { LatencyCounts } from "./latency.js";
 import { decodeStaged, unpackRecords, type StoredProbe } from "./record.js";
 import { addSample, mergeEncoded, newAgg, type Agg } from "./rollup.js";
 import { openDatabase, type Db } from "./schema.js";
-import { planRead, type ReadPlan } from "./segments.js";
-import { MINUTE_MS, minuteOf } from "./time.js";
+import { planRead, type Horizons, type ReadPlan } from "./segments.js";
+import { DAY_MS, HOUR_MS, MINUTE_MS, minuteOf } from "./time.js";
 
 export interface TimeRange {
   /** Inclusive, wall-clock ms. */
@@ -42,6 +48,28 @@ export interface ConsistencyAggregate {
   mismatches: number;
 }
 
+/**
+ * Rollups of one subscription watcher series merged over a range. Delivered counts and delays
+ * cover whole buckets at the range's edges; anomalies are exact to the millisecond within raw
+ * retention (`AggregateResult.continuityCoverage`, StoreReader.readContinuity).
+ */
+export interface ContinuityAggregate extends ContinuityKey {
+  /** Delivered samples (every event received, repeats included). */
+  delivered: number;
+  /** Delivered samples that were backfilled full blocks. */
+  backfilled: number;
+  /** Arrival minus block timestamp, of delivered samples that had one; negatives recorded as 0. */
+  delay: LatencyCounts;
+  delayClamped: number;
+  delayMaxMs: number | null;
+  /** Arrival minus first HTTP sighting, of delivered samples that had one; negatives recorded as 0. */
+  sighting: LatencyCounts;
+  sightingClamped: number;
+  sightingMaxMs: number | null;
+  /** Per anomaly kind that occurred: samples, their `count` sum and max, delays. */
+  events: Map<AnomalyEvent, EventStats>;
+}
+
 /** Rows read per table by one aggregate() call (tests and benchmarks: what a plan cost). */
 export interface RowsRead {
   rollup_d: number;
@@ -53,13 +81,37 @@ export interface RowsRead {
   cons_h: number;
   cons_m: number;
   consistency: number;
+  crollup_d: number;
+  crollup_h: number;
+  crollup_m: number;
+  cevents: number;
+  cstaging: number;
 }
 
 export interface AggregateResult {
   plan: ReadPlan;
   series: SeriesAggregate[];
   consistency: ConsistencyAggregate[];
+  continuity: ContinuityAggregate[];
+  /** What `continuity` covers; it has a plan of its own (see StoreReader.readContinuity). */
+  continuityCoverage: ContinuityCoverage;
   rowsRead: RowsRead;
+}
+
+export interface ContinuityCoverage {
+  /**
+   * Anomalies (every event kind but delivered): exactly [since, until) (exactEdges) unless an
+   * edge's raw anomalies are past raw retention, when that edge is rounded out to its bucket.
+   * Null when the range is empty.
+   */
+  from: number | null;
+  to: number | null;
+  exactEdges: boolean;
+  /**
+   * Delivered counts and delays: whole rollup buckets, so the range rounded out to whole
+   * minutes, or to whole hours where continuity minute rollups are past their retention.
+   */
+  delivered: { from: number | null; to: number | null };
 }
 
 interface RollupRow {
@@ -81,6 +133,13 @@ interface ConsSample {
   agree: number;
 }
 
+interface ContRow {
+  key: number;
+  n: number;
+  ev: number;
+  data: Buffer;
+}
+
 /** The compacted raw samples of one edge minute (wanted series and scopes only). */
 interface EdgeMinute {
   probes: StoredProbe[];
@@ -90,7 +149,21 @@ interface EdgeMinute {
 type Wanted = (id: number, kind: number) => boolean;
 
 function emptyRowsRead(): RowsRead {
-  return { rollup_d: 0, rollup_h: 0, rollup_m: 0, raw: 0, staging: 0, cons_d: 0, cons_h: 0, cons_m: 0, consistency: 0 };
+  return {
+    rollup_d: 0, rollup_h: 0, rollup_m: 0, raw: 0, staging: 0, cons_d: 0, cons_h: 0, cons_m: 0, consistency: 0,
+    crollup_d: 0, crollup_h: 0, crollup_m: 0, cevents: 0, cstaging: 0,
+  };
+}
+
+interface AnomalyRow {
+  id: number;
+  ts: number;
+  series: number;
+  event: number;
+  block: number | null;
+  count: number;
+  delay: number | null;
+  detail: string | null;
 }
 
 /**
@@ -123,7 +196,8 @@ export class StoreReader {
    * in one transaction, so in one snapshot every sample is counted exactly once, whether
    * its minute is open, being compacted, or closed. Where an edge's raw samples are past
    * retention (or found incomplete) the edge falls back to its whole rollup bucket and
-   * `plan` says so (`exactEdges`, `from`, `to`).
+   * `plan` says so (`exactEdges`, `from`, `to`). Continuity aggregates per watcher series
+   * come from the same snapshot on a plan of their own (`continuityCoverage`, readContinuity).
    */
   aggregate(range: TimeRange): AggregateResult {
     return this.db.transaction(() => this.aggregateInSnapshot(range))();
@@ -219,7 +293,115 @@ export class StoreReader {
       const s = dict.series.get(id);
       if (s) consistency.push({ target: s.target, chain: s.chain, ...c });
     }
-    return { plan, series, consistency, rowsRead };
+    const cont = this.readContinuity(range, dict, { ...horizons, continuityMinute: this.meta("cminute_horizon") ?? 0 }, rowsRead);
+    return { plan, series, consistency, continuity: cont.continuity, continuityCoverage: cont.coverage, rowsRead };
+  }
+
+  /**
+   * Continuity aggregates over [since, until), on a plan of their own: delivered samples have
+   * no raw rows, and continuity minute rollups a shorter retention than probe ones. Whole
+   * buckets inside the range count whole. A bucket that sticks out of the range (the partial
+   * minute at an edge, or the partial hour once its minute rows are pruned) counts its
+   * delivered part whole, and its anomalies from the raw `cevents` rows filtered by
+   * timestamp, so anomalies are exact wherever raw anomalies are retained (and complete:
+   * no fewer than the bucket's rollup counts); otherwise that bucket counts whole.
+   */
+  private readContinuity(
+    range: TimeRange, dict: Dictionary, horizons: Horizons & { continuityMinute: number }, rowsRead: RowsRead,
+  ): { continuity: ContinuityAggregate[]; coverage: ContinuityCoverage } {
+    const { since, until } = range;
+    const wanted = (id: number): boolean => {
+      const s = dict.continuity.get(id);
+      return s !== undefined && (range.chain === undefined || s.chain === range.chain);
+    };
+    // raw: Infinity: no partial minute is read from raw rows (delivered samples have none).
+    const plan = planRead(since, until, { hour: horizons.hour, minute: horizons.continuityMinute, raw: Infinity });
+    const accs = new Map<number, ContAgg<LatencyCounts>>();
+    const accFor = (series: number): ContAgg<LatencyCounts> => {
+      let a = accs.get(series);
+      if (!a) accs.set(series, (a = newContAgg(new LatencyCounts(), new LatencyCounts())));
+      return a;
+    };
+    // Exact unless an edge bucket's raw anomalies are past retention (or incomplete).
+    let anomalyFrom = plan.from === null ? null : since;
+    let anomalyTo = plan.to === null ? null : until;
+    const levels = [["day", "crollup_d", DAY_MS], ["hour", "crollup_h", HOUR_MS], ["minute", "crollup_m", MINUTE_MS]] as const;
+    for (const [level, table, size] of levels) {
+      const rows = this.db.prepare<[number, number], ContRow>(`SELECT key, n, ev, data FROM ${table} WHERE key >= ? AND key < ?`);
+      for (const [a, b] of plan[level]) {
+        const edge = new Map<number, ContRow[]>();
+        for (const r of rows.iterate(rowKey(a, 0), rowKey(b, 0))) {
+          rowsRead[table]++;
+          const series = seriesOfKey(r.key);
+          if (!wanted(series)) continue;
+          const bucket = bucketOfKey(r.key);
+          if (bucket * size >= since && (bucket + 1) * size <= until) {
+            mergeEncodedCont(accFor(series), r.n, r.ev, r.data);
+            continue;
+          }
+          const list = edge.get(bucket);
+          if (list) list.push(r);
+          else edge.set(bucket, [r]);
+        }
+        for (const bucket of new Set([a, b - 1])) {
+          const start = bucket * size;
+          const end = start + size;
+          if (start >= since && end <= until) continue;
+          const list = edge.get(bucket) ?? [];
+          const events = start >= horizons.raw ? this.readAnomalies(start, end, wanted, rowsRead) : null;
+          const complete = events !== null && list.every((r) => (events.perSeries.get(seriesOfKey(r.key)) ?? 0) >= r.ev);
+          for (const r of list) mergeEncodedCont(accFor(seriesOfKey(r.key)), r.n, r.ev, r.data, complete ? "delivered" : "all");
+          if (complete) {
+            for (const e of events.list) if (e.ts >= since && e.ts < until) addAnomaly(accFor(e.series), e);
+          } else if (start < since) {
+            anomalyFrom = start;
+          } else {
+            anomalyTo = end;
+          }
+        }
+      }
+    }
+    if (plan.from !== null && plan.to !== null) {
+      // Staged delivered samples of the same whole buckets the delivered rollups were read for.
+      const staged = this.db.prepare<[number, number], { series: number; ts: number; rec: Buffer }>(
+        "SELECT series, ts, rec FROM cstaging WHERE ts >= ? AND ts < ?",
+      );
+      for (const r of staged.iterate(plan.from, plan.to)) {
+        rowsRead.cstaging++;
+        if (wanted(r.series)) addDelivered(accFor(r.series), decodeDelivered(r.rec, r.series, r.ts));
+      }
+    }
+    const continuity: ContinuityAggregate[] = [];
+    for (const [id, a] of accs) {
+      const s = dict.continuity.get(id);
+      if (s) continuity.push(resolveContinuity(s, a));
+    }
+    return {
+      continuity,
+      coverage: {
+        from: anomalyFrom, to: anomalyTo,
+        exactEdges: plan.from === null || (anomalyFrom === since && anomalyTo === until),
+        delivered: { from: plan.from, to: plan.to },
+      },
+    };
+  }
+
+  /** Raw anomalies of wanted series with start <= ts < end, and how many per series. */
+  private readAnomalies(
+    start: number, end: number, wanted: (id: number) => boolean, rowsRead: RowsRead,
+  ): { list: StoredAnomaly[]; perSeries: Map<number, number> } {
+    const list: StoredAnomaly[] = [];
+    const perSeries = new Map<number, number>();
+    const events = this.db.prepare<[number, number], AnomalyRow>(
+      "SELECT id, ts, series, event, block, count, delay, detail FROM cevents WHERE ts >= ? AND ts < ?",
+    );
+    for (const e of events.iterate(start, end)) {
+      rowsRead.cevents++;
+      if (!wanted(e.series)) continue;
+      list.push(storedAnomaly(e));
+      perSeries.set(e.series, (perSeries.get(e.series) ?? 0) + 1);
+    }
+    return { list, perSeries };
   }
 
   /**
@@ -274,6 +456,33 @@ export class StoreReader {
     return { probes, checks };
   }
 
+  /**
+   * Raw continuity anomalies (every event kind but delivered) with since <= ts < until, oldest
+   * first, for drill-down. `chain` (or range.chain) filters. Delivered samples are not kept raw.
+   * Anomalies store no sighting delay or backfilled flag (null); count and delayMs are whole ms,
+   * delayMs clamped at 0; detail capped at 500 characters.
+   */
+  continuityEvents(range: TimeRange, chain: string | undefined = range.chain): ContinuitySample[] {
+    const dict = loadDictionary(this.db);
+    const rows = this.db
+      .prepare<[number, number], AnomalyRow>(
+        "SELECT id, ts, series, event, block, count, delay, detail FROM cevents WHERE ts >= ? AND ts < ? ORDER BY ts, id",
+      )
+      .all(range.since, range.until);
+    const out: ContinuitySample[] = [];
+    for (const r of rows) {
+      const s = dict.continuity.get(r.series);
+      const event = eventOfCode(r.event);
+      if (!s || event === null || (chain !== undefined && s.chain !== chain)) continue;
+      out.push({
+        kind: "continuity", ts: r.ts, target: s.target, chain: s.chain, watcher: s.watcher, route: s.route,
+        subscription: s.subscription === "logs" ? "logs" : "newHeads", event, blockNumber: r.block, count: r.count,
+        delayMs: r.delay, sightingDelayMs: null, backfilled: null, detail: r.detail,
+      });
+    }
+    return out;
+  }
+
   /** Raw probe samples with since <= ts < until, oldest first (tests and debugging). */
   probeSamples(range: TimeRange): ProbeSample[] {
     const dict = loadDictionary(this.db);
@@ -323,7 +532,10 @@ export class StoreReader {
   /** Row counts per table (benchmarks, debugging). */
   rowCounts(): Record<string, number> {
     const out: Record<string, number> = {};
-    for (const t of ["staging", "raw", "rollup_m", "rollup_h", "rollup_d", "consistency", "cons_m", "cons_h", "cons_d", "series", "names"]) {
+    for (const t of [
+      "staging", "raw", "rollup_m", "rollup_h", "rollup_d", "consistency", "cons_m", "cons_h", "cons_d", "series", "names",
+      "cseries", "cstaging", "cevents", "crollup_m", "crollup_h", "crollup_d",
+    ]) {
       out[t] = (this.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
     }
     return out;
@@ -350,6 +562,25 @@ function resolve(s: SeriesKey, a: Agg<LatencyCounts>, dict: Dictionary): SeriesA
     requests: a.n, ok: a.ok, errors, providers, latency: a.latency,
     overhead: { count: a.overheadCount, sumMs: a.overheadSumUs / 1000, maxMs: a.overheadMaxUs / 1000 },
     headLag: a.lag, regressions: a.regressions, retriesTotal: a.retriesTotal, retriedRequests: a.retriedRequests,
+  };
+}
+
+function storedAnomaly(r: AnomalyRow): StoredAnomaly {
+  return { series: r.series, ts: r.ts, event: r.event, block: r.block, count: r.count, delayMs: r.delay, detail: r.detail };
+}
+
+function resolveContinuity(s: ContinuityKey, a: ContAgg<LatencyCounts>): ContinuityAggregate {
+  const events = new Map<AnomalyEvent, EventStats>();
+  for (const [code, st] of a.events) {
+    const e = eventOfCode(code);
+    if (e !== null) events.set(e, st);
+  }
+  return {
+    target: s.target, chain: s.chain, watcher: s.watcher, route: s.route, subscription: s.subscription,
+    delivered: a.delivered, backfilled: a.backfilled,
+    delay: a.delay, delayClamped: a.delayClamped, delayMaxMs: a.delayMaxMs,
+    sighting: a.sighting, sightingClamped: a.sightingClamped, sightingMaxMs: a.sightingMaxMs,
+    events,
   };
 }
 

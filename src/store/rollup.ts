@@ -124,7 +124,7 @@ function readLag(rd: ByteReader, into: (k: number, c: number) => void): void {
  * sparse (index delta, count) pairs suit a minute's dozen samples; run-length (counts with
  * runs of empty buckets, as in HdrHistogram's own V2 encoding) suits an hour's hundreds.
  */
-function writeLatency(w: ByteWriter, m: Map<number, number>): void {
+export function writeLatency(w: ByteWriter, m: Map<number, number>): void {
   const keys = sortedKeys(m);
   const sparse = new ByteWriter(keys.length * 2 + 4);
   writeSortedCounts(sparse, keys, m, false);
@@ -158,7 +158,7 @@ function writeLatency(w: ByteWriter, m: Map<number, number>): void {
   }
 }
 
-function readLatency(rd: ByteReader, sink: LatencySink): void {
+export function readLatency(rd: ByteReader, sink: LatencySink): void {
   const header = rd.uint();
   const n = Math.floor(header / 2);
   if (header % 2 === 0) {

@@ -40,6 +40,31 @@ CREATE TABLE cons_h (key INTEGER PRIMARY KEY, checks INTEGER NOT NULL, mismatche
 CREATE TABLE cons_d (key INTEGER PRIMARY KEY, checks INTEGER NOT NULL, mismatches INTEGER NOT NULL);
 `;
 
+/**
+ * Version 2: subscription continuity (ContinuitySample), see continuity.ts.
+ *
+ * cseries  (id, target, chain, watcher, route, subscription): one watcher series; ids of their
+ *          own (the continuity tables are keyed by them, never mixed with probe series).
+ * cstaging one row per delivered sample not yet compacted (like staging for probes).
+ * cevents  one row per anomaly (every event kind but delivered), kept for the raw retention.
+ * crollup_m / crollup_h / crollup_d: per watcher series and bucket: n = delivered samples,
+ *          ev = anomaly samples, blob = backfilled, delay histograms, per-kind event counts.
+ * Delivered samples are not kept raw once compacted (only in rollups).
+ */
+const V2 = `
+CREATE TABLE cseries (
+  id INTEGER PRIMARY KEY, target TEXT NOT NULL, chain TEXT NOT NULL, watcher TEXT NOT NULL,
+  route TEXT NOT NULL, subscription TEXT NOT NULL, UNIQUE (target, chain, watcher, route, subscription));
+CREATE TABLE cstaging (id INTEGER PRIMARY KEY, series INTEGER NOT NULL, ts INTEGER NOT NULL, rec BLOB NOT NULL);
+CREATE INDEX cstaging_ts ON cstaging (ts);
+CREATE TABLE cevents (id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, series INTEGER NOT NULL, event INTEGER NOT NULL,
+  block INTEGER, count INTEGER NOT NULL, delay INTEGER, detail TEXT);
+CREATE INDEX cevents_ts ON cevents (ts);
+CREATE TABLE crollup_m (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ev INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE crollup_h (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ev INTEGER NOT NULL, data BLOB NOT NULL);
+CREATE TABLE crollup_d (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ev INTEGER NOT NULL, data BLOB NOT NULL);
+`;
+
 export interface Migration {
   version: number;
   description: string;
@@ -49,6 +74,7 @@ export interface Migration {
 /** Ordered; each runs once, in its own transaction, and sets PRAGMA user_version. */
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "series, names, staging, raw, rollups, consistency", up: (db) => db.exec(V1) },
+  { version: 2, description: "subscription continuity: cseries, cstaging, cevents, crollups", up: (db) => db.exec(V2) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

@@ -1,8 +1,12 @@
 import type Database from "better-sqlite3";
 import { performance } from "node:perf_hooks";
-import type { ConsistencySample, ProbeSample, Sample, SampleSink } from "../samples.js";
+import type { ConsistencySample, ContinuitySample, ProbeSample, Sample, SampleSink } from "../samples.js";
 import { ALL_OUTPUTS, RollupWriter, type Outputs } from "./compact.js";
 import { encodeHashes } from "./consistency.js";
+import {
+  ContinuityWriter, decodeDelivered, encodeDelivered, EVENT_CODES, isAnomalyEvent, MAX_EVENT_DETAIL_CHARS, wholeMs,
+  type StoredAnomaly, type StoredDelivered,
+} from "./continuity.js";
 import {
   Interner, NAME_ASSERTION, NAME_CIRCUIT, NAME_ERROR_CLASS, NAME_PROVIDER, SERIES_CONSISTENCY, SERIES_PROBE,
 } from "./intern.js";
@@ -62,10 +66,14 @@ export class SampleStore implements SampleSink {
   private readonly queue: RingQueue<Sample>;
   private readonly interner: Interner;
   private readonly rollups: RollupWriter;
+  private readonly cont: ContinuityWriter;
   private readonly stmts: {
     stage: Database.Statement<[number, number, Buffer]>;
     staged: Database.Statement<[number, number], { id: number; series: number; ts: number; rec: Buffer }>;
     unstage: Database.Statement<[number]>;
+    cstage: Database.Statement<[number, number, Buffer]>;
+    cstaged: Database.Statement<[number, number], { id: number; series: number; ts: number; rec: Buffer }>;
+    cunstage: Database.Statement<[number]>;
     cons: Database.Statement<[number, number, number, number, string]>;
     /** One upsert per consistency rollup table: minute, hour, day. */
     consRollups: { stmt: Database.Statement<[number, number]>; bucket: (ts: number) => number }[];
@@ -94,12 +102,16 @@ export class SampleStore implements SampleSink {
       if (from !== to) this.o.logger.info({ path: this.path, from, to }, "store schema migrated");
       this.interner = new Interner(this.db);
       this.rollups = new RollupWriter(this.db);
+      this.cont = new ContinuityWriter(this.db);
       const db = this.db;
       this.stmts = {
         stage: db.prepare("INSERT INTO staging (series, ts, rec) VALUES (?, ?, ?)"),
         // Whole series-minutes per chunk, so a chunk boundary rarely splits a packed row.
         staged: db.prepare("SELECT id, series, ts, rec FROM staging WHERE ts < ? ORDER BY series, ts LIMIT ?"),
         unstage: db.prepare("DELETE FROM staging WHERE id = ?"),
+        cstage: db.prepare("INSERT INTO cstaging (series, ts, rec) VALUES (?, ?, ?)"),
+        cstaged: db.prepare("SELECT id, series, ts, rec FROM cstaging WHERE ts < ? ORDER BY series, ts LIMIT ?"),
+        cunstage: db.prepare("DELETE FROM cstaging WHERE id = ?"),
         cons: db.prepare("INSERT INTO consistency (ts, scope, block, agree, hashes) VALUES (?, ?, ?, ?, ?)"),
         consRollups: ([["cons_m", minuteOf], ["cons_h", hourOf], ["cons_d", dayOf]] as const).map(([table, bucket]) => ({
           stmt: db.prepare(
@@ -174,6 +186,9 @@ export class SampleStore implements SampleSink {
       // be partly gone. Written before the deletes, so a reader never trusts a pruned row.
       this.stmts.metaMax.run("raw_horizon", minuteOf(now - this.o.rawRetentionDays * DAY_MS) * MINUTE_MS);
       this.stmts.metaMax.run("minute_horizon", minuteOf(now - this.o.minuteRetentionDays * DAY_MS) * MINUTE_MS);
+      this.stmts.metaMax.run(
+        "cminute_horizon", minuteOf(now - this.o.continuityMinuteRetentionDays * DAY_MS) * MINUTE_MS,
+      );
       this.stmts.metaMax.run("hour_horizon", hourOf(now - this.o.hourRetentionDays * DAY_MS) * HOUR_MS);
       for (const job of this.pruneJobs) {
         const n = job.pruner.step(job.cutoff(now), this.o.pruneBatchRows);
@@ -199,15 +214,28 @@ export class SampleStore implements SampleSink {
 
   /**
    * Bulk path for benchmarks and backfills: folds samples straight into raw and/or rollup
-   * rows through the same code compaction uses, skipping the queue and staging.
+   * rows through the same code compaction uses, skipping the queue and staging. Continuity
+   * anomalies go through the same path as in the writer (raw row + rollups); consistency
+   * samples are written as by the writer whatever `outputs` says. Malformed samples throw.
    */
-  importSamples(samples: readonly ProbeSample[], outputs: Outputs = ALL_OUTPUTS): void {
+  importSamples(samples: readonly Sample[], outputs: Outputs = ALL_OUTPUTS): void {
     try {
       const n = this.db.transaction(() => {
         const records: StoredProbe[] = [];
-        for (const s of samples) records.push(this.toRecord(s));
+        const delivered: StoredDelivered[] = [];
+        for (const s of samples) {
+          if (s.kind === "probe") {
+            records.push(this.toRecord(s));
+            continue;
+          }
+          const ok = s.kind === "consistency"
+            ? this.writeConsistency(s)
+            : this.writeContinuity(s, (d) => delivered.push(d), outputs);
+          if (!ok) throw new Error(`importSamples: malformed ${s.kind} sample at ts ${s.ts}`);
+        }
         this.rollups.apply(records, outputs);
-        return records.length;
+        this.cont.applyDelivered(delivered, outputs);
+        return samples.length;
       })();
       this.counters.written += n;
     } catch (err) {
@@ -286,7 +314,13 @@ export class SampleStore implements SampleSink {
     let rejected = 0;
     for (const s of batch) {
       const ok =
-        s.kind === "probe" ? this.writeProbe(s) : s.kind === "consistency" ? this.writeConsistency(s) : false;
+        s.kind === "probe"
+          ? this.writeProbe(s)
+          : s.kind === "consistency"
+            ? this.writeConsistency(s)
+            : s.kind === "continuity"
+              ? this.writeContinuity(s, (d) => this.stmts.cstage.run(d.series, d.ts, encodeDelivered(d)), ALL_OUTPUTS)
+              : false;
       if (ok) written++;
       else rejected++;
     }
@@ -323,16 +357,58 @@ export class SampleStore implements SampleSink {
     return true;
   }
 
+  /**
+   * A continuity sample: a delivered one is handed to `stageDelivered` (staged by the writer,
+   * folded straight into rollups by importSamples); an anomaly is written raw and counted into
+   * its rollups right here, in the caller's transaction. False when malformed.
+   */
+  private writeContinuity(s: ContinuitySample, stageDelivered: (d: StoredDelivered) => void, out: Outputs): boolean {
+    if (!Number.isFinite(s.ts)) return false;
+    const delivered = s.event === "delivered";
+    if (!delivered && (!isAnomalyEvent(s.event) || !Number.isFinite(s.count))) return false;
+    const series = this.interner.continuitySeriesId(s);
+    if (series >= SERIES_SPAN) return false;
+    const ts = Math.round(s.ts);
+    const block = wholeMs(s.blockNumber);
+    if (delivered) {
+      stageDelivered({
+        series, ts, block, delayMs: wholeMs(s.delayMs), sightingMs: wholeMs(s.sightingDelayMs), backfilled: s.backfilled,
+      });
+      return true;
+    }
+    const delay = wholeMs(s.delayMs);
+    const anomaly: StoredAnomaly = {
+      series, ts, event: EVENT_CODES[s.event as keyof typeof EVENT_CODES], block,
+      count: Math.max(0, Math.round(s.count)),
+      delayMs: delay === null ? null : Math.max(0, delay),
+      detail: s.detail === null ? null : s.detail.slice(0, MAX_EVENT_DETAIL_CHARS),
+    };
+    this.cont.applyAnomaly(anomaly, out);
+    return true;
+  }
+
+  /**
+   * One bounded compaction slice: staged probe samples first, then staged delivered
+   * continuity samples with what is left of the `maxCompactRows` budget.
+   */
   private compactSome(): number {
     const boundary = minuteOf(this.o.now() - this.o.compactGraceMs) * MINUTE_MS;
     const started = performance.now();
     try {
       const n = this.db.transaction(() => {
-        const rows = this.stmts.staged.all(boundary, this.o.maxCompactRows);
-        if (rows.length === 0) return 0;
-        this.rollups.apply(rows.map((r) => decodeStaged(r.rec, r.series, r.ts)));
-        for (const r of rows) this.stmts.unstage.run(r.id);
-        return rows.length;
+        const max = this.o.maxCompactRows;
+        const rows = this.stmts.staged.all(boundary, max);
+        if (rows.length > 0) {
+          this.rollups.apply(rows.map((r) => decodeStaged(r.rec, r.series, r.ts)));
+          for (const r of rows) this.stmts.unstage.run(r.id);
+        }
+        if (rows.length >= max) return rows.length;
+        const crows = this.stmts.cstaged.all(boundary, max - rows.length);
+        if (crows.length > 0) {
+          this.cont.applyDelivered(crows.map((r) => decodeDelivered(r.rec, r.series, r.ts)), ALL_OUTPUTS);
+          for (const r of crows) this.stmts.cunstage.run(r.id);
+        }
+        return rows.length + crows.length;
       })();
       if (n > 0) {
         this.counters.compacted += n;
@@ -348,10 +424,11 @@ export class SampleStore implements SampleSink {
 
   private makePruneJobs(): PruneJob[] {
     const o = this.o;
-    // Raw samples go by whole minutes (the raw_horizon meta), consistency rows included, so a
-    // report edge minute has either all of its raw samples or none.
+    // Raw samples go by whole minutes (the raw_horizon meta), consistency rows and continuity
+    // anomalies included, so a report edge minute has either all of its raw samples or none.
     const raw = (now: number): number => minuteOf(now - o.rawRetentionDays * DAY_MS) * MINUTE_MS;
     const minute = (now: number): number => minuteOf(now - o.minuteRetentionDays * DAY_MS);
+    const cminute = (now: number): number => minuteOf(now - o.continuityMinuteRetentionDays * DAY_MS);
     const hour = (now: number): number => hourOf(now - o.hourRetentionDays * DAY_MS);
     // Day rows cover whole UTC days; one is dropped once all of it is past hour retention.
     const day = (now: number): number => dayOf(now - o.hourRetentionDays * DAY_MS);
@@ -363,12 +440,16 @@ export class SampleStore implements SampleSink {
     return [
       job("raw", "key", (now) => rowKey(minuteOf(raw(now)), 0)),
       job("consistency", "ts", raw),
+      job("cevents", "ts", raw),
       job("rollup_m", "key", (now) => rowKey(minute(now), 0)),
       job("cons_m", "key", (now) => rowKey(minute(now), 0)),
+      job("crollup_m", "key", (now) => rowKey(cminute(now), 0)),
       job("rollup_h", "key", (now) => rowKey(hour(now), 0)),
       job("cons_h", "key", (now) => rowKey(hour(now), 0)),
+      job("crollup_h", "key", (now) => rowKey(hour(now), 0)),
       job("rollup_d", "key", (now) => rowKey(day(now), 0)),
       job("cons_d", "key", (now) => rowKey(day(now), 0)),
+      job("crollup_d", "key", (now) => rowKey(day(now), 0)),
     ];
   }
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before } from "node:test";
-import type { ProbeSample } from "../../src/samples.js";
+import type { ContinuitySample, ProbeSample } from "../../src/samples.js";
 
 export const MIN = 60_000;
 export const HOUR = 3_600_000;
@@ -32,5 +32,17 @@ export function probeSample(ts: number, over: Partial<ProbeSample> = {}): ProbeS
     outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 42.17, provider: "alchemy", retries: 0,
     circuitState: "closed", upstreamLatencyMs: 39.5, lassoOverheadMs: 1.25, blockHeight: 21_000_000,
     headLagBlocks: 0, headRegression: false, failedAssertions: [], ...over,
+  };
+}
+
+/**
+ * A continuity sample: by default a live newHeads block delivered on ethereum's default route,
+ * 850 ms after its timestamp and 120 ms after HTTP saw it; override `event` and what it carries.
+ */
+export function continuitySample(ts: number, over: Partial<ContinuitySample> = {}): ContinuitySample {
+  return {
+    kind: "continuity", ts, target: "lb", chain: "ethereum", watcher: "newHeads:default", route: "default",
+    subscription: "newHeads", event: "delivered", blockNumber: 21_000_000, count: 1, delayMs: 850, sightingDelayMs: 120,
+    backfilled: false, detail: null, ...over,
   };
 }
