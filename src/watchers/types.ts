@@ -1,4 +1,4 @@
-import type { LogsFilter } from "../plan/index.js";
+import type { LogsFilter, WatchPlan } from "../plan/index.js";
 import type { ContinuitySample } from "../samples.js";
 
 /** What the state machines emit: a ContinuitySample without the watcher's identity. */
@@ -17,18 +17,11 @@ export interface WatcherRuntimeSpec {
 }
 
 /** The watchers of one chain through one target: they share the HTTP head poll and the confirmation allowance. */
-export interface WatchGroupSpec {
+export interface WatchGroupSpec extends Omit<WatchPlan, "httpPath" | "requestsPerSecondPerTarget"> {
   target: string;
   chain: string;
   blockTimeMs: number;
   /** Target base URL + the watch HTTP route's path. Contains secrets: never log it. */
   httpUrl: string;
-  httpRoute: string;
-  headPollIntervalMs: number;
-  logsCheckIntervalMs: number;
-  logsConfirmBlocks: number;
-  confirmationsPerMinute: number;
-  reconnectInitialMs: number;
-  reconnectMaxMs: number;
   watchers: WatcherRuntimeSpec[];
 }
