@@ -45,12 +45,13 @@ function checksFor(chain: string, chainId: number): string {
   ].join("\n");
 }
 
-function procStat(pid: number): { cpuTicks: number; rssBytes: number } {
+function procStat(pid: number): { cpuTicks: number; userTicks: number; rssBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const cpuTicks = Number(fields[11]) + Number(fields[12]); // utime + stime
+  const userTicks = Number(fields[11]);
+  const cpuTicks = userTicks + Number(fields[12]); // utime + stime
   const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-  return { cpuTicks, rssBytes: rssKb * 1024 };
+  return { cpuTicks, userTicks, rssBytes: rssKb * 1024 };
 }
 
 async function scrapeLagMs(url: string): Promise<number> {
@@ -115,6 +116,7 @@ async function main(): Promise<void> {
     const end = procStat(pid);
     const steadySec = (performance.now() - t0) / 1000;
     const cpuPct = ((end.cpuTicks - start.cpuTicks) / ticksPerSec / steadySec) * 100;
+    const userPct = ((end.userTicks - start.userTicks) / ticksPerSec / steadySec) * 100;
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const memory = ["process_resident_memory_bytes", "nodejs_heap_size_total_bytes", "nodejs_heap_size_used_bytes", "nodejs_external_memory_bytes"]
       .map((m) => `${m.replace(/_bytes$/, "")}=${fmt(Number(new RegExp(`^lasso_canary_${m} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN) / 1e6)}MB`)
@@ -153,6 +155,7 @@ async function main(): Promise<void> {
       `    at the end of the steady state: ${memory}`,
       `    after the 30-day reports (report worker alive): ${fmt(rssAfterReports / 1e6)} MB`,
       `  CPU               ${fmt(fig.cpuPct, 2)} % of a core     target <= ${TARGETS.cpuPct} %   (${fmt(steadySec, 0)} s steady state)`,
+      `    of which user   ${fmt(userPct, 2)} % (the rest is kernel time)`,
       `  event-loop p99    ${fmt(fig.lagP99Ms)} ms (worst 5 s window, steady)   target <= ${TARGETS.lagP99Ms} ms`,
       `  event-loop p99    ${fmt(fig.lagP99DuringReportsMs)} ms (worst window while 30-day reports run)`,
       `  /report?since=30d p50 ${fmt(fig.reportP50Ms)} ms, max ${fmt(fig.reportMaxMs)} ms over ${REPORT_RUNS} runs   target <= ${TARGETS.reportMs} ms`,
