@@ -698,7 +698,7 @@ describe("budget", () => {
 describe("redaction", () => {
   it("redactUrl keeps scheme, host and port and masks credentials", () => {
     assert.equal(redactUrl("https://user:pass@eth-mainnet.g.alchemy.com/v2/AbCdEfGhIjKlMnOpQrStUvWxYz012345"), "https://***@eth-mainnet.g.alchemy.com/v2/***");
-    assert.equal(redactUrl("https://mainnet.infura.io/v3/0123456789abcdef0123456789abcdef"), "https://mainnet.infura.io/v3/***");
+    assert.equal(redactUrl("https://rpc.example.com/v3/0123456789abcdef0123456789abcdef"), "https://rpc.example.com/v3/***");
     assert.equal(redactUrl("http://lasso:4000/rpc?key=s3cret&chain=1"), "http://lasso:4000/rpc?key=***&chain=***");
     assert.equal(redactUrl("https://lasso.example.com:8443/base/path"), "https://lasso.example.com:8443/base/path");
     assert.equal(redactUrl("http://lasso-a:4000"), "http://lasso-a:4000");
