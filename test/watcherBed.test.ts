@@ -5,18 +5,17 @@
  * with its depth; a restart of the target on the same port is a reconnect + client gap.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
 import { MetricsSink } from "../src/metrics/registry.js";
-import { loadPlan } from "../src/plan/index.js";
-import { Recorder } from "../src/recorder.js";
-import type { ContinuityEvent, ContinuitySample } from "../src/samples.js";
-import { WatchEngine, watchGroupSpecs } from "../src/watchers/index.js";
+import type { ContinuitySample } from "../src/samples.js";
+import type { WatchEngine } from "../src/watchers/index.js";
 import { startLassoSim, type LassoSim, type SimProfile } from "../sim/lasso/index.js";
 import { startTestBed, type TestBed } from "../sim/testbed.js";
 import { CANARY_PING_TOPIC, startTraffic, type Traffic } from "../sim/traffic.js";
+import { WatchHarness } from "./helpers/watchHarness.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const CHAIN = "ethereum";
@@ -29,40 +28,19 @@ let traffic: Traffic | null = null;
 let restarted: LassoSim | null = null;
 const engines = new Set<WatchEngine>();
 
-class Watch {
-  readonly samples: ContinuitySample[] = [];
-  readonly engine: WatchEngine;
-  readonly metrics = new MetricsSink({ version: "test", collectDefaults: false });
+class Watch extends WatchHarness {
+  readonly metrics: MetricsSink;
 
   constructor(watchers: string[], extra = "") {
-    const checks = [
-      `chain: ${CHAIN}`,
-      "chainId: 1",
-      `blockTimeMs: ${BT}`,
-      "routes:",
-      "  - { strategy: default }",
-      ...PROVIDERS.map((p) => `  - { provider: ${p} }`),
-      "probes:",
-      "  - { method: eth_blockNumber, interval: 10s }",
-      `watch: { headPollInterval: 250ms, logsCheckInterval: 2s, confirmationsPerMinute: 120, reconnect: { initial: 200ms, max: 1s } ${extra} }`,
-      "watchers:",
-      ...watchers.map((w) => `  - ${w}`),
-    ].join("\n");
-    const sub = mkdtempSync(path.join(dir, "plan-"));
-    mkdirSync(path.join(sub, "checks"));
-    writeFileSync(path.join(sub, "canary.yaml"), 'targets: [{ name: lb, url: "${LASSO_URL}" }]\nbudget: { maxRequestsPerSecondPerChain: 50 }\n');
-    writeFileSync(path.join(sub, "checks", "ethereum.yaml"), checks);
-    const plan = loadPlan(path.join(sub, "canary.yaml"), { LASSO_URL: bed.lasso.url, EMITTER: traffic?.address ?? "0x0000000000000000000000000000000000000000" });
-    const recorder = new Recorder();
-    recorder.addSink({ accept: (s) => void (s.kind === "continuity" && this.samples.push(s)) });
-    recorder.addSink(this.metrics);
-    this.engine = new WatchEngine({ groups: watchGroupSpecs(plan), recorder, onError: (err) => assert.fail(`watcher bug: ${String(err)}`) });
+    const metrics = new MetricsSink({ version: "test", collectDefaults: false });
+    super({
+      dir, targetUrl: bed.lasso.url, chain: CHAIN, blockTimeMs: BT, providers: PROVIDERS, watchers,
+      watch: `headPollInterval: 250ms, logsCheckInterval: 2s, confirmationsPerMinute: 120, reconnect: { initial: 200ms, max: 1s } ${extra}`,
+      env: { EMITTER: traffic?.address ?? "0x0000000000000000000000000000000000000000" },
+      sinks: [metrics],
+    });
+    this.metrics = metrics;
     engines.add(this.engine);
-    this.engine.start();
-  }
-
-  of(event: ContinuityEvent, watcher = "newHeads:default"): ContinuitySample[] {
-    return this.samples.filter((s) => s.event === event && s.watcher === watcher);
   }
 
   heights(watcher = "newHeads:default"): number[] {
@@ -73,8 +51,8 @@ class Watch {
     return this.samples.filter((s) => s.watcher === watcher && s.event !== "delivered" && s.event !== "first_event");
   }
 
-  async stop(): Promise<void> {
-    await this.engine.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
     engines.delete(this.engine);
   }
 }

@@ -5,17 +5,15 @@
  * WatchEngine built from a checks file through loadPlan.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, afterEach, before, describe, test, type TestContext } from "node:test";
 import { FaultProxy } from "../src/chaos/faultProxy.js";
-import { loadPlan } from "../src/plan/index.js";
-import { Recorder } from "../src/recorder.js";
-import type { ContinuityEvent, ContinuitySample } from "../src/samples.js";
-import { WatchEngine, watchGroupSpecs } from "../src/watchers/index.js";
+import type { ContinuitySample } from "../src/samples.js";
 import { NO_DEFECTS } from "../sim/lasso/index.js";
 import { startTestBed, type TestBed } from "../sim/testbed.js";
+import { WatchHarness } from "./helpers/watchHarness.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const CHAIN = "ethereum";
@@ -30,43 +28,19 @@ let running: Watch | null = null;
 let frontProxy: FaultProxy | null = null;
 const latencies: string[] = [];
 
-class Watch {
-  readonly samples: ContinuitySample[] = [];
-  readonly engine: WatchEngine;
-
+class Watch extends WatchHarness {
   constructor(targetUrl: string, watchers: string) {
-    const checks = [
-      `chain: ${CHAIN}`,
-      "chainId: 1",
-      `blockTimeMs: ${BT}`,
-      "routes:",
-      "  - { strategy: default }",
-      ...PROVIDERS.map((p) => `  - { provider: ${p} }`),
-      "probes:",
-      "  - { method: eth_blockNumber, interval: 10s }",
-      "watch: { headPollInterval: 250ms, confirmationsPerMinute: 120, reconnect: { initial: 200ms, max: 1s } }",
-      "watchers:",
-      watchers,
-    ].join("\n");
-    const sub = mkdtempSync(path.join(dir, "plan-"));
-    mkdirSync(path.join(sub, "checks"));
-    writeFileSync(path.join(sub, "canary.yaml"), "targets: [{ name: lb, url: \"${LASSO_URL}\" }]\nbudget: { maxRequestsPerSecondPerChain: 50 }\n");
-    writeFileSync(path.join(sub, "checks", "ethereum.yaml"), checks);
-    const plan = loadPlan(path.join(sub, "canary.yaml"), { LASSO_URL: targetUrl });
-    const recorder = new Recorder();
-    recorder.addSink({ accept: (s) => void (s.kind === "continuity" && this.samples.push(s)) });
-    this.engine = new WatchEngine({ groups: watchGroupSpecs(plan), recorder, onError: (err) => assert.fail(`watcher bug: ${String(err)}`) });
-    this.engine.start();
+    super({
+      dir, targetUrl, chain: CHAIN, blockTimeMs: BT, providers: PROVIDERS,
+      watchers: watchers.split("\n").map((l) => l.replace(/^\s*-\s*/, "")).filter(Boolean),
+      watch: "headPollInterval: 250ms, confirmationsPerMinute: 120, reconnect: { initial: 200ms, max: 1s }",
+    });
   }
 
   static start(targetUrl: string, watchers: string): Watch {
     const w = new Watch(targetUrl, watchers);
     running = w;
     return w;
-  }
-
-  of(event: ContinuityEvent, watcher = "newHeads:default"): ContinuitySample[] {
-    return this.samples.filter((s) => s.event === event && s.watcher === watcher);
   }
 
   highest(watcher = "newHeads:default"): number {
@@ -84,8 +58,8 @@ class Watch {
     await waitFor(() => this.of("delivered", watcher).length >= count, { timeoutMs: 15_000, message: `${count} events on ${watcher}` });
   }
 
-  async stop(): Promise<void> {
-    await this.engine.stop();
+  override async stop(): Promise<void> {
+    await super.stop();
     if (running === this) running = null;
   }
 }
