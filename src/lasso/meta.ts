@@ -22,10 +22,6 @@ export const lassoMetaSchema = z
 
 export type LassoMeta = z.infer<typeof lassoMetaSchema>;
 
-export function encodeLassoMeta(meta: LassoMeta): string {
-  return Buffer.from(JSON.stringify(meta)).toString("base64url");
-}
-
 /** Decodes an `X-Lasso-Meta` header (base64url JSON, no padding). Returns null when absent or unreadable. */
 export function decodeLassoMetaHeader(value: string | null | undefined): LassoMeta | null {
   if (!value) return null;

@@ -103,16 +103,15 @@ export function interpretBody(text: string, id: number, status: number, meta: La
   if (!isObject(body) || body.jsonrpc !== "2.0") {
     return failure("invalid_response", "not a JSON-RPC 2.0 response object", status, meta);
   }
-  const bodyMeta = meta ?? null;
   if (isObject(body.error)) {
     const code = typeof body.error.code === "number" && Number.isInteger(body.error.code) ? body.error.code : null;
     const message = typeof body.error.message === "string" ? body.error.message : "";
-    if (code === null) return failure("invalid_response", "error object without an integer code", status, bodyMeta);
-    return failure(`rpc_${code}`, `JSON-RPC error ${code}: ${message.slice(0, 200)}`, status, bodyMeta);
+    if (code === null) return failure("invalid_response", "error object without an integer code", status, meta);
+    return failure(`rpc_${code}`, `JSON-RPC error ${code}: ${message.slice(0, 200)}`, status, meta);
   }
-  if (body.id !== id) return failure("invalid_response", `response id ${JSON.stringify(body.id)} does not match request id ${id}`, status, bodyMeta);
-  if (!("result" in body)) return failure("invalid_response", "neither result nor error", status, bodyMeta);
-  return { outcome: "ok", errorClass: null, errorDetail: null, httpStatus: status, result: body.result, meta: bodyMeta };
+  if (body.id !== id) return failure("invalid_response", `response id ${JSON.stringify(body.id)} does not match request id ${id}`, status, meta);
+  if (!("result" in body)) return failure("invalid_response", "neither result nor error", status, meta);
+  return { outcome: "ok", errorClass: null, errorDetail: null, httpStatus: status, result: body.result, meta: meta };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -24,16 +24,14 @@ export class ProbeEngine {
 
   constructor(private readonly opts: ProbeEngineOptions) {
     this.now = opts.now ?? Date.now;
-    const freshness = new Map<string, number>();
-    for (const s of opts.series) {
-      if (s.feedsConsensus) freshness.set(s.chain, Math.max(freshness.get(s.chain) ?? 0, s.intervalMs));
-    }
     // A pinned head older than two of its probe intervals (or 3 blocks) says nothing about now.
-    this.board = new HeadBoard((chain) => Math.max(2 * (freshness.get(chain) ?? 0), 3 * this.blockTime(chain)));
-  }
-
-  private blockTime(chain: string): number {
-    return this.opts.series.find((s) => s.chain === chain)?.blockTimeMs ?? 1000;
+    // Computed once per chain: the board asks on every probe.
+    const maxAge = new Map<string, number>();
+    for (const s of opts.series) {
+      const interval = s.feedsConsensus ? 2 * s.intervalMs : 0;
+      maxAge.set(s.chain, Math.max(maxAge.get(s.chain) ?? 0, interval, 3 * s.blockTimeMs));
+    }
+    this.board = new HeadBoard((chain) => maxAge.get(chain) ?? 3000);
   }
 
   start(): void {

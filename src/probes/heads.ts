@@ -26,9 +26,4 @@ export class HeadBoard {
     if (heights.length === 0) return null;
     return heights.length >= 4 ? (heights[1] ?? null) : (heights[0] ?? null);
   }
-
-  /** Provider -> latest height, for consistency checks. */
-  providers(target: string, chain: string): string[] {
-    return [...(this.heads.get(`${target}|${chain}`)?.keys() ?? [])];
-  }
 }
