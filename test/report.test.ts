@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { buildReport } from "../src/report/build.js";
@@ -507,12 +508,14 @@ describe("ReportRunner", () => {
     }
   });
 
-  test("invalid SLO input is rejected by the worker with a message", async () => {
+  test("a report that fails in the worker rejects with the reason, and the worker keeps answering", async () => {
     const store = storeWith([probe(T0)], T0 + DAY);
-    const runner = new ReportRunner({ path: store.path });
+    const damaged = `${store.path}.damaged`;
+    writeFileSync(damaged, "this is not an SQLite database, and it is long enough to have a header");
+    const runner = new ReportRunner({ path: damaged });
     try {
-      const bad: SloObjective[] = [{ chain: "base", successRatio: 1.5, p95LatencyMs: 300, maxHeadLagBlocks: 2 }];
-      await assert.rejects(runner.build({ since: T0, until: T0 + DAY }, bad), /bad report request/);
+      await assert.rejects(runner.build({ since: T0, until: T0 + DAY }, []), /not a database/);
+      await assert.rejects(runner.build({ since: T0, until: T0 + DAY }, []), /not a database/);
     } finally {
       await runner.close();
       store.close();

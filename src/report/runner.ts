@@ -47,10 +47,7 @@ export class ReportRunner {
     this.cancelIdle();
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    const msg: RequestMessage = {
-      id, now, slos: [...slos],
-      range: range.chain === undefined ? { since: range.since, until: range.until } : { ...range, chain: range.chain },
-    };
+    const msg: RequestMessage = { id, now, slos: [...slos], range: { ...range } };
     return new Promise<Report>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.failAll(new Error(`report timed out after ${this.timeoutMs} ms`));

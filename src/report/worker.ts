@@ -1,28 +1,19 @@
 /**
  * Worker thread entry: builds reports on its own read-only SQLite connection, so a 30-day
- * report never runs on the daemon's event loop. Started by ReportRunner.
+ * report never runs on the daemon's event loop. Started by ReportRunner. It imports only
+ * the store reader and the report builder: every module here costs RSS while it lives.
  */
 import { parentPort, workerData } from "node:worker_threads";
-import { z } from "zod";
 import { StoreReader } from "../store/reader.js";
 import { buildReport } from "./build.js";
-import { RequestMessage, type ResponseMessage } from "./protocol.js";
-
-const Data = z.object({ path: z.string() });
+import type { RequestMessage, ResponseMessage } from "./protocol.js";
 
 const port = parentPort;
 if (!port) throw new Error("report worker must run in a worker thread");
-const { path } = Data.parse(workerData);
+const { path } = workerData as { path: string };
 let reader: StoreReader | null = null;
 
-port.on("message", (raw: unknown) => {
-  const msg = RequestMessage.safeParse(raw);
-  if (!msg.success) {
-    const id = z.object({ id: z.number() }).safeParse(raw);
-    if (id.success) port.postMessage({ id: id.data.id, ok: false, error: `bad report request: ${msg.error.message}` });
-    return;
-  }
-  const { id, range, slos, now } = msg.data;
+port.on("message", ({ id, range, slos, now }: RequestMessage) => {
   let reply: ResponseMessage;
   try {
     reader ??= StoreReader.open(path);
