@@ -1,5 +1,6 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
+import { LoopLag } from "./metrics/loopLag.js";
 import { MetricsSink } from "./metrics/registry.js";
 import type { Plan } from "./plan/index.js";
 import { ProbeEngine } from "./probes/engine.js";
@@ -54,6 +55,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   const metrics = new MetricsSink({ version: VERSION });
   exportStoreStats(metrics, store);
+  const loopLag = new LoopLag((ms) => metrics.observeLoopLag(ms));
 
   const recorder = new Recorder((err) => logger.error({ err }, "a sample sink failed"));
   recorder.addSink(store);
@@ -63,6 +65,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     consistency: consistencySpecs(plan),
     recorder,
     onError: (err, what) => logger.error({ err, what }, "probe crashed"),
+    lag: loopLag,
   });
 
   const watchers = new WatchEngine({
@@ -117,6 +120,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   }
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : where.port;
+  loopLag.start();
   probes.start();
   watchers.start();
   probesRunning = true;
@@ -139,6 +143,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     stop() {
       stopping ??= (async () => {
         probesRunning = false;
+        loopLag.stop();
         server.closeIdleConnections();
         const closed = new Promise<void>((r) => server.close(() => r()));
         await Promise.all([probes.stop(), watchers.stop()]);

@@ -1,3 +1,4 @@
+import type { LoopLag } from "../metrics/loopLag.js";
 import type { Recorder } from "../recorder.js";
 import { RpcHttpClient } from "../lasso/rpcClient.js";
 import { checkConsistency } from "./consistency.js";
@@ -12,6 +13,7 @@ export interface ProbeEngineOptions {
   recorder: Recorder;
   onError?: (err: unknown, what: string) => void;
   now?: () => number;
+  lag?: LoopLag;
 }
 
 /** Runs every probe series and consistency check on its grid and records the samples. */
@@ -35,13 +37,14 @@ export class ProbeEngine {
   }
 
   start(): void {
+    const grid = { now: this.now, lag: this.opts.lag };
     for (const spec of this.opts.series) {
       const state: SeriesState = { lastHeight: null };
-      this.timers.push(startGridTimer(spec.id, spec.intervalMs, () => this.track(this.runSeries(spec, state)), this.now));
+      this.timers.push(startGridTimer(spec.id, spec.intervalMs, () => this.track(this.runSeries(spec, state)), grid));
     }
     for (const spec of this.opts.consistency) {
       this.timers.push(
-        startGridTimer(`consistency|${spec.target}|${spec.chain}`, spec.intervalMs, () => this.track(this.runConsistency(spec)), this.now),
+        startGridTimer(`consistency|${spec.target}|${spec.chain}`, spec.intervalMs, () => this.track(this.runConsistency(spec)), grid),
       );
     }
   }

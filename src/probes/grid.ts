@@ -1,4 +1,6 @@
 import { createHash } from "node:crypto";
+import { performance } from "node:perf_hooks";
+import type { LoopLag } from "../metrics/loopLag.js";
 
 /**
  * Fixed-grid scheduling: series fire at `offset + k * interval` on the wall clock, so a
@@ -19,13 +21,21 @@ export interface GridTimer {
   stop(): void;
 }
 
+export interface GridTimerOptions {
+  /** The wall clock the grid is laid on. */
+  now?: () => number;
+  /** Told how late each fire ran: the grid's timers double as event-loop lag samples. */
+  lag?: LoopLag | undefined;
+}
+
 /** Calls `fire(scheduledAt)` on the grid until stopped. A fire that is still running when the next is due is skipped, not queued. */
 export function startGridTimer(
   seriesId: string,
   intervalMs: number,
   fire: (scheduledAt: number) => Promise<void>,
-  now: () => number = Date.now,
+  opts: GridTimerOptions = {},
 ): GridTimer {
+  const now = opts.now ?? Date.now;
   const offset = gridOffsetMs(seriesId, intervalMs);
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -33,14 +43,17 @@ export function startGridTimer(
   const arm = (): void => {
     if (stopped) return;
     const at = nextFireAt(now(), intervalMs, offset);
+    const delay = Math.max(0, at - now());
+    const dueAt = performance.now() + delay;
     timer = setTimeout(() => {
+      opts.lag?.ranLate(dueAt);
       arm();
       if (running) return;
       running = true;
       fire(at).finally(() => {
         running = false;
       });
-    }, Math.max(0, at - now()));
+    }, delay);
   };
   arm();
   return {

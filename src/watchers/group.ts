@@ -47,7 +47,7 @@ export class WatchGroup {
 
   start(): void {
     const timeoutMs = Math.max(250, Math.min(this.spec.headPollIntervalMs, 4000));
-    this.poll = startGridTimer(`watch|${this.key}`, this.spec.headPollIntervalMs, () => this.pollHead(timeoutMs), this.clock);
+    this.poll = startGridTimer(`watch|${this.key}`, this.spec.headPollIntervalMs, () => this.pollHead(timeoutMs), { now: this.clock });
   }
 
   stop(): void {

@@ -97,7 +97,7 @@ export class Watcher {
       this.timers.push(setInterval(() => this.guard(() => this.tick(), "tick"), tickMs));
     }
     if (this.logs !== null) {
-      this.timers.push(startGridTimer(`watch|${g.target}|${g.chain}|${this.spec.name}|getLogs`, g.logsCheckIntervalMs, () => this.checkLogs(), this.ctx.clock));
+      this.timers.push(startGridTimer(`watch|${g.target}|${g.chain}|${this.spec.name}|getLogs`, g.logsCheckIntervalMs, () => this.checkLogs(), { now: this.ctx.clock }));
     }
     this.unsubscribeSightings = this.ctx.group.onSighting(() =>
       this.guard(() => {
