@@ -2,6 +2,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
+import { decodeLassoMetaHeader } from "../src/lasso/meta.js";
 import { RpcHttpClient } from "../src/lasso/rpcClient.js";
 import { encodeMetaHeader } from "../sim/lasso/meta.js";
 
@@ -16,6 +17,7 @@ const server = http.createServer((req, res) => {
       res.writeHead(status, { "content-type": "application/json", ...headers });
       res.end(body);
     };
+    if (req.url?.startsWith("/echo-url")) return reply(200, JSON.stringify({ jsonrpc: "2.0", id, result: req.url }));
     switch (req.url) {
       case "/ok":
         return reply(200, JSON.stringify({ jsonrpc: "2.0", id, result: "0x10" }), {
@@ -32,6 +34,9 @@ const server = http.createServer((req, res) => {
         return reply(200, JSON.stringify({ jsonrpc: "2.0", id: id + 1, result: "0x1" }));
       case "/not-jsonrpc":
         return reply(200, JSON.stringify({ hello: "world" }));
+      case "/huge":
+        // 9 MB of valid JSON: over the client's 8 MB limit.
+        return reply(200, JSON.stringify({ jsonrpc: "2.0", id, result: "x".repeat(9 * 1024 * 1024) }));
       case "/reset":
         req.socket.destroy();
         return;
@@ -75,6 +80,7 @@ test("every way an answer can be wrong becomes a classified failure, never a thr
     ["/wrong-id", "invalid_response"],
     ["/not-jsonrpc", "invalid_response"],
     ["/reset", "connect"],
+    ["/huge", "invalid_response"],
   ];
   for (const [path, expected] of cases) {
     const r = await client.call(`${base}${path}`, "eth_blockNumber", [], 2000);
@@ -98,4 +104,38 @@ test("an answer that never comes is a timeout at the deadline", async () => {
   assert.equal(r.errorClass, "timeout");
   assert.ok(r.latencyMs >= 290, `latency ${r.latencyMs} respects the deadline`);
   assert.ok(r.latencyMs < 5000, `latency ${r.latencyMs} is bounded`);
+});
+
+test("the path and query of a route URL reach the server unchanged (API keys live there)", async () => {
+  const r = await client.call(`${base}/echo-url/rpc/ethereum?key=abc&x=1`, "eth_blockNumber", [], 2000);
+  assert.equal(r.result, "/echo-url/rpc/ethereum?key=abc&x=1");
+});
+
+test("a call abandoned at its deadline gives its connection back", async () => {
+  const single = new RpcHttpClient({ connectionsPerOrigin: 1 });
+  try {
+    const hung = await single.call(`${base}/hang`, "eth_blockNumber", [], 200);
+    assert.equal(hung.errorClass, "timeout");
+    const next = await single.call(`${base}/ok`, "eth_blockNumber", [], 2000);
+    assert.equal(next.outcome, "ok", `the only connection was still held: ${next.errorDetail}`);
+  } finally {
+    await single.close();
+  }
+});
+
+test("routing metadata: typed fields are checked, nulls read as absent, unknown fields kept, garbage is null", () => {
+  const header = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString("base64url");
+  assert.deepEqual(decodeLassoMetaHeader(header({ retries: 2, selected_provider: { id: "a", protocol: "http" }, future_field: [1] })), {
+    retries: 2, selected_provider: { id: "a", protocol: "http" }, future_field: [1],
+  });
+  assert.deepEqual(decodeLassoMetaHeader(header({ retries: 0, selected_provider: null, circuit_breaker_state: "closed" })), {
+    retries: 0, circuit_breaker_state: "closed",
+  });
+  assert.equal(decodeLassoMetaHeader(header({ retries: 1.5 })), null, "retries must be an integer");
+  assert.equal(decodeLassoMetaHeader(header({ lasso_overhead_ms: "2" })), null, "latencies are numbers");
+  assert.equal(decodeLassoMetaHeader(header({ selected_provider: { protocol: "http" } })), null, "a provider needs an id");
+  assert.equal(decodeLassoMetaHeader(header({ candidate_providers: ["a:http", 3] })), null);
+  assert.equal(decodeLassoMetaHeader(header([1, 2])), null);
+  assert.equal(decodeLassoMetaHeader("%%% not base64url json"), null);
+  assert.equal(decodeLassoMetaHeader(undefined), null);
 });

@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { Agent, errors as undiciErrors, request } from "undici";
+import { Agent, type Dispatcher } from "undici";
 import type { ErrorClass } from "../samples.js";
 import { decodeLassoMetaHeader, type LassoMeta } from "./meta.js";
 
@@ -16,14 +16,20 @@ export interface RpcCallResult {
 }
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
+const REQUEST_HEADERS = { "content-type": "application/json", accept: "application/json" };
 let nextId = 1;
 
 /**
  * JSON-RPC over HTTP the way a client of Lasso would do it: one keep-alive agent, a hard
  * deadline per call, and every way a call can go wrong turned into a classified result.
+ *
+ * It drives undici's dispatcher with callbacks rather than `request()`: no body stream,
+ * no async iteration, no AbortSignal per call. At 10 probes/s that was ~0.5 ms of CPU per
+ * probe, a sixth of the daemon's whole budget.
  */
 export class RpcHttpClient {
   private readonly agent: Agent;
+  private readonly targets = new Map<string, { origin: string; path: string }>();
 
   constructor(opts: { connectionsPerOrigin?: number; keepAliveTimeoutMs?: number } = {}) {
     this.agent = new Agent({
@@ -33,37 +39,70 @@ export class RpcHttpClient {
     });
   }
 
-  async call(url: string, method: string, params: unknown[], timeoutMs: number): Promise<RpcCallResult> {
+  call(url: string, method: string, params: unknown[], timeoutMs: number): Promise<RpcCallResult> {
     const id = nextId++;
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), timeoutMs);
+    const body = JSON.stringify({ jsonrpc: "2.0", id, method, params });
     const started = performance.now();
-    const done = (r: Omit<RpcCallResult, "latencyMs">): RpcCallResult => ({ ...r, latencyMs: performance.now() - started });
-    try {
-      const res = await request(url, {
-        method: "POST",
-        dispatcher: this.agent,
-        signal: controller.signal,
-        headers: { "content-type": "application/json", accept: "application/json" },
-        body: JSON.stringify({ jsonrpc: "2.0", id, method, params }),
-      });
-      const meta = decodeLassoMetaHeader(headerValue(res.headers["x-lasso-meta"]));
-      const text = await readBody(res.body);
-      const status = res.statusCode;
-      if (status < 200 || status >= 300) {
-        return done(failure(`http_${status}`, `HTTP ${status}: ${text.slice(0, 200)}`, status, meta));
+    return new Promise<RpcCallResult>((resolve) => {
+      let controller: Dispatcher.DispatchController | null = null;
+      let settled = false;
+      let status = 0;
+      let meta: LassoMeta | null = null;
+      let size = 0;
+      const chunks: Buffer[] = [];
+      const finish = (r: Omit<RpcCallResult, "latencyMs">): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        resolve({ ...r, latencyMs: performance.now() - started });
+      };
+      const timer = setTimeout(() => {
+        finish(failure("timeout", `no answer within ${timeoutMs} ms`, null, null));
+        controller?.abort(new DeadlineExceeded(timeoutMs));
+      }, timeoutMs);
+      try {
+        this.agent.dispatch({ ...this.target(url), method: "POST", headers: REQUEST_HEADERS, body }, {
+          onRequestStart(c) {
+            controller = c;
+            if (settled) c.abort(new DeadlineExceeded(timeoutMs));
+          },
+          onResponseStart(_c, statusCode, headers) {
+            status = statusCode;
+            meta = decodeLassoMetaHeader(headerValue(headers["x-lasso-meta"]));
+          },
+          onResponseData(c, chunk) {
+            size += chunk.length;
+            if (size > MAX_BODY_BYTES) c.abort(new BodyTooLarge());
+            else chunks.push(chunk);
+          },
+          onResponseEnd() {
+            const text = Buffer.concat(chunks).toString("utf8");
+            if (status < 200 || status >= 300) finish(failure(`http_${status}`, `HTTP ${status}: ${text.slice(0, 200)}`, status, meta));
+            else finish(interpretBody(text, id, status, meta));
+          },
+          onResponseError(_c, err) {
+            finish(failure(classifyTransportError(err), describe(err), null, null));
+          },
+        });
+      } catch (err) {
+        finish(failure(classifyTransportError(err), describe(err), null, null));
       }
-      return done(interpretBody(text, id, status, meta));
-    } catch (err) {
-      if (controller.signal.aborted) return done(failure("timeout", `no answer within ${timeoutMs} ms`, null, null));
-      return done(failure(classifyTransportError(err), describe(err), null, null));
-    } finally {
-      clearTimeout(timer);
-    }
+    });
   }
 
   async close(): Promise<void> {
     await this.agent.close();
+  }
+
+  /** Route URLs are few and fixed: split each into origin and path once. */
+  private target(url: string): { origin: string; path: string } {
+    let t = this.targets.get(url);
+    if (!t) {
+      const u = new URL(url);
+      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      this.targets.set(url, t);
+    }
+    return t;
   }
 }
 
@@ -71,20 +110,15 @@ function headerValue(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-async function readBody(body: AsyncIterable<Buffer>): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new BodyTooLarge();
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString("utf8");
-}
-
 class BodyTooLarge extends Error {
   constructor() {
     super(`response body over ${MAX_BODY_BYTES} bytes`);
+  }
+}
+
+class DeadlineExceeded extends Error {
+  constructor(ms: number) {
+    super(`no answer within ${ms} ms`);
   }
 }
 
@@ -121,14 +155,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 /** Anything below HTTP that is not our own deadline: refused, reset, closed, DNS. */
 function classifyTransportError(err: unknown): ErrorClass {
   if (err instanceof BodyTooLarge) return "invalid_response";
-  if (
-    err instanceof undiciErrors.ConnectTimeoutError ||
-    err instanceof undiciErrors.HeadersTimeoutError ||
-    err instanceof undiciErrors.BodyTimeoutError
-  ) {
-    return "timeout";
-  }
-  return "connect";
+  const code = errorCode(err);
+  return code === "UND_ERR_CONNECT_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT" ? "timeout" : "connect";
 }
 
 function errorCode(err: unknown): string | undefined {
