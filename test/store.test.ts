@@ -399,10 +399,7 @@ function expectedSeries(samples: readonly ProbeSample[], r: TimeRange): Map<stri
 function actualSeries(agg: AggregateResult): Map<string, Summary> {
   const out = new Map<string, Summary>();
   for (const s of agg.series) {
-    const latency: [number, number][] = [];
-    s.latency.counts.forEach((c, i) => {
-      if (c !== 0) latency.push([i, c]);
-    });
+    const latency = s.latency.entries();
     assert.equal(s.latency.total, s.ok, `${seriesName(s)}: histogram total`);
     out.set(seriesName(s), {
       requests: s.requests, ok: s.ok, errors: sorted(s.errors), providers: sorted(s.providers), latency,
@@ -824,10 +821,7 @@ function expectedContinuity(samples: readonly ContinuitySample[], r: TimeRange):
 function actualContinuity(agg: AggregateResult): Map<string, ContSummary> {
   const out = new Map<string, ContSummary>();
   const nonEmpty = (h: ContinuityAggregate["delay"]): [number, number][] => {
-    const p: [number, number][] = [];
-    h.counts.forEach((c, i) => {
-      if (c !== 0) p.push([i, c]);
-    });
+    const p = h.entries();
     assert.equal(p.reduce((n, [, c]) => n + c, 0), h.total, "histogram total");
     return p;
   };

@@ -122,7 +122,8 @@ export interface Dictionary {
   continuity: Map<number, ContinuitySeriesRow>;
 }
 
-export function loadDictionary(db: Db): Dictionary {
+/** Reads the whole dictionary; `db` is a connection or anything that prepares statements on one. */
+export function loadDictionary(db: { prepare(sql: string): Database.Statement }): Dictionary {
   const series = new Map<number, SeriesRow>();
   for (const r of db.prepare("SELECT id, kind, target, chain, route, method FROM series").all() as SeriesRow[]) {
     series.set(r.id, r);

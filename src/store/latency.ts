@@ -41,13 +41,25 @@ export function latencyIndex(us: number): number {
   return template.countsArrayIndex(clampUs(us));
 }
 
-/** Dense counts per histogram index; the accumulator used for merging many rollups. */
+/**
+ * One histogram that every percentile read replays counts into, reset first. A fresh
+ * HdrHistogram per read allocated a 26 KB counts array each time; a report makes
+ * hundreds of reads, and that garbage (outside V8's heap) grew the process by ~40 MB.
+ */
+const scratch = newHistogram();
+
+/**
+ * Dense counts per histogram index; the accumulator used for merging many rollups. A plain
+ * array, not a Float64Array: a typed array's storage is malloc'd outside V8's heap and freed
+ * only when V8 gets round to it, and a report's few hundred of them grew the report worker
+ * by tens of MB; a plain array lives and dies in the young generation.
+ */
 export class LatencyCounts {
-  readonly counts = new Float64Array(LATENCY_INDEXES);
+  private readonly counts: number[] = new Array<number>(LATENCY_INDEXES).fill(0);
   total = 0;
 
   add(index: number, count: number): void {
-    if (index < 0 || index >= LATENCY_INDEXES) throw new Error(`latency bucket ${index} out of range`);
+    if (!(index >= 0 && index < LATENCY_INDEXES)) throw new Error(`latency bucket ${index} out of range`);
     this.counts[index] = (this.counts[index] as number) + count;
     this.total += count;
   }
@@ -56,30 +68,36 @@ export class LatencyCounts {
     if (other.total === 0) return;
     const src = other.counts;
     for (let i = 0; i < src.length; i++) {
-      const c = src[i] ?? 0;
-      if (c !== 0) this.counts[i] = (this.counts[i] ?? 0) + c;
+      const c = src[i] as number;
+      if (c !== 0) this.counts[i] = (this.counts[i] as number) + c;
     }
     this.total += other.total;
+  }
+
+  /** Non-empty (index, count) pairs, by index. */
+  entries(): [number, number][] {
+    const out: [number, number][] = [];
+    this.counts.forEach((c, i) => {
+      if (c !== 0) out.push([i, c]);
+    });
+    return out;
   }
 
   /** Percentile (0..100) in ms via HdrHistogram, or null when empty. */
   percentilesMs(ps: readonly number[]): (number | null)[] {
     if (this.total === 0) return ps.map(() => null);
-    const h = newHistogram();
-    for (let i = 0; i < this.counts.length; i++) {
-      const c = this.counts[i] ?? 0;
-      if (c !== 0) h.recordValueWithCount(h.valueFromIndex(i), c);
-    }
-    const out = ps.map((p) => h.getValueAtPercentile(p) / 1000);
-    h.destroy();
-    return out;
+    scratch.reset();
+    this.counts.forEach((c, i) => {
+      if (c !== 0) scratch.recordValueWithCount(scratch.valueFromIndex(i), c);
+    });
+    return ps.map((p) => scratch.getValueAtPercentile(p) / 1000);
   }
 
   /** Number of recorded values whose bucket lies entirely above `us` (bucket-precise). */
   countAbove(us: number): number {
     const limit = latencyIndex(us);
     let n = 0;
-    for (let i = limit + 1; i < this.counts.length; i++) n += this.counts[i] ?? 0;
+    for (let i = limit + 1; i < this.counts.length; i++) n += this.counts[i] as number;
     return n;
   }
 }

@@ -1,3 +1,4 @@
+import type Database from "better-sqlite3";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
 import { decodeHashes } from "./consistency.js";
 import {
@@ -172,7 +173,19 @@ interface AnomalyRow {
  * daemon writes.
  */
 export class StoreReader {
+  private readonly statements = new Map<string, Database.Statement>();
+
   constructor(private readonly db: Db) {}
+
+  /** Each statement is prepared once per connection, not ~25 times per report. */
+  prepare<P extends unknown[] = unknown[], R = unknown>(sql: string): Database.Statement<P, R> {
+    let s = this.statements.get(sql);
+    if (!s) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s as Database.Statement<P, R>;
+  }
 
   static open(path: string): StoreReader {
     return new StoreReader(openDatabase(path, { readonly: true }));
@@ -183,7 +196,7 @@ export class StoreReader {
   }
 
   meta(key: string): number | null {
-    const row = this.db.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: number } | undefined;
+    const row = this.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: number } | undefined;
     return row?.value ?? null;
   }
 
@@ -204,7 +217,7 @@ export class StoreReader {
   }
 
   private aggregateInSnapshot(range: TimeRange): AggregateResult {
-    const dict = loadDictionary(this.db);
+    const dict = loadDictionary(this);
     const rowsRead = emptyRowsRead();
     const horizons = {
       hour: this.meta("hour_horizon") ?? 0,
@@ -246,10 +259,10 @@ export class StoreReader {
     const tables = { day: ["rollup_d", "cons_d"], hour: ["rollup_h", "cons_h"], minute: ["rollup_m", "cons_m"] } as const;
     for (const level of ["day", "hour", "minute"] as const) {
       const [rollup, consTable] = tables[level];
-      const rows = this.db.prepare<[number, number], RollupRow>(
+      const rows = this.prepare<[number, number], RollupRow>(
         `SELECT key, n, ok, data FROM ${rollup} WHERE key >= ? AND key < ?`,
       );
-      const consRows = this.db.prepare<[number, number], ConsRow>(
+      const consRows = this.prepare<[number, number], ConsRow>(
         `SELECT key, checks, mismatches FROM ${consTable} WHERE key >= ? AND key < ?`,
       );
       for (const [a, b] of plan[level]) {
@@ -274,7 +287,7 @@ export class StoreReader {
     if (plan.from !== null && plan.to !== null) {
       // Not yet compacted: in no raw row or rollup. The covered range is contiguous, and
       // exact at the edges where `exact` intervals are.
-      const staged = this.db.prepare<[number, number], { series: number; ts: number; rec: Buffer }>(
+      const staged = this.prepare<[number, number], { series: number; ts: number; rec: Buffer }>(
         "SELECT series, ts, rec FROM staging WHERE ts >= ? AND ts < ?",
       );
       for (const r of staged.iterate(plan.from, plan.to)) {
@@ -327,7 +340,7 @@ export class StoreReader {
     let anomalyTo = plan.to === null ? null : until;
     const levels = [["day", "crollup_d", DAY_MS], ["hour", "crollup_h", HOUR_MS], ["minute", "crollup_m", MINUTE_MS]] as const;
     for (const [level, table, size] of levels) {
-      const rows = this.db.prepare<[number, number], ContRow>(`SELECT key, n, ev, data FROM ${table} WHERE key >= ? AND key < ?`);
+      const rows = this.prepare<[number, number], ContRow>(`SELECT key, n, ev, data FROM ${table} WHERE key >= ? AND key < ?`);
       for (const [a, b] of plan[level]) {
         const edge = new Map<number, ContRow[]>();
         for (const r of rows.iterate(rowKey(a, 0), rowKey(b, 0))) {
@@ -363,7 +376,7 @@ export class StoreReader {
     }
     if (plan.from !== null && plan.to !== null) {
       // Staged delivered samples of the same whole buckets the delivered rollups were read for.
-      const staged = this.db.prepare<[number, number], { series: number; ts: number; rec: Buffer }>(
+      const staged = this.prepare<[number, number], { series: number; ts: number; rec: Buffer }>(
         "SELECT series, ts, rec FROM cstaging WHERE ts >= ? AND ts < ?",
       );
       for (const r of staged.iterate(plan.from, plan.to)) {
@@ -392,7 +405,7 @@ export class StoreReader {
   ): { list: StoredAnomaly[]; perSeries: Map<number, number> } {
     const list: StoredAnomaly[] = [];
     const perSeries = new Map<number, number>();
-    const events = this.db.prepare<[number, number], AnomalyRow>(
+    const events = this.prepare<[number, number], AnomalyRow>(
       "SELECT id, ts, series, event, block, count, delay, detail FROM cevents WHERE ts >= ? AND ts < ?",
     );
     for (const e of events.iterate(start, end)) {
@@ -415,7 +428,7 @@ export class StoreReader {
     const start = m * MINUTE_MS;
     const probes: StoredProbe[] = [];
     const found = new Map<number, number>();
-    const packed = this.db.prepare<[number, number], { key: number; data: Buffer }>(
+    const packed = this.prepare<[number, number], { key: number; data: Buffer }>(
       "SELECT key, data FROM raw WHERE key >= ? AND key < ?",
     );
     for (const r of packed.iterate(lo, hi)) {
@@ -426,7 +439,7 @@ export class StoreReader {
       found.set(series, records.length);
       for (const rec of records) probes.push(rec);
     }
-    const counted = this.db.prepare<[number, number], { key: number; n: number }>(
+    const counted = this.prepare<[number, number], { key: number; n: number }>(
       "SELECT key, n FROM rollup_m WHERE key >= ? AND key < ?",
     );
     for (const r of counted.iterate(lo, hi)) {
@@ -436,7 +449,7 @@ export class StoreReader {
     }
     const checks: ConsSample[] = [];
     const perScope = new Map<number, number>();
-    const raw = this.db.prepare<[number, number], ConsSample>(
+    const raw = this.prepare<[number, number], ConsSample>(
       "SELECT ts, scope, agree FROM consistency WHERE ts >= ? AND ts < ?",
     );
     for (const c of raw.iterate(start, start + MINUTE_MS)) {
@@ -445,7 +458,7 @@ export class StoreReader {
       checks.push(c);
       perScope.set(c.scope, (perScope.get(c.scope) ?? 0) + 1);
     }
-    const consCounted = this.db.prepare<[number, number], { key: number; checks: number }>(
+    const consCounted = this.prepare<[number, number], { key: number; checks: number }>(
       "SELECT key, checks FROM cons_m WHERE key >= ? AND key < ?",
     );
     for (const r of consCounted.iterate(lo, hi)) {
@@ -463,8 +476,8 @@ export class StoreReader {
    * delayMs clamped at 0; detail capped at 500 characters.
    */
   continuityEvents(range: TimeRange, chain: string | undefined = range.chain): ContinuitySample[] {
-    const dict = loadDictionary(this.db);
-    const rows = this.db
+    const dict = loadDictionary(this);
+    const rows = this
       .prepare<[number, number], AnomalyRow>(
         "SELECT id, ts, series, event, block, count, delay, detail FROM cevents WHERE ts >= ? AND ts < ? ORDER BY ts, id",
       )
@@ -485,17 +498,17 @@ export class StoreReader {
 
   /** Raw probe samples with since <= ts < until, oldest first (tests and debugging). */
   probeSamples(range: TimeRange): ProbeSample[] {
-    const dict = loadDictionary(this.db);
+    const dict = loadDictionary(this);
     const records: StoredProbe[] = [];
     const inRange = (ts: number): boolean => ts >= range.since && ts < range.until;
-    const packed = this.db
+    const packed = this
       .prepare<[number, number], { key: number; data: Buffer }>("SELECT key, data FROM raw WHERE key >= ? AND key < ?")
       .all(rowKey(Math.floor(range.since / MINUTE_MS), 0), rowKey(Math.ceil(range.until / MINUTE_MS), 0));
     for (const row of packed) {
       const start = bucketOfKey(row.key) * MINUTE_MS;
       for (const r of unpackRecords(row.data, seriesOfKey(row.key), start)) if (inRange(r.ts)) records.push(r);
     }
-    const staged = this.db
+    const staged = this
       .prepare<[number, number], { series: number; ts: number; rec: Buffer }>(
         "SELECT series, ts, rec FROM staging WHERE ts >= ? AND ts < ?",
       )
@@ -511,8 +524,8 @@ export class StoreReader {
   }
 
   consistencySamples(range: TimeRange): ConsistencySample[] {
-    const dict = loadDictionary(this.db);
-    const rows = this.db
+    const dict = loadDictionary(this);
+    const rows = this
       .prepare<[number, number], { ts: number; scope: number; block: number; agree: number; hashes: string }>(
         "SELECT ts, scope, block, agree, hashes FROM consistency WHERE ts >= ? AND ts < ? ORDER BY ts, id",
       )
@@ -536,7 +549,7 @@ export class StoreReader {
       "staging", "raw", "rollup_m", "rollup_h", "rollup_d", "consistency", "cons_m", "cons_h", "cons_d", "series", "names",
       "cseries", "cstaging", "cevents", "crollup_m", "crollup_h", "crollup_d",
     ]) {
-      out[t] = (this.db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
+      out[t] = (this.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
     }
     return out;
   }
