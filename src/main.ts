@@ -6,7 +6,9 @@ import type { Plan } from "./plan/index.js";
 import { ProbeEngine } from "./probes/engine.js";
 import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
 import { Recorder } from "./recorder.js";
-import { parseReportQuery, renderMarkdown, ReportRunner, TimeParamError, type SloObjective } from "./report/index.js";
+import { ReportRunner } from "./report/runner.js";
+import { parseReportQuery, TimeParamError } from "./report/time.js";
+import type { SloObjective } from "./report/types.js";
 import { BadRequest, createApp, listen } from "./server/app.js";
 import { SampleStore } from "./store/index.js";
 import { WatchEngine, watchGroupSpecs } from "./watchers/index.js";
@@ -95,10 +97,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         throw err;
       }
       store.flush();
-      const report = await reports.build(range, slos, now);
-      return format === "md"
-        ? { contentType: "text/markdown; charset=utf-8", body: renderMarkdown(report) }
-        : { contentType: "application/json; charset=utf-8", body: JSON.stringify(report) };
+      const body = await reports.render(range, slos, format, now);
+      return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
     },
     readiness() {
       const stats = store.stats();

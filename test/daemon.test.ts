@@ -150,6 +150,16 @@ describe("daemon against the test bed", { timeout: 200_000 }, () => {
     await reportWith(c, since, "load-balanced", before + 3);
   });
 
+  test("/report?format=md is the same report rendered as markdown", async () => {
+    const res = await fetch(`${c.daemon.url}/report?since=10m&format=md`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^text\/markdown/);
+    const text = await res.text();
+    assert.match(text, /^# lasso-canary report/);
+    assert.match(text, /### SLOs/);
+    assert.match(text, /load-balanced/);
+  });
+
   test("a bad report parameter is a 400 that names it", async () => {
     for (const [query, param] of [["since=yesterday-ish", "since"], ["since=1h&until=bogus", "until"], ["format=xml", "format"]] as const) {
       const res = await fetch(`${c.daemon.url}/report?${query}`);

@@ -38,6 +38,8 @@ function assertJsonClean(v: unknown, path = "report"): void {
   else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) assertJsonClean(x, `${path}.${k}`);
 }
 
+const parseReport = (body: string): Report => JSON.parse(body) as Report;
+
 function chain(r: Report, name: string): ChainReport {
   const c = r.chains.find((x) => x.chain === name);
   assert.ok(c, `chain ${name} in report`);
@@ -477,7 +479,7 @@ describe("ReportRunner", () => {
     const range = { since: T0, until: T0 + DAY };
     const runner = new ReportRunner({ path: store.path });
     try {
-      const viaWorker = await runner.build(range, [], T0 + DAY);
+      const viaWorker = await runner.render(range, [], "json", T0 + DAY).then(parseReport);
       const inline = buildReport(range, [], store.reader(), T0 + DAY);
       assert.deepEqual(viaWorker, JSON.parse(JSON.stringify(inline)));
       assert.equal(chain(viaWorker, "base").requests, 200);
@@ -485,7 +487,7 @@ describe("ReportRunner", () => {
       store.accept(probe(T0 + HOUR));
       store.flush();
       store.compact();
-      assert.equal(chain(await runner.build(range, [], T0 + DAY), "base").requests, 201);
+      assert.equal(chain(await runner.render(range, [], "json", T0 + DAY).then(parseReport), "base").requests, 201);
     } finally {
       await runner.close();
       store.close();
@@ -498,7 +500,7 @@ describe("ReportRunner", () => {
     const slos: SloObjective[] = [{ chain: "base", successRatio: 0.99, p95LatencyMs: 300, maxHeadLagBlocks: 2, maxDeliveryDelayMs: 1000 }];
     try {
       const range = { since: T0, until: T0 + DAY };
-      const viaWorker = await runner.build(range, slos, T0 + DAY);
+      const viaWorker = await runner.render(range, slos, "json", T0 + DAY).then(parseReport);
       assert.deepEqual(viaWorker, JSON.parse(JSON.stringify(buildReport(range, slos, store.reader(), T0 + DAY))));
       assert.equal(chain(viaWorker, "base").continuity.watchers.length, 4);
       assert.equal(chain(viaWorker, "base").slo.filter((r) => r.sli === "delivery_delay_p95_ms").length, 4);
@@ -514,8 +516,8 @@ describe("ReportRunner", () => {
     writeFileSync(damaged, "this is not an SQLite database, and it is long enough to have a header");
     const runner = new ReportRunner({ path: damaged });
     try {
-      await assert.rejects(runner.build({ since: T0, until: T0 + DAY }, []), /not a database/);
-      await assert.rejects(runner.build({ since: T0, until: T0 + DAY }, []), /not a database/);
+      await assert.rejects(runner.render({ since: T0, until: T0 + DAY }, [], "json"), /not a database/);
+      await assert.rejects(runner.render({ since: T0, until: T0 + DAY }, [], "json"), /not a database/);
     } finally {
       await runner.close();
       store.close();
@@ -527,10 +529,10 @@ describe("ReportRunner", () => {
     const runner = new ReportRunner({ path: store.path, idleMs: 100 });
     try {
       const range = { since: T0, until: T0 + DAY };
-      await runner.build(range, [], T0 + DAY);
+      await runner.render(range, [], "json", T0 + DAY).then(parseReport);
       assert.equal(runner.workerRunning, true);
       await waitFor(() => !runner.workerRunning, { timeoutMs: 10_000, message: "the idle worker to exit" });
-      assert.equal(chain(await runner.build(range, [], T0 + DAY), "base").requests, 1);
+      assert.equal(chain(await runner.render(range, [], "json", T0 + DAY).then(parseReport), "base").requests, 1);
     } finally {
       await runner.close();
       store.close();
@@ -540,7 +542,7 @@ describe("ReportRunner", () => {
   test("a report on a missing file rejects instead of hanging", async () => {
     const runner = new ReportRunner({ path: join(newPath(), "..", "no-such-dir", "missing.sqlite") });
     try {
-      await assert.rejects(runner.build({ since: 0, until: 1 }, []), /missing\.sqlite|unable to open|directory does not exist/);
+      await assert.rejects(runner.render({ since: 0, until: 1 }, [], "json"), /missing\.sqlite|unable to open|directory does not exist/);
     } finally {
       await runner.close();
     }

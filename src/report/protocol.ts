@@ -1,14 +1,18 @@
-import type { Report, ReportRange, SloObjective } from "./types.js";
+import type { ReportRange, SloObjective } from "./types.js";
 
 /**
  * Messages between ReportRunner and its worker. Both ends are this code base in one
  * process and SLOs come from the validated plan, so the worker trusts their shape.
  */
+export type ReportFormat = "json" | "md";
+
 export interface RequestMessage {
   id: number;
   range: ReportRange;
   slos: SloObjective[];
   now: number;
+  format: ReportFormat;
 }
 
-export type ResponseMessage = { id: number; ok: true; report: Report } | { id: number; ok: false; error: string };
+/** The rendered report: one flat string crosses threads, not an object graph to clone and re-serialise. */
+export type ResponseMessage = { id: number; ok: true; body: string } | { id: number; ok: false; error: string };

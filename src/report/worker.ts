@@ -6,6 +6,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { StoreReader } from "../store/reader.js";
 import { buildReport } from "./build.js";
+import { renderMarkdown } from "./markdown.js";
 import type { RequestMessage, ResponseMessage } from "./protocol.js";
 
 const port = parentPort;
@@ -13,11 +14,12 @@ if (!port) throw new Error("report worker must run in a worker thread");
 const { path } = workerData as { path: string };
 let reader: StoreReader | null = null;
 
-port.on("message", ({ id, range, slos, now }: RequestMessage) => {
+port.on("message", ({ id, range, slos, now, format }: RequestMessage) => {
   let reply: ResponseMessage;
   try {
     reader ??= StoreReader.open(path);
-    reply = { id, ok: true, report: buildReport(range, slos, reader, now) };
+    const report = buildReport(range, slos, reader, now);
+    reply = { id, ok: true, body: format === "md" ? renderMarkdown(report) : JSON.stringify(report) };
   } catch (err) {
     reader?.close();
     reader = null;
