@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
-import { Agent, type Dispatcher } from "undici";
+import { createRequire } from "node:module";
+import type { Agent as UndiciAgent, Dispatcher } from "undici";
 import type { ErrorClass } from "../samples.js";
 import { decodeLassoMetaHeader, type LassoMeta } from "./meta.js";
 
@@ -14,6 +15,14 @@ export interface RpcCallResult {
   result: unknown;
   meta: LassoMeta | null;
 }
+
+/**
+ * undici's Agent from its own module: the package index also loads fetch, WebSocket,
+ * caches and mocks (~9 MB of RSS) that a probe never uses. Pinned by package-lock; the
+ * client tests fail if an upgrade moves the file.
+ */
+const Agent = createRequire(import.meta.url)("undici/lib/dispatcher/agent.js") as typeof UndiciAgent;
+type Agent = UndiciAgent;
 
 const MAX_BODY_BYTES = 8 * 1024 * 1024;
 const REQUEST_HEADERS = { "content-type": "application/json", accept: "application/json" };
