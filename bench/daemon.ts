@@ -6,7 +6,7 @@
  * database's growth. Run: `npm run build && npx tsx bench/daemon.ts` (about 5 minutes).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -47,13 +47,14 @@ function checksFor(chain: string, chainId: number): string {
   ].join("\n");
 }
 
-function procStat(pid: number): { cpuTicks: number; userTicks: number; rssBytes: number } {
+function procStat(pid: number): { cpuTicks: number; userTicks: number; rssBytes: number; anonBytes: number; fileBytes: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const userTicks = Number(fields[11]);
   const cpuTicks = userTicks + Number(fields[12]); // utime + stime
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? NaN);
-  return { cpuTicks, userTicks, rssBytes: rssKb * 1024 };
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
+  return { cpuTicks, userTicks, rssBytes: kb("VmRSS"), anonBytes: kb("RssAnon"), fileBytes: kb("RssFile") };
 }
 
 /** CPU ticks per thread name (main thread, V8 GC/compiler helpers, libuv pool, workers). */
@@ -99,12 +100,7 @@ function lagP99Ms(from: Array<[number, number]>, to: Array<[number, number]>): {
   return { p99: NaN, samples: total };
 }
 
-async function main(): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "canary-bench-"));
-  const dbPath = path.join(dir, "canary.db");
-  const now = Date.now();
-
-  // --- 30 days of history, in the daemon's own schema ------------------------------------
+function generateHistory(dbPath: string, now: number): void {
   process.stdout.write(`generating ${HISTORY_DAYS} days of history for ${CHAINS.length} chains x 10 series...\n`);
   const tGen = performance.now();
   const rand = rng(42);
@@ -118,8 +114,25 @@ async function main(): Promise<void> {
     history.flush();
   }
   history.close();
+  process.stdout.write(`  done in ${fmt((performance.now() - tGen) / 1000)} s\n`);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "canary-bench-"));
+  const dbPath = path.join(dir, "canary.db");
+  const now = Date.now();
+
+  // --- 30 days of history, in the daemon's own schema ------------------------------------
+  // BENCH_HISTORY_FROM=file reuses a database an earlier run generated (iterating on the daemon).
+  const reuse = process.env.BENCH_HISTORY_FROM;
+  if (reuse) {
+    copyFileSync(reuse, dbPath);
+    process.stdout.write(`history copied from ${reuse}\n`);
+  } else {
+    generateHistory(dbPath, now);
+  }
   const dbStartBytes = statSync(dbPath).size;
-  process.stdout.write(`  done in ${fmt((performance.now() - tGen) / 1000)} s, ${fmt(dbStartBytes / 1e6)} MB\n`);
+  process.stdout.write(`  history is ${fmt(dbStartBytes / 1e6)} MB\n`);
 
   // --- test bed and the compiled daemon in its own process -------------------------------
   const bed = await startTestBed({
@@ -199,9 +212,10 @@ async function main(): Promise<void> {
       "",
       "lasso-canary daemon benchmark",
       `  load              ${CHAINS.length} chains x 10 series, 1 probe / 5 s each (${requests} probes so far), test bed on loopback`,
-      `  history           ${HISTORY_DAYS} days generated (${fmt(dbStartBytes / 1e6)} MB at start)`,
+      `  history           ${reuse ? `copied from ${reuse}` : `${HISTORY_DAYS} days generated`} (${fmt(dbStartBytes / 1e6)} MB at start)`,
       `  RSS (max)         ${fmt(fig.rssMb)} MB           target <= ${TARGETS.rssMb} MB`,
       `    at the end of the steady state: ${memory}`,
+      `    of the RSS: ${fmt(end.anonBytes / 1e6)} MB anonymous (heaps, malloc), ${fmt(end.fileBytes / 1e6)} MB file-backed (node binary, native addons)`,
       `    while 30-day reports run back to back (report worker alive): ${fmt(rssDuringReports / 1e6)} MB max`,
       `  CPU               ${fmt(fig.cpuPct, 2)} % of a core     target <= ${TARGETS.cpuPct} %   (${fmt(steadySec, 0)} s steady state)`,
       `    of which user   ${fmt(userPct, 2)} % (the rest is kernel time)`,
