@@ -4,32 +4,28 @@
  * expose it, routing metadata decodes, limits and local answers, /api endpoints, defects.
  */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
-import { startAnvil, type AnvilNode } from "../sim/anvil.js";
-import { NO_DEFECTS, startLassoSim, type LassoSim } from "../sim/lasso/index.js";
-import { FaultProxy } from "../src/chaos/faultProxy.js";
+import { afterEach, describe, test } from "node:test";
+import { NO_DEFECTS } from "../sim/lasso/index.js";
 import { isObj, obj, type Json, type Obj } from "./helpers/json.js";
+import { CHAIN, CHAIN_ID, IDS, useSimBed, type Id } from "./helpers/simBed.js";
 import { waitFor } from "./helpers/waitFor.js";
 
-const CHAIN = "anvil";
-const CHAIN_ID = 31337;
-const IDS = ["a", "b", "c"] as const;
-type Id = (typeof IDS)[number];
-
-let anvil: AnvilNode | undefined;
-const proxies = new Map<Id, FaultProxy>();
-let sim: LassoSim | undefined;
-
-function proxy(id: Id): FaultProxy {
-  const p = proxies.get(id);
-  assert.ok(p, `proxy ${id}`);
-  return p;
-}
-
-function theSim(): LassoSim {
-  assert.ok(sim, "sim started");
-  return sim;
-}
+const bed = useSimBed((proxy) => {
+  const providers = IDS.map((id, i) => ({ id, name: `Provider ${id.toUpperCase()}`, priority: i, url: proxy(id).httpUrl, wsUrl: proxy(id).wsUrl }));
+  return {
+    profiles: [
+      { slug: "public", chains: [{ name: CHAIN, displayName: "Anvil Local", chainId: CHAIN_ID, blockTimeMs: 1000, providers }] },
+      {
+        slug: "canary",
+        chains: [{ name: CHAIN, chainId: CHAIN_ID, blockTimeMs: 1000, providers: [{ id: "canary-x", priority: 0, url: proxy("a").httpUrl, wsUrl: proxy("a").wsUrl }] }],
+      },
+    ],
+    breaker: { openMs: 1500 },
+    healthPollMs: 250,
+  };
+});
+const proxy = bed.proxy;
+const theSim = bed.sim;
 
 interface HttpAnswer {
   status: number;
@@ -88,7 +84,7 @@ async function providerStatus(profile = "public"): Promise<Obj[]> {
 
 /** Clears faults and defects and waits until every provider is back in rotation with a closed circuit. */
 async function recover(): Promise<void> {
-  for (const p of proxies.values()) p.clearFault();
+  for (const p of bed.proxies()) p.clearFault();
   theSim().setDefects(NO_DEFECTS);
   await waitFor(
     async () => {
@@ -101,33 +97,6 @@ async function recover(): Promise<void> {
     { timeoutMs: 30_000, intervalMs: 100, message: "all providers healthy with closed circuits" },
   );
 }
-
-before(async () => {
-  anvil = await startAnvil({ chainId: CHAIN_ID, blockTimeSec: 1 });
-  for (const id of IDS) {
-    const p = new FaultProxy({ name: id, upstreamHttpUrl: anvil.httpUrl, upstreamWsUrl: anvil.wsUrl });
-    await p.start();
-    proxies.set(id, p);
-  }
-  const providers = IDS.map((id, i) => ({ id, name: `Provider ${id.toUpperCase()}`, priority: i, url: proxy(id).httpUrl, wsUrl: proxy(id).wsUrl }));
-  sim = await startLassoSim({
-    profiles: [
-      { slug: "public", chains: [{ name: CHAIN, displayName: "Anvil Local", chainId: CHAIN_ID, blockTimeMs: 1000, providers }] },
-      {
-        slug: "canary",
-        chains: [{ name: CHAIN, chainId: CHAIN_ID, blockTimeMs: 1000, providers: [{ id: "canary-x", priority: 0, url: proxy("a").httpUrl, wsUrl: proxy("a").wsUrl }] }],
-      },
-    ],
-    breaker: { openMs: 1500 },
-    healthPollMs: 250,
-  });
-});
-
-after(async () => {
-  await sim?.stop();
-  for (const p of proxies.values()) await p.stop();
-  await anvil?.stop();
-});
 
 describe("lasso sim over HTTP", () => {
   afterEach(recover);

@@ -4,34 +4,32 @@
  * with backfill and dedup (and the gap / duplicate / silent-drop defects), limits, pings.
  */
 import assert from "node:assert/strict";
-import { after, afterEach, before, describe, test } from "node:test";
+import { afterEach, describe, test } from "node:test";
 import WebSocket from "ws";
-import { startAnvil, type AnvilNode } from "../sim/anvil.js";
-import { NO_DEFECTS, startLassoSim, type Defects, type LassoSim } from "../sim/lasso/index.js";
-import { FaultProxy } from "../src/chaos/faultProxy.js";
+import { NO_DEFECTS, type Defects } from "../sim/lasso/index.js";
 import { isObj, obj, type Json, type Obj } from "./helpers/json.js";
+import { CHAIN, CHAIN_ID, IDS, useSimBed, type Id } from "./helpers/simBed.js";
 import { waitFor } from "./helpers/waitFor.js";
 
-const CHAIN = "anvil";
-const CHAIN_ID = 31337;
-const IDS = ["a", "b", "c"] as const;
-type Id = (typeof IDS)[number];
-
-let anvil: AnvilNode | undefined;
-const proxies = new Map<Id, FaultProxy>();
-let sim: LassoSim | undefined;
 const clients = new Set<Client>();
-
-function proxy(id: Id): FaultProxy {
-  const p = proxies.get(id);
-  assert.ok(p, `proxy ${id}`);
-  return p;
-}
-
-function theSim(): LassoSim {
-  assert.ok(sim, "sim started");
-  return sim;
-}
+const bed = useSimBed(
+  (proxy) => ({
+    profiles: [
+      {
+        slug: "public",
+        chains: [{ name: CHAIN, chainId: CHAIN_ID, blockTimeMs: 1000, providers: IDS.map((id, i) => ({ id, priority: i, url: proxy(id).httpUrl, wsUrl: proxy(id).wsUrl })) }],
+      },
+    ],
+    breaker: { openMs: 1500 },
+    healthPollMs: 250,
+    wsPingIntervalMs: 300,
+  }),
+  () => {
+    for (const c of [...clients]) c.close();
+  },
+);
+const proxy = bed.proxy;
+const theSim = bed.sim;
 
 /** A raw JSON-RPC WS client that records every frame. */
 class Client {
@@ -110,8 +108,7 @@ function num(h: Obj): number {
 
 /** JSON-RPC straight to anvil (not through the sim). */
 async function anvilCall(method: string, params: Json[]): Promise<Json> {
-  assert.ok(anvil);
-  const res = await fetch(anvil.httpUrl, {
+  const res = await fetch(bed.anvil().httpUrl, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
@@ -147,7 +144,7 @@ async function servingProvider(pinned: string | null = null): Promise<string | n
 
 async function recover(): Promise<void> {
   for (const c of [...clients]) c.close();
-  for (const p of proxies.values()) p.clearFault();
+  for (const p of bed.proxies()) p.clearFault();
   theSim().setDefects(NO_DEFECTS);
   await waitFor(async () => (await streams()).length === 0, { timeoutMs: 5_000, message: "no upstream streams left" });
 }
@@ -158,33 +155,6 @@ function assertConsecutive(heads: Obj[]): void {
   for (let i = 1; i < ns.length; i++) assert.equal(ns[i], (ns[i - 1] ?? 0) + 1, `consecutive heads: ${ns.join(",")}`);
   assert.equal(new Set(heads.map((h) => h["hash"])).size, heads.length, "no duplicate hash");
 }
-
-before(async () => {
-  anvil = await startAnvil({ chainId: CHAIN_ID, blockTimeSec: 1 });
-  for (const id of IDS) {
-    const p = new FaultProxy({ name: id, upstreamHttpUrl: anvil.httpUrl, upstreamWsUrl: anvil.wsUrl });
-    await p.start();
-    proxies.set(id, p);
-  }
-  sim = await startLassoSim({
-    profiles: [
-      {
-        slug: "public",
-        chains: [{ name: CHAIN, chainId: CHAIN_ID, blockTimeMs: 1000, providers: IDS.map((id, i) => ({ id, priority: i, url: proxy(id).httpUrl, wsUrl: proxy(id).wsUrl })) }],
-      },
-    ],
-    breaker: { openMs: 1500 },
-    healthPollMs: 250,
-    wsPingIntervalMs: 300,
-  });
-});
-
-after(async () => {
-  for (const c of [...clients]) c.close();
-  await sim?.stop();
-  for (const p of proxies.values()) await p.stop();
-  await anvil?.stop();
-});
 
 describe("lasso sim over WebSocket", () => {
   afterEach(recover);
