@@ -75,6 +75,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     recorder,
     onError: (err, what) => logger.error({ err, what }, "watcher crashed"),
     onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
+    lag: loopLag,
   });
   metrics.counter(
     "lasso_canary_watch_malformed_frames_total",

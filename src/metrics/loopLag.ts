@@ -2,7 +2,7 @@ import { performance } from "node:perf_hooks";
 
 /**
  * Event-loop lag measured as how late callbacks with a known due time ran: the probe grid
- * reports each of its timers, and a heartbeat covers plans with few probes.
+ * and the watchers' grids report each of their timers, and a heartbeat covers small plans.
  *
  * Why not perf_hooks.monitorEventLoopDelay (what prom-client's default metrics use): it
  * wakes the loop every 10 ms, and on a small VM each wakeup costs 150-300 us of CPU, so

@@ -89,7 +89,7 @@ export class MetricsSink implements SampleSink {
     if (opts.collectDefaults !== false) registerDefaultMetrics(r, "lasso_canary_");
     this.loopLag = new client.Histogram({
       name: "lasso_canary_eventloop_lag_seconds",
-      help: "How late timers with a known due time ran (probe grid, 1 s heartbeat): the event-loop lag the probe clock suffers.",
+      help: "How late timers with a known due time ran (probe and watcher grids, 1 s heartbeat): the event-loop lag the probe clock suffers.",
       buckets: LOOP_LAG_BUCKETS,
       registers: [r],
     });

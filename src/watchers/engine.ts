@@ -4,6 +4,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { RpcHttpClient } from "../lasso/rpcClient.js";
+import type { LoopLag } from "../metrics/loopLag.js";
 import type { Recorder } from "../recorder.js";
 import { WatchGroup, type HttpCounts } from "./group.js";
 import type { WatchGroupSpec } from "./types.js";
@@ -23,6 +24,8 @@ export interface WatchEngineOptions {
   random?: () => number;
   /** Our own WS pings; a pong must come back before the next one. Default 15 s, 0 disables. */
   pingIntervalMs?: number;
+  /** Told how late the watchers' own timers (head polls, getLogs checks) ran. */
+  lag?: LoopLag;
 }
 
 export interface WatchEngineStats extends Omit<WatcherStats, "logsCheckedTo"> {
@@ -42,7 +45,7 @@ export class WatchEngine {
     const clock = opts.clock ?? (() => performance.timeOrigin + performance.now());
     const onError = opts.onError ?? (() => {});
     for (const spec of opts.groups) {
-      const group = new WatchGroup(spec, this.client, clock);
+      const group = new WatchGroup(spec, this.client, clock, opts.lag);
       this.groups.push(group);
       for (const w of spec.watchers) {
         this.watchers.push(
@@ -53,6 +56,7 @@ export class WatchEngine {
             notice: (watcher, notice) => opts.onNotice?.({ target: spec.target, chain: spec.chain, watcher }, notice),
             onError,
             clock,
+            lag: opts.lag,
             random: opts.random ?? Math.random,
             pingIntervalMs: opts.pingIntervalMs ?? 15_000,
           }),

@@ -3,6 +3,7 @@
  * block timestamps seen by newHeads watchers (for logs delays), and the budgeted HTTP lookups.
  */
 import type { RpcHttpClient } from "../lasso/rpcClient.js";
+import type { LoopLag } from "../metrics/loopLag.js";
 import type { LogsFilter } from "../plan/index.js";
 import { startGridTimer, type GridTimer } from "../probes/grid.js";
 import { TokenBucket } from "./budget.js";
@@ -37,6 +38,7 @@ export class WatchGroup {
     readonly spec: WatchGroupSpec,
     private readonly client: RpcHttpClient,
     private readonly clock: () => number,
+    private readonly lag?: LoopLag,
   ) {
     this.bucket = new TokenBucket(spec.confirmationsPerMinute / 60, CONFIRM_BURST, clock);
   }
@@ -47,7 +49,7 @@ export class WatchGroup {
 
   start(): void {
     const timeoutMs = Math.max(250, Math.min(this.spec.headPollIntervalMs, 4000));
-    this.poll = startGridTimer(`watch|${this.key}`, this.spec.headPollIntervalMs, () => this.pollHead(timeoutMs), { now: this.clock });
+    this.poll = startGridTimer(`watch|${this.key}`, this.spec.headPollIntervalMs, () => this.pollHead(timeoutMs), { now: this.clock, lag: this.lag });
   }
 
   stop(): void {

@@ -4,6 +4,7 @@
  * reason other than stop(), reconnect with capped exponential backoff and subscribe again.
  */
 import type { RpcHttpClient } from "../lasso/rpcClient.js";
+import type { LoopLag } from "../metrics/loopLag.js";
 import type { ContinuitySample } from "../samples.js";
 import { backoffMs } from "./budget.js";
 import { defaultHeadConfig, HeadContinuity, type BlockLookup, type FetchBlocksAction } from "./continuity.js";
@@ -32,6 +33,7 @@ export interface WatcherContext {
   notice(watcher: string, notice: WatchNotice): void;
   onError(err: unknown, what: string): void;
   clock(): number;
+  lag?: LoopLag | undefined;
   random(): number;
   /** Our own WS pings (0: off). */
   pingIntervalMs: number;
@@ -97,7 +99,7 @@ export class Watcher {
       this.timers.push(setInterval(() => this.guard(() => this.tick(), "tick"), tickMs));
     }
     if (this.logs !== null) {
-      this.timers.push(startGridTimer(`watch|${g.target}|${g.chain}|${this.spec.name}|getLogs`, g.logsCheckIntervalMs, () => this.checkLogs(), { now: this.ctx.clock }));
+      this.timers.push(startGridTimer(`watch|${g.target}|${g.chain}|${this.spec.name}|getLogs`, g.logsCheckIntervalMs, () => this.checkLogs(), { now: this.ctx.clock, lag: this.ctx.lag }));
     }
     this.unsubscribeSightings = this.ctx.group.onSighting(() =>
       this.guard(() => {
