@@ -42,8 +42,9 @@ export function startGridTimer(
   let running = false;
   const arm = (): void => {
     if (stopped) return;
-    const at = nextFireAt(now(), intervalMs, offset);
-    const delay = Math.max(0, at - now());
+    const t = now();
+    const at = nextFireAt(t, intervalMs, offset);
+    const delay = Math.max(0, at - t);
     const dueAt = performance.now() + delay;
     timer = setTimeout(() => {
       opts.lag?.ranLate(dueAt);
