@@ -35,8 +35,8 @@ function startWorker(path: string): Worker {
 }
 
 /**
- * Runs buildReport in a worker thread with its own read-only connection, so a long
- * report costs the daemon's event loop nothing but a structured-clone of the result.
+ * Builds and renders reports in a worker thread with its own read-only connection, so a
+ * long report costs the daemon's event loop nothing but receiving one string.
  * One worker, kept between reports; requests queue inside it.
  */
 export class ReportRunner {
