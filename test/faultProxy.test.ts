@@ -206,6 +206,17 @@ class RpcSocket {
 }
 
 /** Mines a block now so the test need not wait for anvil's 1 s block time. */
+/** A WS client subscribed to newHeads through the proxy that has seen a first head. */
+async function headsClient(proxy: FaultProxy): Promise<RpcSocket> {
+  const client = await RpcSocket.open(proxy.wsUrl);
+  await client.subscribeNewHeads();
+  await waitFor(async () => {
+    await mine();
+    return client.heads.length > 0;
+  }, { timeoutMs: 5000, message: "a first head" });
+  return client;
+}
+
 async function mine(): Promise<void> {
   await rpcResult(node.httpUrl, "evm_mine");
 }
@@ -414,12 +425,7 @@ test("ws_drop closes client sockets and refuses reconnects while active, then ac
 
 test("ws_stall drops subscription notifications while requests are answered, then resumes", async () => {
   const proxy = await newProxy();
-  const client = await RpcSocket.open(proxy.wsUrl);
-  await client.subscribeNewHeads();
-  await waitFor(async () => {
-    await mine();
-    return client.heads.length > 0;
-  }, { timeoutMs: 5000, message: "a first head" });
+  const client = await headsClient(proxy);
 
   const { expiresAt } = proxy.setFault({ kind: "ws_stall" }, 2000);
   const atStart = await headOf(node.httpUrl);
@@ -442,12 +448,7 @@ test("ws_stall drops subscription notifications while requests are answered, the
 test("stale_head over WS delays newHeads by k blocks without gaps and rewrites eth_blockNumber", async () => {
   const proxy = await newProxy();
   const k = 2;
-  const client = await RpcSocket.open(proxy.wsUrl);
-  await client.subscribeNewHeads();
-  await waitFor(async () => {
-    await mine();
-    return client.heads.length > 0;
-  }, { timeoutMs: 5000, message: "a first head" });
+  const client = await headsClient(proxy);
 
   const { expiresAt } = proxy.setFault({ kind: "stale_head", blocks: k }, 3000);
   const before = await headOf(node.httpUrl);
