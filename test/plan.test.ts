@@ -9,7 +9,7 @@ import { formatPlanErrors, loadPlan, PlanError, redactUrl, summarizePlan, type P
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const FIX = path.join(REPO, "test/fixtures/plan");
 const SECRET_KEY = "AbCdEf0123456789GhIjKl0123456789";
-const LASSO_URL = `https://canary:hunter2@lasso.example.com/v2/${SECRET_KEY}?apikey=topsecret`;
+const LASSO_URL = `https://lasso.example.com/v2/${SECRET_KEY}?apikey=topsecret`;
 
 // ------------------------------------------------------------------ helpers
 
@@ -80,7 +80,7 @@ describe("shipped configs", () => {
       plan.chains.map((c) => c.chain),
       ["base", "ethereum"],
     );
-    assert.deepEqual(plan.targets, [{ name: "lb", url: LASSO_URL, redactedUrl: "https://***@lasso.example.com/v2/***?apikey=***" }]);
+    assert.deepEqual(plan.targets, [{ name: "lb", url: LASSO_URL, redactedUrl: "https://lasso.example.com/v2/***?apikey=***", headers: {} }]);
     assert.equal(plan.checksDir, path.join(REPO, "checks"));
     assert.equal(plan.store.path, path.join(REPO, "data/canary.db"));
     assert.deepEqual(plan.listen, { host: "127.0.0.1", port: 9464 });
@@ -167,16 +167,16 @@ describe("valid fixture: routes, series, rates", () => {
   it("builds every route kind's path per LASSO.md", () => {
     const eth = plan.chains.find((c) => c.chain === "ethereum");
     assert.deepEqual(eth?.routes, [
-      { name: "default", kind: "strategy", strategy: "default", path: "/rpc/ethereum" },
-      { name: "fastest", kind: "strategy", strategy: "fastest", path: "/rpc/fastest/ethereum" },
-      { name: "load-balanced", kind: "strategy", strategy: "load-balanced", path: "/rpc/load-balanced/ethereum" },
-      { name: "latency-weighted", kind: "strategy", strategy: "latency-weighted", path: "/rpc/latency-weighted/ethereum" },
-      { name: "round-robin", kind: "strategy", strategy: "round-robin", path: "/rpc/round-robin/ethereum" },
-      { name: "pin:alchemy", kind: "pin", provider: "alchemy", path: "/rpc/provider/alchemy/ethereum" },
-      { name: "pin:infura", kind: "pin", provider: "infura", path: "/rpc/provider/infura/ethereum" },
-      { name: "canary/fastest", kind: "strategy", strategy: "fastest", profile: "canary", path: "/rpc/profile/canary/fastest/ethereum" },
-      { name: "canary/pin:alchemy", kind: "pin", provider: "alchemy", profile: "canary", path: "/rpc/profile/canary/provider/alchemy/ethereum" },
-      { name: "canary/default", kind: "strategy", strategy: "default", profile: "canary", path: "/rpc/profile/canary/ethereum" },
+      { name: "default", kind: "strategy", strategy: "default", path: "/rpc/ethereum", transport: "any" },
+      { name: "fastest", kind: "strategy", strategy: "fastest", path: "/rpc/fastest/ethereum", transport: "any" },
+      { name: "load-balanced", kind: "strategy", strategy: "load-balanced", path: "/rpc/load-balanced/ethereum", transport: "any" },
+      { name: "latency-weighted", kind: "strategy", strategy: "latency-weighted", path: "/rpc/latency-weighted/ethereum", transport: "any" },
+      { name: "round-robin", kind: "strategy", strategy: "round-robin", path: "/rpc/round-robin/ethereum", transport: "any" },
+      { name: "pin:alchemy", kind: "pin", provider: "alchemy", path: "/rpc/provider/alchemy/ethereum", transport: "http" },
+      { name: "pin:infura", kind: "pin", provider: "infura", path: "/rpc/provider/infura/ethereum", transport: "http" },
+      { name: "canary/fastest", kind: "strategy", strategy: "fastest", profile: "canary", path: "/rpc/profile/canary/fastest/ethereum", transport: "any" },
+      { name: "canary/pin:alchemy", kind: "pin", provider: "alchemy", profile: "canary", path: "/rpc/profile/canary/provider/alchemy/ethereum", transport: "http" },
+      { name: "canary/default", kind: "strategy", strategy: "default", profile: "canary", path: "/rpc/profile/canary/ethereum", transport: "any" },
     ]);
     const base = plan.chains.find((c) => c.chain === "8453");
     assert.deepEqual(
@@ -239,6 +239,7 @@ describe("valid fixture: routes, series, rates", () => {
       params: [],
       intervalMs: 10000,
       timeoutMs: 2000,
+      transport: "http",
       assertions: [{ kind: "shape", shape: "quantity" }, { kind: "monotonicHead" }, { kind: "freshness", maxHeadLagBlocks: 2 }],
     });
     const chainIdSeries = byId.get("lb|ethereum|canary/pin:alchemy|eth_chainId");
@@ -297,7 +298,7 @@ describe("watchers", () => {
   const ADDR = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
   const TOPIC = "0xD1B812972756E0A62E7B67C44B2BB9E6247655581F31031B458BE9F9B07EFBC9";
   const withWatchers = (extra: string, routes?: string): Plan =>
-    loadPlan(path.join(tree({ "canary.yaml": CONFIG.replace("http://127.0.0.1:4000", "https://key@lasso.example.com/base/"), "checks/ethereum.yaml": eth({ extra, ...(routes ? { routes } : {}) }) }), "canary.yaml"), {});
+    loadPlan(path.join(tree({ "canary.yaml": CONFIG.replace("http://127.0.0.1:4000", "https://lasso.example.com/base/"), "checks/ethereum.yaml": eth({ extra, ...(routes ? { routes } : {}) }) }), "canary.yaml"), {});
 
   it("expand to one named watcher per selected route, with the WS path per LASSO.md and lowercased filters", () => {
     const plan = withWatchers(
@@ -326,6 +327,7 @@ describe("watchers", () => {
     // HTTP through the first public strategy route; defaults from the 12 s block time.
     assert.deepEqual(c.watch, {
       httpRoute: "fastest",
+      httpTransport: "any",
       httpPath: "/rpc/fastest/ethereum",
       headPollIntervalMs: 12_000,
       logsCheckIntervalMs: 60_000,
@@ -720,5 +722,62 @@ describe("redaction", () => {
     const text = formatPlanErrors(err);
     assert.match(text, /targets\[0\]\.url: .*not a valid URL/);
     assert.ok(!text.includes(SECRET_KEY), text);
+  });
+});
+
+// ------------------------------------------------------------------ auth headers and transport
+
+describe("target headers and route transport", () => {
+  const withConfig = (config: string, checks = eth(), env: Record<string, string> = {}): Plan =>
+    loadPlan(path.join(tree({ "canary.yaml": config, "checks/ethereum.yaml": checks }), "canary.yaml"), env);
+  const HEADER_CONFIG = `targets:
+  - name: lb
+    url: "http://127.0.0.1:4000"
+    headers: { Authorization: "Bearer \${LASSO_TOKEN}", X-Api-Key: "\${LASSO_KEY:-k-default}" }
+checks: checks
+`;
+
+  it("resolves ${ENV} in header values and shows only header names in the summary", () => {
+    const plan = withConfig(HEADER_CONFIG, eth(), { LASSO_TOKEN: "tok-s3cret" });
+    assert.deepEqual(plan.targets[0]?.headers, { Authorization: "Bearer tok-s3cret", "X-Api-Key": "k-default" });
+    const summary = summarizePlan(plan);
+    assert.match(summary, /headers: Authorization: \*\*\*, X-Api-Key: \*\*\*/);
+    assert.ok(!summary.includes("tok-s3cret") && !summary.includes("k-default"), summary);
+  });
+
+  it("refuses credentials in a target URL's userinfo, hinting at headers, without echoing them", () => {
+    const config = CONFIG.replace("http://127.0.0.1:4000", "https://canary:hunter2@lasso.example.com/");
+    const err = planError(() => withConfig(config));
+    const text = formatPlanErrors(err);
+    assert.match(text, /targets\[0\]\.url: must not carry credentials before the host .*headers: \{ Authorization: "Basic \$\{LASSO_BASIC_AUTH\}" \}/);
+    assert.ok(!text.includes("hunter2"), text);
+  });
+
+  const badHeaders: [string, string, RegExp][] = [
+    ["a reserved header", '{ Host: "x" }', /targets\[0\]\.headers\.Host: "Host" is set by lasso-canary itself/],
+    ["a WebSocket handshake header", '{ Sec-WebSocket-Protocol: "x" }', /Sec-WebSocket-Protocol: .*set by lasso-canary itself/],
+    ["an invalid name", '{ "bad header": "x" }', /"bad header" is not a valid HTTP header name/],
+    ["a multi-line value", '{ X-Key: "a\\nb" }', /X-Key: value must be a single line/],
+    ["a number value", "{ X-Key: 5 }", /X-Key: must be a string/],
+  ];
+  for (const [name, headers, message] of badHeaders) {
+    it(`refuses ${name}`, () => {
+      const config = `targets:\n  - { name: lb, url: "http://127.0.0.1:4000", headers: ${headers} }\nchecks: checks\n`;
+      assert.match(formatPlanErrors(planError(() => withConfig(config))), message);
+    });
+  }
+
+  it("pins request transport=http by default; a route may ask for ws or any; strategies default to any", () => {
+    const routes = "routes:\n  - { strategy: fastest }\n  - { strategy: load-balanced, transport: ws }\n  - { provider: alchemy }\n  - { provider: infura, transport: any }\n";
+    const plan = withConfig(CONFIG, eth({ routes }));
+    assert.deepEqual(plan.chains[0]?.routes.map((r) => [r.name, r.transport]), [
+      ["fastest", "any"], ["load-balanced", "ws"], ["pin:alchemy", "http"], ["pin:infura", "any"],
+    ]);
+    assert.match(summarizePlan(plan), /pin:alchemy\s+\/rpc\/provider\/alchemy\/ethereum\?transport=http/);
+  });
+
+  it("refuses an unknown transport", () => {
+    const routes = "routes:\n  - { provider: alchemy, transport: grpc }\n";
+    assert.match(formatPlanErrors(planError(() => withConfig(CONFIG, eth({ routes })))), /routes\[0\]\.transport: unknown transport "grpc"; expected one of http, ws, any/);
   });
 });

@@ -48,7 +48,8 @@ export function routePath(r: { strategy?: string | undefined; provider?: string 
 }
 
 function toRoute(r: ParsedRoute, chain: string): Route {
-  const common = { name: routeName(r), path: routePath(r, chain), ...(r.profile !== undefined ? { profile: r.profile } : {}) };
+  const transport = r.transport ?? (r.provider !== undefined ? "http" : "any");
+  const common = { name: routeName(r), path: routePath(r, chain), transport, ...(r.profile !== undefined ? { profile: r.profile } : {}) };
   if (r.provider !== undefined) return { ...common, kind: "pin", provider: r.provider };
   return { ...common, kind: "strategy", strategy: r.strategy ?? "default" };
 }
@@ -335,6 +336,7 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
           provider: r.kind === "pin" ? r.provider : null,
           profile: r.profile ?? null,
           path: r.path,
+          transport: r.transport,
           method: p.method,
           params: p.params,
           intervalMs: p.intervalMs,
@@ -367,6 +369,7 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
     watch = {
       httpRoute: httpRoute.name,
       httpPath: httpRoute.path,
+      httpTransport: httpRoute.transport,
       headPollIntervalMs,
       logsCheckIntervalMs,
       logsConfirmBlocks: c.watch.logsConfirmBlocks,

@@ -141,7 +141,7 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
     checksDir,
     checksFiles,
     listen: config.listen,
-    targets: config.targets.map((t) => ({ name: t.name, url: t.url, redactedUrl: redactUrl(t.url) })),
+    targets: config.targets.map((t) => ({ name: t.name, url: t.url, redactedUrl: redactUrl(t.url), headers: t.headers })),
     store: {
       path: path.resolve(configDir, config.store.path),
       rawRetentionDays: config.store.rawRetentionDays,

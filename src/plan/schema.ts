@@ -7,7 +7,7 @@ import parseDuration from "parse-duration";
 import { z } from "zod";
 import { didYouMean, formatPath, type PathSegment } from "./errors.js";
 import { redactUrl } from "./redact.js";
-import type { JsonValue, LogLevel, Shape, Strategy } from "./types.js";
+import type { JsonValue, LogLevel, Shape, Strategy, Transport } from "./types.js";
 
 export const STRATEGIES: readonly Strategy[] = ["default", "fastest", "load-balanced", "latency-weighted", "round-robin"];
 export const SHAPES: readonly Shape[] = ["quantity", "block", "hash", "array", "object", "any"];
@@ -150,10 +150,47 @@ const httpUrl = z.string({ error: "must be a URL string" }).transform((v, ctx) =
 
 const days = z.number({ error: "must be a whole number of days" }).int({ error: "must be a whole number of days" }).min(1, { error: "must be at least 1 day" });
 
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/**
+ * Headers the daemon sets itself, or that belong to the connection or the WebSocket
+ * handshake: a target may not override them.
+ */
+const RESERVED_HEADERS = new Set([
+  "host", "content-length", "content-type", "transfer-encoding", "connection", "upgrade", "keep-alive", "te", "trailer",
+  "expect", "accept", "x-lasso-include-meta", "x-lasso-transport",
+]);
+
+/**
+ * Per-target request headers (an API key or `Authorization` for the reverse proxy in front of
+ * Lasso), sent on every HTTP probe, watcher HTTP call and WebSocket upgrade. Values are secrets.
+ */
+const targetHeaders = z
+  .record(z.string(), z.string({ error: "must be a string (quote numbers)" }), { error: "must be a mapping of header name to value" })
+  .superRefine((headers, ctx) => {
+    for (const [name, value] of Object.entries(headers)) {
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME_RE.test(name)) ctx.addIssue({ code: "custom", path: [name], message: `"${name}" is not a valid HTTP header name` });
+      else if (RESERVED_HEADERS.has(lower) || lower.startsWith("sec-websocket-"))
+        ctx.addIssue({ code: "custom", path: [name], message: `"${name}" is set by lasso-canary itself and cannot be configured` });
+      if (/[\r\n\0]/.test(value)) ctx.addIssue({ code: "custom", path: [name], message: "value must be a single line (no CR, LF or NUL)" });
+    }
+  });
+
+/** A target base URL: credentials in userinfo would reach the WebSocket upgrade but not undici's HTTP requests. */
+const targetUrl = httpUrl.superRefine((v, ctx) => {
+  const u = new URL(v);
+  if (u.username !== "" || u.password !== "")
+    ctx.addIssue({
+      code: "custom",
+      message: `must not carry credentials before the host ("${redactUrl(v)}"): they would be sent on WebSocket upgrades but not on HTTP requests; put them in this target's headers: { Authorization: "Basic \${LASSO_BASIC_AUTH}" } instead`,
+    });
+});
+
 export const configSchema = z.strictObject({
   listen: listen.prefault("127.0.0.1:9464"),
   targets: z
-    .array(z.strictObject({ name: identifier("target name"), url: httpUrl }), { error: "must be a list of {name, url}" })
+    .array(z.strictObject({ name: identifier("target name"), url: targetUrl, headers: targetHeaders.default({}) }), { error: "must be a list of {name, url, headers}" })
     .min(1, { error: "needs at least one target (a Lasso base URL)" })
     .superRefine(
       (targets, ctx) => {
@@ -198,11 +235,15 @@ export type ParsedConfig = z.output<typeof configSchema>;
 
 // ---------------------------------------------------------------- checks
 
+export const TRANSPORTS: readonly Transport[] = ["http", "ws", "any"];
+
 export const routeSchema = z
   .strictObject({
     strategy: oneOf(STRATEGIES, "strategy").optional(),
     provider: identifier("provider id").optional(),
     profile: identifier("profile slug").optional(),
+    /** Upstream channel Lasso must use (`?transport=`); default http on pins, any on strategy routes. */
+    transport: oneOf(TRANSPORTS, "transport").optional(),
   })
   .superRefine((r, ctx) => {
     if (r.strategy !== undefined && r.provider !== undefined)

@@ -17,13 +17,19 @@ function assertionText(a: Assertion): string {
   }
 }
 
+/** Header names only: their values are credentials. */
+function headerNames(headers: Record<string, string>): string {
+  const names = Object.keys(headers);
+  return names.length === 0 ? "" : ` (headers: ${names.map((n) => `${n}: ***`).join(", ")})`;
+}
+
 export function summarizePlan(plan: Plan): string {
   const out: string[] = [];
   const budget = plan.budget.maxRequestsPerSecondPerChain;
   const host = plan.listen.host.includes(":") ? `[${plan.listen.host}]` : plan.listen.host;
   out.push(`config ${displayFile(plan.configFile)}: listen ${host}:${plan.listen.port}, log ${plan.log.level}`);
   out.push(`store ${displayFile(plan.store.path)} (raw ${plan.store.rawRetentionDays} d, minute rollups ${plan.store.minuteRollupRetentionDays} d, hour/day rollups ${plan.store.rollupRetentionDays} d)`);
-  out.push(`targets: ${plan.targets.map((t) => `${t.name} ${t.redactedUrl}`).join(", ")}`);
+  out.push(`targets: ${plan.targets.map((t) => `${t.name} ${t.redactedUrl}${headerNames(t.headers)}`).join(", ")}`);
   const routes = plan.chains.reduce((n, c) => n + c.routes.length, 0);
   const total = plan.chains.reduce((n, c) => n + c.ratePerSecond, 0);
   out.push(
@@ -35,7 +41,7 @@ export function summarizePlan(plan: Plan): string {
     out.push(`  targets: ${c.targets.join(", ")}`);
     out.push(`  slo: success >= ${c.slo.successRatio * 100}%, p95 <= ${c.slo.p95LatencyMs} ms, head lag <= ${c.slo.maxHeadLagBlocks} blocks`);
     out.push(`  routes:`);
-    for (const r of c.routes) out.push(`    ${r.name.padEnd(24)} ${r.path}`);
+    for (const r of c.routes) out.push(`    ${r.name.padEnd(24)} ${r.path}${r.transport === "any" ? "" : `?transport=${r.transport}`}`);
     out.push(`  probes:`);
     const groups = new Map<string, typeof c.series>();
     for (const s of c.series) {

@@ -11,6 +11,12 @@ export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" |
 /** Lasso strategy route segments (LASSO.md). "default" is `/rpc/:chain`; round-robin is an alias of load-balanced. */
 export type Strategy = "default" | "fastest" | "load-balanced" | "latency-weighted" | "round-robin";
 
+/**
+ * Which upstream channel Lasso must use (`?transport=`): "http", "ws", or "any" (Lasso picks;
+ * no parameter sent). Pins default to http: a pin measures a provider's HTTP endpoint.
+ */
+export type Transport = "http" | "ws" | "any";
+
 /** Result shapes the `shape:` assertion understands. */
 export type Shape = "quantity" | "block" | "hash" | "array" | "object" | "any";
 
@@ -21,6 +27,11 @@ export interface Target {
   url: string;
   /** `redactUrl(url)`: safe for logs, errors, reports. */
   redactedUrl: string;
+  /**
+   * Sent on every request to this target (HTTP probes, watcher HTTP, WebSocket upgrades), after
+   * ${ENV} substitution: VALUES ARE SECRETS. Empty when none are configured.
+   */
+  headers: Record<string, string>;
 }
 
 export interface Slo {
@@ -39,6 +50,8 @@ interface RouteCommon {
   profile?: string;
   /** URL path to append to a target's base URL, e.g. `/rpc/provider/alchemy/ethereum`. */
   path: string;
+  /** Upstream channel requested from Lasso on HTTP requests of this route. */
+  transport: Transport;
 }
 
 export interface StrategyRoute extends RouteCommon {
@@ -78,6 +91,8 @@ export interface ProbeSeries {
   profile: string | null;
   /** Route path, same as the route's `path`. */
   path: string;
+  /** The route's transport. */
+  transport: Transport;
   method: string;
   params: JsonValue[];
   intervalMs: number;
@@ -136,6 +151,7 @@ export interface WatchPlan {
   /** Route the watchers' HTTP requests use (head poll, gap confirmations, eth_getLogs) and its path. */
   httpRoute: string;
   httpPath: string;
+  httpTransport: Transport;
   /** eth_blockNumber poll per target (the HTTP sighting of each height). Default: the block time. */
   headPollIntervalMs: number;
   /** Closed log ranges are compared with eth_getLogs this often, per logs watcher. Default max(5 block times, 5 s). */
