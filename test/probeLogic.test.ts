@@ -36,12 +36,12 @@ test("consensus: max with up to 3 providers, second-highest with 4+, ignores old
 });
 
 const spec: ProbeSeriesSpec = {
-  id: "s", target: "lb", url: "http://127.0.0.1:1/rpc/eth", chain: "eth", chainId: 1, blockTimeMs: 1000,
+  id: "s", target: "lb", url: "http://127.0.0.1:1/rpc/eth", headers: {}, chain: "eth", chainId: 1, blockTimeMs: 1000,
   route: "default", pinnedProvider: null, feedsConsensus: false, method: "eth_blockNumber", params: [], intervalMs: 1000, timeoutMs: 500,
   assertions: [{ kind: "shape", shape: "quantity" }, { kind: "monotonicHead" }, { kind: "freshness" }], maxHeadLagBlocks: 2,
 };
 const ok = (result: unknown, provider = "alpha"): RpcCallResult => ({
-  outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 12, httpStatus: 200, result,
+  outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 12, httpStatus: 200, rpcCode: null, result,
   meta: { selected_provider: { id: provider }, retries: 0, circuit_breaker_state: "closed", lasso_overhead_ms: 1.5, upstream_latency_ms: 10 },
 });
 
@@ -79,7 +79,7 @@ test("sample: pinned series feed the consensus; chainId assertion checks the num
 });
 
 test("sample: a transport failure keeps its class and carries no height", () => {
-  const failed: RpcCallResult = { outcome: "error", errorClass: "timeout", errorDetail: "no answer", latencyMs: 500, httpStatus: null, result: undefined, meta: null };
+  const failed: RpcCallResult = { outcome: "error", errorClass: "timeout", errorDetail: "no answer", latencyMs: 500, httpStatus: null, rpcCode: null, result: undefined, meta: null };
   const s = toSample(spec, 1000, failed, new HeadBoard(() => 1000), { lastHeight: 5 });
   assert.equal(s.errorClass, "timeout");
   assert.equal(s.blockHeight, null);

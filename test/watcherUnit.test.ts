@@ -459,7 +459,7 @@ function engineFor(fake: FakeLasso, pingIntervalMs = 0): { samples: ContinuitySa
   const recorder = new Recorder();
   recorder.addSink({ accept: (s) => void (s.kind === "continuity" && samples.push(s)) });
   const group: WatchGroupSpec = {
-    target: "fake", chain: "ethereum", blockTimeMs: 1000, httpUrl: `${fake.url}/rpc/ethereum`, httpRoute: "default", headPollIntervalMs: 1000,
+    target: "fake", chain: "ethereum", blockTimeMs: 1000, httpUrl: `${fake.url}/rpc/ethereum`, headers: {}, httpRoute: "default", headPollIntervalMs: 1000,
     logsCheckIntervalMs: 5000, logsConfirmBlocks: 3, confirmationsPerMinute: 60, reconnectInitialMs: 50, reconnectMaxMs: 200,
     watchers: [{ name: "newHeads:default", route: "default", subscription: "newHeads", wsUrl: `${fake.url.replace("http", "ws")}/ws/rpc/ethereum`, filter: null, stallBlockTimes: 3 }],
   };

@@ -11,6 +11,8 @@ export interface RpcCallResult {
   /** Client-observed latency, monotonic clock. */
   latencyMs: number;
   httpStatus: number | null;
+  /** The JSON-RPC error code, also when it came with a non-2xx status (Lasso's 400 -32602, 404 -32000, 503 -32008). */
+  rpcCode: number | null;
   /** The JSON-RPC `result` when outcome is ok. */
   result: unknown;
   meta: LassoMeta | null;
@@ -38,7 +40,7 @@ let nextId = 1;
  */
 export class RpcHttpClient {
   private readonly agent: Agent;
-  private readonly targets = new Map<string, { origin: string; path: string }>();
+  private readonly targets = new Map<string, { origin: string; path: string; source: Record<string, string> | undefined; headers: Record<string, string> }>();
 
   constructor(opts: { connectionsPerOrigin?: number; keepAliveTimeoutMs?: number } = {}) {
     this.agent = new Agent({
@@ -48,7 +50,8 @@ export class RpcHttpClient {
     });
   }
 
-  call(url: string, method: string, params: unknown[], timeoutMs: number): Promise<RpcCallResult> {
+  /** `headers` (a target's configured headers) are sent along with the client's own. */
+  call(url: string, method: string, params: unknown[], timeoutMs: number, headers?: Record<string, string>): Promise<RpcCallResult> {
     const id = nextId++;
     const body = JSON.stringify({ jsonrpc: "2.0", id, method, params });
     const started = performance.now();
@@ -70,7 +73,8 @@ export class RpcHttpClient {
         controller?.abort(new DeadlineExceeded(timeoutMs));
       }, timeoutMs);
       try {
-        this.agent.dispatch({ ...this.target(url), method: "POST", headers: REQUEST_HEADERS, body }, {
+        const t = this.target(url, headers);
+        this.agent.dispatch({ origin: t.origin, path: t.path, method: "POST", headers: t.headers, body }, {
           onRequestStart(c) {
             controller = c;
             if (settled) c.abort(new DeadlineExceeded(timeoutMs));
@@ -86,7 +90,7 @@ export class RpcHttpClient {
           },
           onResponseEnd() {
             const text = Buffer.concat(chunks).toString("utf8");
-            if (status < 200 || status >= 300) finish(failure(`http_${status}`, `HTTP ${status}: ${text.slice(0, 200)}`, status, meta));
+            if (status < 200 || status >= 300) finish({ ...failure(`http_${status}`, `HTTP ${status}: ${text.slice(0, 200)}`, status, meta), rpcCode: errorCodeOf(text) });
             else finish(interpretBody(text, id, status, meta));
           },
           onResponseError(_c, err) {
@@ -103,12 +107,12 @@ export class RpcHttpClient {
     await this.agent.close();
   }
 
-  /** Route URLs are few and fixed: split each into origin and path once. */
-  private target(url: string): { origin: string; path: string } {
+  /** Route URLs are few and fixed: split each into origin and path, and merge its headers, once. */
+  private target(url: string, headers: Record<string, string> | undefined): { origin: string; path: string; headers: Record<string, string> } {
     let t = this.targets.get(url);
-    if (!t) {
+    if (!t || t.source !== headers) {
       const u = new URL(url);
-      t = { origin: u.origin, path: `${u.pathname}${u.search}` };
+      t = { origin: u.origin, path: `${u.pathname}${u.search}`, source: headers, headers: { ...headers, ...REQUEST_HEADERS } };
       this.targets.set(url, t);
     }
     return t;
@@ -131,8 +135,19 @@ class DeadlineExceeded extends Error {
   }
 }
 
-function failure(errorClass: ErrorClass, detail: string, httpStatus: number | null, meta: LassoMeta | null): Omit<RpcCallResult, "latencyMs"> {
-  return { outcome: "error", errorClass, errorDetail: detail, httpStatus, result: undefined, meta };
+function failure(errorClass: ErrorClass, detail: string, httpStatus: number | null, meta: LassoMeta | null, rpcCode: number | null = null): Omit<RpcCallResult, "latencyMs"> {
+  return { outcome: "error", errorClass, errorDetail: detail, httpStatus, rpcCode, result: undefined, meta };
+}
+
+/** The integer `error.code` of a JSON-RPC error body, else null. */
+function errorCodeOf(text: string): number | null {
+  try {
+    const body: unknown = JSON.parse(text);
+    const code = isObject(body) && isObject(body.error) ? body.error.code : undefined;
+    return typeof code === "number" && Number.isInteger(code) ? code : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Exported for tests: what a 2xx body means. */
@@ -150,11 +165,11 @@ export function interpretBody(text: string, id: number, status: number, meta: La
     const code = typeof body.error.code === "number" && Number.isInteger(body.error.code) ? body.error.code : null;
     const message = typeof body.error.message === "string" ? body.error.message : "";
     if (code === null) return failure("invalid_response", "error object without an integer code", status, meta);
-    return failure(`rpc_${code}`, `JSON-RPC error ${code}: ${message.slice(0, 200)}`, status, meta);
+    return failure(`rpc_${code}`, `JSON-RPC error ${code}: ${message.slice(0, 200)}`, status, meta, code);
   }
   if (body.id !== id) return failure("invalid_response", `response id ${JSON.stringify(body.id)} does not match request id ${id}`, status, meta);
   if (!("result" in body)) return failure("invalid_response", "neither result nor error", status, meta);
-  return { outcome: "ok", errorClass: null, errorDetail: null, httpStatus: status, result: body.result, meta: meta };
+  return { outcome: "ok", errorClass: null, errorDetail: null, httpStatus: status, rpcCode: null, result: body.result, meta: meta };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

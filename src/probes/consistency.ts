@@ -21,7 +21,7 @@ export async function checkConsistency(
   const tag = `0x${blockNumber.toString(16)}`;
   const entries = await Promise.all(
     Object.entries(spec.pinnedUrls).map(async ([provider, url]) => {
-      const call = await client.call(url, "eth_getBlockByNumber", [tag, false], spec.timeoutMs);
+      const call = await client.call(url, "eth_getBlockByNumber", [tag, false], spec.timeoutMs, spec.headers);
       return [provider, call.outcome === "ok" && isBlock(call.result) ? call.result.hash : null] as const;
     }),
   );

@@ -57,7 +57,7 @@ export class ProbeEngine {
   private async runSeries(spec: ProbeSeriesSpec, state: SeriesState): Promise<void> {
     try {
       const sentAt = this.now();
-      const call = await this.client.call(spec.url, spec.method, spec.params, spec.timeoutMs);
+      const call = await this.client.call(spec.url, spec.method, spec.params, spec.timeoutMs, spec.headers);
       this.opts.recorder.record(toSample(spec, sentAt, call, this.board, state));
     } catch (err) {
       this.opts.onError?.(err, `probe ${spec.id}`);

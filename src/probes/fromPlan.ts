@@ -1,10 +1,10 @@
 import { routeUrl } from "../lasso/urls.js";
-import type { Assertion, Plan, Target } from "../plan/index.js";
+import type { Assertion, Plan, Target, Transport } from "../plan/index.js";
 import type { ConsistencySpec, ProbeAssertion, ProbeSeriesSpec } from "./types.js";
 
-/** The URL a probe POSTs to, with routing metadata in headers. */
-export function probeUrl(targetUrl: string, path: string): string {
-  return routeUrl(targetUrl, path, { includeMeta: true });
+/** The URL a probe POSTs to, with routing metadata in headers and the route's transport. */
+export function probeUrl(targetUrl: string, path: string, transport: Transport = "any"): string {
+  return routeUrl(targetUrl, path, { includeMeta: true, transport });
 }
 
 function toProbeAssertion(a: Assertion): ProbeAssertion {
@@ -21,7 +21,8 @@ export function seriesSpecs(plan: Plan): ProbeSeriesSpec[] {
       return {
         id: s.id,
         target: s.target,
-        url: probeUrl(target.url, s.path),
+        url: probeUrl(target.url, s.path, s.transport),
+        headers: target.headers,
         chain: chain.chain,
         chainId: chain.chainId,
         blockTimeMs: chain.blockTimeMs,
@@ -50,9 +51,9 @@ export function consistencySpecs(plan: Plan): ConsistencySpec[] {
       const pinnedUrls: Record<string, string> = {};
       for (const name of c.routes) {
         const route = chain.routes.find((r) => r.name === name);
-        if (route?.kind === "pin") pinnedUrls[route.provider] = probeUrl(target.url, route.path);
+        if (route?.kind === "pin") pinnedUrls[route.provider] = probeUrl(target.url, route.path, route.transport);
       }
-      return { target: targetName, chain: chain.chain, intervalMs: c.intervalMs, timeoutMs: c.timeoutMs, depth: c.depth, pinnedUrls };
+      return { target: targetName, chain: chain.chain, intervalMs: c.intervalMs, timeoutMs: c.timeoutMs, depth: c.depth, pinnedUrls, headers: target.headers };
     });
   });
 }

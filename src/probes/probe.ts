@@ -58,6 +58,7 @@ export function toSample(
   }
 
   const assertionFailed = failed.length > 0;
+  const mismatch = call.outcome === "error" && isPlanMismatch(call);
   return {
     kind: "probe",
     ts: sentAt,
@@ -66,10 +67,11 @@ export function toSample(
     route: spec.route,
     method: spec.method,
     outcome: call.outcome === "ok" && !assertionFailed ? "ok" : "error",
-    errorClass: call.outcome === "ok" ? (assertionFailed ? "assertion" : null) : call.errorClass,
+    errorClass: call.outcome === "ok" ? (assertionFailed ? "assertion" : null) : mismatch ? "plan_mismatch" : call.errorClass,
     errorDetail: call.outcome === "ok" ? (assertionFailed ? `failed: ${failed.join(", ")}` : null) : call.errorDetail,
     latencyMs: call.latencyMs,
     provider: meta?.selected_provider?.id ?? spec.pinnedProvider,
+    transport: meta?.selected_provider?.protocol ?? meta?.transport ?? null,
     retries: meta?.retries ?? null,
     circuitState: meta?.circuit_breaker_state ?? null,
     upstreamLatencyMs: meta?.upstream_latency_ms ?? null,
@@ -79,4 +81,13 @@ export function toSample(
     headRegression,
     failedAssertions: failed,
   };
+}
+
+/**
+ * Lasso's answers for a route it does not know (LASSO.md "Errors"): an unknown chain or
+ * provider is HTTP 400 with -32602, an unknown profile HTTP 404 with -32000. Both are
+ * refusals at the router, before any upstream: the plan names something the deployment lacks.
+ */
+export function isPlanMismatch(call: Pick<RpcCallResult, "httpStatus" | "rpcCode">): boolean {
+  return (call.httpStatus === 400 && call.rpcCode === -32602) || (call.httpStatus === 404 && call.rpcCode === -32000);
 }

@@ -10,8 +10,10 @@ export type ProbeAssertion =
 export interface ProbeSeriesSpec {
   id: string;
   target: string;
-  /** Full URL to POST to, routing metadata requested. Contains secrets: never log it. */
+  /** Full URL to POST to, routing metadata (and the route's transport) requested. Contains secrets: never log it. */
   url: string;
+  /** The target's configured headers. Secrets. */
+  headers: Record<string, string>;
   chain: string;
   chainId: number;
   blockTimeMs: number;
@@ -36,4 +38,6 @@ export interface ConsistencySpec {
   depth: number;
   /** provider id -> full URL of its pinned route. Contains secrets. */
   pinnedUrls: Record<string, string>;
+  /** The target's configured headers. Secrets. */
+  headers: Record<string, string>;
 }

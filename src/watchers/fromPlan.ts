@@ -1,5 +1,5 @@
 import { routeUrl } from "../lasso/urls.js";
-import type { Plan, Target } from "../plan/index.js";
+import type { Plan, Target, Transport } from "../plan/index.js";
 import type { WatchGroupSpec } from "./types.js";
 
 /** Target base URL + a /ws/rpc/... path, with the scheme moved to ws(s). */
@@ -8,8 +8,8 @@ export function watchWsUrl(targetUrl: string, wsPath: string): string {
 }
 
 /** Target base URL + the watch HTTP route's path (no routing metadata: watchers do not use it). */
-export function watchHttpUrl(targetUrl: string, path: string): string {
-  return routeUrl(targetUrl, path);
+export function watchHttpUrl(targetUrl: string, path: string, transport: Transport = "any"): string {
+  return routeUrl(targetUrl, path, { transport });
 }
 
 /** One group per (chain, target) of every chain that has watchers. */
@@ -25,7 +25,8 @@ export function watchGroupSpecs(plan: Plan): WatchGroupSpec[] {
         target: name,
         chain: chain.chain,
         blockTimeMs: chain.blockTimeMs,
-        httpUrl: watchHttpUrl(target.url, w.httpPath),
+        httpUrl: watchHttpUrl(target.url, w.httpPath, w.httpTransport),
+        headers: target.headers,
         httpRoute: w.httpRoute,
         headPollIntervalMs: w.headPollIntervalMs,
         logsCheckIntervalMs: w.logsCheckIntervalMs,

@@ -77,7 +77,7 @@ export class WatchGroup {
 
   private async pollHead(timeoutMs: number): Promise<void> {
     this.counts.headPolls += 1;
-    const r = await this.client.call(this.spec.httpUrl, "eth_blockNumber", [], timeoutMs);
+    const r = await this.client.call(this.spec.httpUrl, "eth_blockNumber", [], timeoutMs, this.spec.headers);
     const height = r.outcome === "ok" ? parseQuantity(r.result) : null;
     if (height === null) {
       this.counts.headPollErrors += 1;
@@ -93,7 +93,7 @@ export class WatchGroup {
   async getBlock(height: number): Promise<{ ok: true; block: HeadEvent | null } | { ok: false; error: string }> {
     if (!(await this.acquire())) return { ok: false, error: "stopping" };
     this.counts.lookups += 1;
-    const r = await this.client.call(this.spec.httpUrl, "eth_getBlockByNumber", [toHex(height), false], LOOKUP_TIMEOUT_MS);
+    const r = await this.client.call(this.spec.httpUrl, "eth_getBlockByNumber", [toHex(height), false], LOOKUP_TIMEOUT_MS, this.spec.headers);
     if (r.outcome !== "ok") return { ok: false, error: `${r.errorClass ?? "error"}: ${r.errorDetail ?? ""}`.slice(0, 200) };
     const b = parseBlockResult(r.result);
     if (!b.ok) return { ok: false, error: `invalid block: ${b.reason}` };
@@ -104,7 +104,7 @@ export class WatchGroup {
   /** eth_getLogs over a closed range (planned at the logs check interval, not from the allowance). */
   async getLogs(filter: LogsFilter, fromBlock: number, toBlock: number): Promise<{ ok: true; logs: LogEvent[] } | { ok: false; error: string }> {
     this.counts.getLogs += 1;
-    const r = await this.client.call(this.spec.httpUrl, "eth_getLogs", [{ ...filter, fromBlock: toHex(fromBlock), toBlock: toHex(toBlock) }], GET_LOGS_TIMEOUT_MS);
+    const r = await this.client.call(this.spec.httpUrl, "eth_getLogs", [{ ...filter, fromBlock: toHex(fromBlock), toBlock: toHex(toBlock) }], GET_LOGS_TIMEOUT_MS, this.spec.headers);
     if (r.outcome !== "ok") return { ok: false, error: `${r.errorClass ?? "error"}: ${r.errorDetail ?? ""}`.slice(0, 200) };
     const logs = parseLogsResult(r.result);
     return logs.ok ? { ok: true, logs: logs.value } : { ok: false, error: logs.reason };

@@ -17,11 +17,13 @@ export interface WatcherRuntimeSpec {
 }
 
 /** The watchers of one chain through one target: they share the HTTP head poll and the confirmation allowance. */
-export interface WatchGroupSpec extends Omit<WatchPlan, "httpPath" | "requestsPerSecondPerTarget"> {
+export interface WatchGroupSpec extends Omit<WatchPlan, "httpPath" | "httpTransport" | "requestsPerSecondPerTarget"> {
   target: string;
   chain: string;
   blockTimeMs: number;
-  /** Target base URL + the watch HTTP route's path. Contains secrets: never log it. */
+  /** Target base URL + the watch HTTP route's path (and its transport). Contains secrets: never log it. */
   httpUrl: string;
+  /** The target's configured headers, sent on every HTTP call and WebSocket upgrade. Secrets. */
+  headers: Record<string, string>;
   watchers: WatcherRuntimeSpec[];
 }

@@ -148,7 +148,7 @@ export class Watcher {
     try {
       conn = await WsRpcConnection.connect(
         this.spec.wsUrl,
-        { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, pingIntervalMs: this.ctx.pingIntervalMs, signal: this.stopping.signal },
+        { handshakeTimeoutMs: HANDSHAKE_TIMEOUT_MS, pingIntervalMs: this.ctx.pingIntervalMs, signal: this.stopping.signal, headers: this.ctx.group.spec.headers },
         {
           notification: (sub, result) => this.guard(() => this.onNotification(sub, result), "notification"),
           malformed: (reason) => this.malformed(reason),

@@ -35,6 +35,8 @@ export interface WsConnectOptions {
   /** 0 disables our pings. A pong must come back before the next ping is due. */
   pingIntervalMs: number;
   maxPayloadBytes?: number;
+  /** Sent with the upgrade request (a target's configured headers). Secrets. */
+  headers?: Record<string, string>;
 }
 
 export class WsConnectError extends Error {}
@@ -69,7 +71,12 @@ export class WsRpcConnection {
   /** Opens the socket; rejects with WsConnectError (refused, HTTP status, timeout). */
   static connect(url: string, opts: WsConnectOptions, handlers: WsHandlers): Promise<WsRpcConnection> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, { handshakeTimeout: opts.handshakeTimeoutMs, maxPayload: opts.maxPayloadBytes ?? 16 * 1024 * 1024, perMessageDeflate: false });
+      const ws = new WebSocket(url, {
+        handshakeTimeout: opts.handshakeTimeoutMs,
+        maxPayload: opts.maxPayloadBytes ?? 16 * 1024 * 1024,
+        perMessageDeflate: false,
+        ...(opts.headers !== undefined ? { headers: opts.headers } : {}),
+      });
       let failure = "";
       ws.once("unexpected-response", (_req, res) => {
         failure = `handshake answered HTTP ${res.statusCode ?? "?"}`;
