@@ -62,6 +62,7 @@ export function probeSamples(from: number, to: number, rand: () => number): Prob
           errorDetail: ok ? null : "upstream said no",
           latencyMs,
           provider,
+          transport: "http",
           retries: rand() < 0.01 ? 1 : 0,
           circuitState: "closed",
           upstreamLatencyMs: latencyMs - overhead - rand(),

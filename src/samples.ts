@@ -12,6 +12,8 @@
  * - rpc_<code>: a JSON-RPC error object (rpc_-32000, rpc_-32600, ...)
  * - invalid_response: not JSON, not JSON-RPC 2.0, wrong id, or a result of the wrong shape
  * - assertion: a well-formed answer that failed an assertion (chain id, monotonic head, ...)
+ * - plan_mismatch: Lasso does not know the route's chain, provider or profile (HTTP 400 -32602,
+ *   404 -32000): our plan does not match the deployment. Excluded from Lasso's SLIs.
  */
 export type ErrorClass =
   | "timeout"
@@ -19,7 +21,8 @@ export type ErrorClass =
   | `http_${number}`
   | `rpc_${number}`
   | "invalid_response"
-  | "assertion";
+  | "assertion"
+  | "plan_mismatch";
 
 export interface ProbeSample {
   kind: "probe";
@@ -39,6 +42,8 @@ export interface ProbeSample {
   latencyMs: number;
   /** Provider id that served the request, from routing metadata; null when unknown. */
   provider: string | null;
+  /** Upstream channel that served it (`selected_provider.protocol`, else `transport`): "http", "ws"; null when unknown. */
+  transport: string | null;
   retries: number | null;
   circuitState: string | null;
   upstreamLatencyMs: number | null;

@@ -143,16 +143,16 @@ describe("buildReport", () => {
     };
     // route default / eth_blockNumber: 100 requests
     // ok latency: 70 x 100 ms, 5 x 300 ms (at the objective: good), 2 x 304 ms and 3 x 500 ms (slow)
-    add(40, { provider: "alchemy", headLagBlocks: 0 });
-    add(5, { provider: "alchemy", headLagBlocks: 0, latencyMs: 300 });
-    add(2, { provider: "alchemy", headLagBlocks: 0, latencyMs: 304 });
-    add(3, { provider: "alchemy", headLagBlocks: 0, latencyMs: 500 });
-    add(25, { provider: "infura", headLagBlocks: 0 });
-    add(5, { provider: "infura", headLagBlocks: 5, retries: 1, headRegression: true });
+    add(40, { provider: "alchemy", transport: "http", headLagBlocks: 0 });
+    add(5, { provider: "alchemy", transport: "http", headLagBlocks: 0, latencyMs: 300 });
+    add(2, { provider: "alchemy", transport: "http", headLagBlocks: 0, latencyMs: 304 });
+    add(3, { provider: "alchemy", transport: "http", headLagBlocks: 0, latencyMs: 500 });
+    add(25, { provider: "infura", transport: "http", headLagBlocks: 0 });
+    add(5, { provider: "infura", transport: "ws", headLagBlocks: 5, retries: 1, headRegression: true });
     // lag 2 is at the threshold: fresh
     add(10, { outcome: "error", errorClass: "timeout", provider: null, headLagBlocks: 2, latencyMs: 5000 });
-    add(7, { outcome: "error", errorClass: "http_502", provider: "drpc", headLagBlocks: 0, lassoOverheadMs: 9.5, retries: 3 });
-    add(3, { outcome: "error", errorClass: "rpc_-32000", provider: "drpc", headLagBlocks: 0, lassoOverheadMs: null });
+    add(7, { outcome: "error", errorClass: "http_502", provider: "drpc", transport: "http", headLagBlocks: 0, lassoOverheadMs: 9.5, retries: 3 });
+    add(3, { outcome: "error", errorClass: "rpc_-32000", provider: "drpc", transport: "http", headLagBlocks: 0, lassoOverheadMs: null });
     // route fastest: two methods, judged together
     add(10, { route: "fastest", method: "eth_call" });
     add(9, { route: "fastest", method: "eth_chainId" });
@@ -176,9 +176,11 @@ describe("buildReport", () => {
     assert.deepEqual(d.errors, [
       { errorClass: "timeout", count: 10 }, { errorClass: "http_502", count: 7 }, { errorClass: "rpc_-32000", count: 3 },
     ]);
+    // per provider and the transport that served (the 5 lagging infura answers came over ws)
     assert.deepEqual(d.providers, [
-      { provider: "alchemy", count: 50, share: 0.5 }, { provider: "infura", count: 30, share: 0.3 },
-      { provider: "drpc", count: 10, share: 0.1 }, { provider: null, count: 10, share: 0.1 },
+      { provider: "alchemy", transport: "http", count: 50, share: 0.5 }, { provider: "infura", transport: "http", count: 25, share: 0.25 },
+      { provider: "drpc", transport: "http", count: 10, share: 0.1 }, { provider: null, transport: null, count: 10, share: 0.1 },
+      { provider: "infura", transport: "ws", count: 5, share: 0.05 },
     ]);
     assert.equal(d.overheadMs.samples, 97);
     assert.ok(Math.abs((d.overheadMs.mean ?? 0) - (90 * 2 + 7 * 9.5) / 97) < 1e-9);
@@ -215,7 +217,7 @@ describe("buildReport", () => {
       checks: 4, mismatches: 1, mismatchRatio: 0.25, byTarget: [{ target: "lb", checks: 4, mismatches: 1 }],
     });
     const md = renderMarkdown(report);
-    for (const want of ["## base", "### SLOs", "success >= 99%", "FAIL", "PASS", "timeout: 10", "alchemy 50.0%", "1 of 4 checks found providers disagreeing"]) {
+    for (const want of ["## base", "### SLOs", "success >= 99%", "FAIL", "PASS", "timeout: 10", "alchemy (http) 50.0%", "infura (ws) 5.0%", "1 of 4 checks found providers disagreeing"]) {
       assert.ok(md.includes(want), `markdown contains ${want}`);
     }
     assert.doesNotMatch(md, /NaN|undefined|Infinity/);
@@ -309,6 +311,28 @@ describe("buildReport", () => {
     assert.equal(sloRow(c, "default", "latency_p95_ms").pass, null);
     assert.equal(sloRow(c, "default", "success_ratio").pass, false);
     assert.equal(sloRow(c, "default", "success_ratio").objective, 0.999, "default SLO applies");
+    store.close();
+  });
+
+  test("plan-mismatch answers are counted per series and left out of the success SLI; live mismatches are listed", () => {
+    const samples: ProbeSample[] = [];
+    for (let i = 0; i < 10; i++) samples.push(probe(T0 + 1000 * (i + 1), { route: "pin:ghost" }));
+    for (let i = 0; i < 5; i++) samples.push(probe(T0 + 20_000 + 1000 * i, { route: "pin:ghost", outcome: "error", errorClass: "plan_mismatch", provider: null }));
+    samples.push(probe(T0 + 30_000, { route: "pin:ghost", outcome: "error", errorClass: "timeout", provider: null }));
+    const store = storeWith(samples, T0 + DAY);
+    const mismatch = { target: "lb", chain: "base", route: "pin:ghost", kind: "provider", detail: "HTTP 400", fix: "remove it", since: T0 };
+    const other = { ...mismatch, chain: "ethereum" };
+    const report = buildReport({ since: T0, until: T0 + HOUR, chain: "base" }, slos, store.reader(), T0 + DAY, { planMismatches: [mismatch, other] });
+    const c = chain(report, "base");
+    const series = c.series[0];
+    assert.equal(series?.requests, 16);
+    assert.equal(series?.planMismatches, 5);
+    assert.equal(series?.successRatio, 10 / 11, "ok / (requests - plan mismatches)");
+    assert.equal(c.requests, 11, "the chain counts only requests that judge Lasso");
+    const success = sloRow(c, "pin:ghost", "success_ratio");
+    assert.deepEqual([success.events, success.bad], [11, 1]);
+    assert.deepEqual(report.planMismatches, [mismatch], "the chain filter applies to the live list");
+    assert.match(renderMarkdown(report), /## Plan mismatches[\s\S]*\| lb \| base \| pin:ghost \| provider \|/);
     store.close();
   });
 });

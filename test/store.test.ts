@@ -109,15 +109,19 @@ describe("batched writer", () => {
         blockHeight: null, headLagBlocks: null, failedAssertions: ["chainId", "monotonic"],
       }),
       probe(T0 + 3000, { route: "pin:infura", provider: "infura", headLagBlocks: 3, headRegression: true, blockHeight: 20_999_990, lassoOverheadMs: -0.5 }),
+      probe(T0 + 4000, { provider: "infura", transport: "ws" }),
+      probe(T0 + 5000, { provider: "infura", transport: "http" }),
+      probe(T0 + 6000, { provider: null, transport: "ws" }),
+      probe(T0 + 7000, { outcome: "error", errorClass: "plan_mismatch", provider: null }),
     ];
     for (const s of samples) store.accept(s);
     const reader = store.reader();
     const range = { since: T0, until: T0 + HOUR };
     assert.equal(reader.probeSamples(range).length, 0, "nothing written before flush");
-    assert.equal(store.stats().queued, 3);
+    assert.equal(store.stats().queued, samples.length);
     assert.ok(store.flush());
     assert.deepEqual(reader.probeSamples(range), samples);
-    assert.equal(store.stats().written, 3);
+    assert.equal(store.stats().written, samples.length);
     assert.equal(store.stats().queued, 0);
     store.close();
   });

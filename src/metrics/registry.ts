@@ -65,6 +65,11 @@ export class BoundedLabel {
   }
 }
 
+/** Lasso's metadata names the transport; anything but http/ws is not ours to make a label of. */
+function transportLabel(t: string | null): string {
+  return t === "http" || t === "ws" ? t : "unknown";
+}
+
 /** The prom-client sink: every sample becomes counter/histogram updates, nothing else. */
 export class MetricsSink implements SampleSink {
   readonly registry = new client.Registry();
@@ -102,7 +107,7 @@ export class MetricsSink implements SampleSink {
     const series = ["target", "chain", "route", "method"] as const;
     this.requests = new client.Counter({
       name: "lasso_canary_probe_requests_total",
-      help: "Probe requests by outcome (ok|error) and error class (none when ok).",
+      help: "Probe requests by outcome (ok|error|excluded) and error class (none when ok). excluded: plan mismatches (Lasso does not know the route), not Lasso's failures.",
       labelNames: [...series, "outcome", "error_class"],
       registers: [r],
     });
@@ -115,8 +120,8 @@ export class MetricsSink implements SampleSink {
     });
     this.served = new client.Counter({
       name: "lasso_canary_probe_served_total",
-      help: "Successful probe answers by the provider Lasso's metadata says served them.",
-      labelNames: ["target", "chain", "route", "provider"],
+      help: "Successful probe answers by the provider Lasso's metadata says served them and the transport it used (http|ws|unknown).",
+      labelNames: ["target", "chain", "route", "provider", "transport"],
       registers: [r],
     });
     this.headLag = new client.Gauge({
@@ -209,9 +214,9 @@ export class MetricsSink implements SampleSink {
     const s = sample;
     const series = { target: s.target, chain: s.chain, route: s.route, method: s.method };
     const perRoute = { target: s.target, chain: s.chain, route: s.route };
-    this.requests.inc({ ...series, outcome: s.outcome, error_class: s.errorClass ?? "none" });
+    this.requests.inc({ ...series, outcome: s.errorClass === "plan_mismatch" ? "excluded" : s.outcome, error_class: s.errorClass ?? "none" });
     this.latency.observe(series, s.latencyMs / 1000);
-    if (s.outcome === "ok") this.served.inc({ ...perRoute, provider: this.providers.value(s.provider) });
+    if (s.outcome === "ok") this.served.inc({ ...perRoute, provider: this.providers.value(s.provider), transport: transportLabel(s.transport) });
     if (s.headLagBlocks !== null) this.headLag.set(perRoute, s.headLagBlocks);
     if (s.headRegression) this.regressions.inc(perRoute);
     for (const a of s.failedAssertions) this.assertionFailures.inc({ ...perRoute, assertion: a.split(":")[0] ?? a });
@@ -231,6 +236,43 @@ export class MetricsSink implements SampleSink {
       registers: [this.registry],
       collect() {
         this.set(read());
+      },
+    });
+  }
+
+  /**
+   * A labelled gauge read at scrape time: `read` returns every series' labels and value. A
+   * series missing from a later read is removed, so a cleared condition does not linger.
+   */
+  labelledGauge<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Iterable<[Record<L, string>, number]>): void {
+    new client.Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const [labels, value] of read()) this.set(labels as client.LabelValues<L>, value);
+      },
+    });
+  }
+
+  /** Labelled counters mirroring another component's running totals, one series per label set. */
+  labelledCounter<L extends string>(name: string, help: string, labelNames: readonly L[], read: () => Iterable<[Record<L, string>, number]>): void {
+    const last = new Map<string, number>();
+    new client.Counter({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        for (const [labels, total] of read()) {
+          const k = JSON.stringify(labels);
+          const prev = last.get(k);
+          // inc(0) creates the series at its first read, so it exists before its first event.
+          this.inc(labels as client.LabelValues<L>, prev === undefined ? total : Math.max(0, total - prev));
+          last.set(k, Math.max(total, prev ?? 0));
+        }
       },
     });
   }

@@ -1,8 +1,9 @@
 import type { AnomalyEvent, EventStats } from "../store/continuity.js";
 import { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "../store/latency.js";
+import { parseServedBy } from "../store/servedBy.js";
 import type { AggregateResult, ContinuityAggregate, SeriesAggregate, TimeRange } from "../store/reader.js";
 import {
-  sloFor, type ChainReport, type Report, type ReportRange, type ResolvedSlo, type SeriesReport, type SloObjective,
+  sloFor, type ChainReport, type Report, type ReportContext, type ReportRange, type ResolvedSlo, type SeriesReport, type SloObjective,
   type SloRow, type WatcherReport,
 } from "./types.js";
 
@@ -63,19 +64,26 @@ function headStats(lag: Map<number, number>, threshold: number): SeriesReport["h
   };
 }
 
+/** Plan-mismatch answers: our configuration's fault, never Lasso's, so outside every probe SLI. */
+function planMismatches(s: SeriesAggregate): number {
+  return s.errors.get("plan_mismatch") ?? 0;
+}
+
 function seriesReport(s: SeriesAggregate, slo: ResolvedSlo): SeriesReport {
   const [p50, p95, p99] = s.latency.percentilesMs([50, 95, 99]);
+  const excluded = planMismatches(s);
   return {
     target: s.target, route: s.route, method: s.method,
-    requests: s.requests, ok: s.ok, successRatio: ratio(s.ok, s.requests),
+    requests: s.requests, ok: s.ok, planMismatches: excluded, successRatio: ratio(s.ok, s.requests - excluded),
     latencyMs: { p50: p50 ?? null, p95: p95 ?? null, p99: p99 ?? null },
     errors: [...s.errors]
       .map(([errorClass, count]) => ({ errorClass, count }))
       .sort((a, b) => b.count - a.count || byName(a.errorClass, b.errorClass)),
     // Most used first; ties by name, the unknown provider last.
     providers: [...s.providers]
-      .map(([provider, count]) => ({ provider, count, share: count / Math.max(1, s.requests) }))
-      .sort((a, b) => b.count - a.count || byName(a.provider ?? "\uffff", b.provider ?? "\uffff")),
+      .map(([servedBy, count]) => ({ ...parseServedBy(servedBy), count, share: count / Math.max(1, s.requests) }))
+      .sort((a, b) => b.count - a.count || byName(a.provider ?? "\uffff", b.provider ?? "\uffff") ||
+        byName(a.transport ?? "\uffff", b.transport ?? "\uffff")),
     overheadMs: {
       samples: s.overhead.count,
       mean: ratio(s.overhead.sumMs, s.overhead.count),
@@ -106,7 +114,7 @@ function sloRows(s: SeriesAggregate, slo: ResolvedSlo): SloRow[] {
   const base = { target: s.target, route: s.route, watcher: null };
   const rows: SloRow[] = [
     ratioRow({ ...base, sli: "success_ratio", objectiveText: `success >= ${pct(slo.successRatio)}` },
-      slo.successRatio, s.requests, s.requests - s.ok),
+      slo.successRatio, s.requests - planMismatches(s), s.requests - planMismatches(s) - s.ok),
   ];
   // p95 <= X is the same as "at most 5% of requests slower than X": budget counts those.
   const [p95] = s.latency.percentilesMs([95]);
@@ -220,7 +228,7 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
  * and route (all methods of the route together); series rows are per target, route, method.
  */
 export function buildReport(
-  range: ReportRange, slos: readonly SloObjective[], source: ReportSource, now: number = Date.now(),
+  range: ReportRange, slos: readonly SloObjective[], source: ReportSource, now: number = Date.now(), context: ReportContext = {},
 ): Report {
   const agg = source.aggregate({ since: range.since, until: range.until, chain: range.chain });
   const chainNames = new Set([
@@ -236,7 +244,7 @@ export function buildReport(
     const cons = agg.consistency.filter((c) => c.chain === chain).sort((a, b) => byName(a.target, b.target));
     const checks = cons.reduce((n, c) => n + c.checks, 0);
     const mismatches = cons.reduce((n, c) => n + c.mismatches, 0);
-    const requests = series.reduce((n, s) => n + s.requests, 0);
+    const requests = series.reduce((n, s) => n + s.requests - planMismatches(s), 0);
     const ok = series.reduce((n, s) => n + s.ok, 0);
     const watchers = agg.continuity
       .filter((c) => c.chain === chain)
@@ -274,6 +282,7 @@ export function buildReport(
     },
     empty,
     note: empty ? "No samples in this range." : null,
+    planMismatches: (context.planMismatches ?? []).filter((m) => range.chain === undefined || m.chain === range.chain),
     latencyPrecision: { significantDigits: LATENCY_DIGITS, relativeError: LATENCY_RELATIVE_ERROR },
     chains: empty ? [] : chains,
   };

@@ -82,7 +82,7 @@ function renderChain(c: ChainReport): string {
       s.target, s.route, s.method, String(s.requests), pct(s.successRatio),
       num(s.latencyMs.p50), num(s.latencyMs.p95), num(s.latencyMs.p99),
       s.errors.length === 0 ? DASH : s.errors.map((e) => `${e.errorClass}: ${e.count}`).join(", "),
-      s.providers.length === 0 ? DASH : s.providers.map((p) => `${p.provider ?? "unknown"} ${pct(p.share, 1)}`).join(", "),
+      s.providers.length === 0 ? DASH : s.providers.map((p) => `${p.provider ?? "unknown"}${p.transport === null ? "" : ` (${p.transport})`} ${pct(p.share, 1)}`).join(", "),
       s.overheadMs.samples === 0 ? DASH : `${num(s.overheadMs.mean, 2)} / ${num(s.overheadMs.max, 2)}`,
       s.head.samples === 0
         ? DASH
@@ -113,6 +113,18 @@ function coverageText(r: Report): string {
 }
 
 /** A readable rendering of the report; the JSON is the source of truth. */
+function renderPlanMismatches(r: Report): string {
+  return [
+    "## Plan mismatches",
+    "",
+    "The plan names routes the target does not know. This is lasso-canary's configuration, not a Lasso outage: " +
+      "answers from these routes are excluded from every SLI.",
+    "",
+    table(["target", "chain", "route", "kind", "since", "target said", "fix"],
+      r.planMismatches.map((m) => [m.target, m.chain, m.route ?? DASH, m.kind, iso(m.since), m.detail, m.fix])),
+  ].join("\n");
+}
+
 export function renderMarkdown(r: Report): string {
   const out: string[] = ["# lasso-canary report", ""];
   out.push(`Range: ${iso(r.range.since)} to ${iso(r.range.until)}${r.range.chain ? `, chain ${r.range.chain}` : ""}.`);
@@ -127,6 +139,7 @@ export function renderMarkdown(r: Report): string {
   }
   out.push(`Latency percentiles are within ${r.latencyPrecision.relativeError * 100}% ` +
     `(HdrHistogram, ${r.latencyPrecision.significantDigits} significant digits), successful requests only.`, "");
+  if (r.planMismatches.length > 0) out.push(renderPlanMismatches(r), "");
   if (r.empty) {
     out.push(r.note ?? "No samples in this range.", "");
     return out.join("\n");

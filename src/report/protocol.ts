@@ -1,4 +1,4 @@
-import type { ReportRange, SloObjective } from "./types.js";
+import type { ReportContext, ReportRange, SloObjective } from "./types.js";
 
 /**
  * Messages between ReportRunner and its worker. Both ends are this code base in one
@@ -12,6 +12,7 @@ export interface RequestMessage {
   slos: SloObjective[];
   now: number;
   format: ReportFormat;
+  context: ReportContext;
 }
 
 /** The rendered report: one flat string crosses threads, not an object graph to clone and re-serialise. */

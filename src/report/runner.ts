@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { ReportFormat, RequestMessage, ResponseMessage } from "./protocol.js";
-import type { ReportRange, SloObjective } from "./types.js";
+import type { ReportContext, ReportRange, SloObjective } from "./types.js";
 
 export interface ReportRunnerOptions {
   /** The store's SQLite file (the writer must have created and migrated it). */
@@ -51,11 +51,11 @@ export class ReportRunner {
   }
 
   /** The report rendered as JSON (a serialised Report) or markdown. */
-  render(range: ReportRange, slos: readonly SloObjective[], format: ReportFormat, now: number = Date.now()): Promise<string> {
+  render(range: ReportRange, slos: readonly SloObjective[], format: ReportFormat, now: number = Date.now(), context: ReportContext = {}): Promise<string> {
     this.cancelIdle();
     const worker = this.ensureWorker();
     const id = this.nextId++;
-    const msg: RequestMessage = { id, now, slos: [...slos], range: { ...range }, format };
+    const msg: RequestMessage = { id, now, slos: [...slos], range: { ...range }, format, context };
     return new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.failAll(new Error(`report timed out after ${this.timeoutMs} ms`));

@@ -36,6 +36,23 @@ export function sloFor(chain: string, slos: readonly SloObjective[]): ResolvedSl
   };
 }
 
+/** A route (or chain id) of the plan the target does not know: see src/lasso/planCheck.ts. */
+export interface PlanMismatchEntry {
+  target: string;
+  chain: string;
+  route: string | null;
+  kind: string;
+  detail: string;
+  fix: string;
+  since: number;
+}
+
+/** What the daemon knows now that the store does not hold. */
+export interface ReportContext {
+  /** The plan check's current findings (live; absent when the report is built from the store alone). */
+  planMismatches?: PlanMismatchEntry[];
+}
+
 export interface ReportRange {
   since: number;
   until: number;
@@ -54,11 +71,18 @@ export interface SeriesReport {
   method: string;
   requests: number;
   ok: number;
+  /**
+   * Answers that were plan mismatches (Lasso does not know this route's chain, provider or
+   * profile): our configuration's fault, so excluded from the success SLI (successRatio is
+   * ok / (requests - planMismatches)).
+   */
+  planMismatches: number;
   successRatio: number | null;
   /** ms, successful requests, from merged HdrHistograms (within 1%). */
   latencyMs: LatencyReport;
   errors: { errorClass: string; count: number }[];
-  providers: { provider: string | null; count: number; share: number }[];
+  /** Per provider and the transport it served over (`selected_provider.protocol`; null when unknown). */
+  providers: { provider: string | null; transport: string | null; count: number; share: number }[];
   overheadMs: { samples: number; mean: number | null; max: number | null };
   head: {
     samples: number;
@@ -154,6 +178,7 @@ export interface WatcherReport {
 
 export interface ChainReport {
   chain: string;
+  /** Probe requests that count for Lasso's SLIs (plan mismatches excluded). */
   requests: number;
   ok: number;
   successRatio: number | null;
@@ -209,6 +234,12 @@ export interface Report {
   };
   empty: boolean;
   note: string | null;
+  /**
+   * Plan mismatches found by the daemon's plan check, live at `generatedAt` (empty when the
+   * report was built from the store alone, e.g. by the CLI). Answers from such routes are
+   * counted per series in `planMismatches` and excluded from every SLI.
+   */
+  planMismatches: PlanMismatchEntry[];
   latencyPrecision: { significantDigits: number; relativeError: number };
   chains: ChainReport[];
 }

@@ -14,11 +14,11 @@ if (!port) throw new Error("report worker must run in a worker thread");
 const { path } = workerData as { path: string };
 let reader: StoreReader | null = null;
 
-port.on("message", ({ id, range, slos, now, format }: RequestMessage) => {
+port.on("message", ({ id, range, slos, now, format, context }: RequestMessage) => {
   let reply: ResponseMessage;
   try {
     reader ??= StoreReader.open(path);
-    const report = buildReport(range, slos, reader, now);
+    const report = buildReport(range, slos, reader, now, context);
     reply = { id, ok: true, body: format === "md" ? renderMarkdown(report) : JSON.stringify(report) };
   } catch (err) {
     reader?.close();

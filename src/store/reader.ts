@@ -13,6 +13,7 @@ import { LatencyCounts } from "./latency.js";
 import { decodeStaged, unpackRecords, type StoredProbe } from "./record.js";
 import { addSample, mergeEncoded, newAgg, type Agg } from "./rollup.js";
 import { openDatabase, type Db } from "./schema.js";
+import { parseServedBy } from "./servedBy.js";
 import { planRead, type Horizons, type ReadPlan } from "./segments.js";
 import { DAY_MS, HOUR_MS, MINUTE_MS, minuteOf } from "./time.js";
 
@@ -605,7 +606,7 @@ function toProbeSample(r: StoredProbe, s: SeriesKey, dict: Dictionary): ProbeSam
     errorClass: name(dict, r.errorClass) as ErrorClass | null,
     errorDetail: r.errorDetail,
     latencyMs: r.latencyUs / 1000,
-    provider: name(dict, r.provider),
+    ...parseServedBy(name(dict, r.provider)),
     retries: r.retries,
     circuitState: name(dict, r.circuit),
     upstreamLatencyMs: ms(r.upstreamUs),

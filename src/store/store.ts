@@ -16,6 +16,7 @@ import { Pruner } from "./prune.js";
 import { RingQueue } from "./queue.js";
 import { StoreReader } from "./reader.js";
 import { decodeStaged, encodeStaged, toStored, type StoredProbe } from "./record.js";
+import { servedByName } from "./servedBy.js";
 import { migrate, openDatabase, type Db } from "./schema.js";
 import { DAY_MS, dayOf, HOUR_MS, hourOf, MINUTE_MS, minuteOf } from "./time.js";
 
@@ -340,7 +341,7 @@ export class SampleStore implements SampleSink {
     return toStored(s, {
       series: i.seriesId(SERIES_PROBE, s),
       errorClass: i.nameId(NAME_ERROR_CLASS, s.errorClass),
-      provider: i.nameId(NAME_PROVIDER, s.provider),
+      provider: i.nameId(NAME_PROVIDER, servedByName(s.provider, s.transport)),
       circuit: i.nameId(NAME_CIRCUIT, s.circuitState),
       assertions: s.failedAssertions.map((a) => i.nameId(NAME_ASSERTION, a)),
     });
