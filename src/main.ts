@@ -4,6 +4,8 @@ import { LoopLag } from "./metrics/loopLag.js";
 import { MetricsSink } from "./metrics/registry.js";
 import type { Plan } from "./plan/index.js";
 import { ProbeEngine } from "./probes/engine.js";
+import { PlanChecker } from "./lasso/planCheck.js";
+import { RpcHttpClient } from "./lasso/rpcClient.js";
 import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
 import { Recorder } from "./recorder.js";
 import { ReportRunner } from "./report/runner.js";
@@ -35,6 +37,8 @@ export interface DaemonOptions {
   logger: Logger;
   /** Override the plan's listen address (tests use port 0). */
   listen?: { host: string; port: number };
+  /** How often the plan is checked against each target (plus once at start). Default 5 min. */
+  planCheckIntervalMs?: number;
 }
 
 export interface Daemon {
@@ -42,6 +46,7 @@ export interface Daemon {
   url: string;
   store: SampleStore;
   metrics: MetricsSink;
+  planCheck: PlanChecker;
   stop(): Promise<void>;
 }
 
@@ -83,6 +88,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     () => watchers.stats().malformedFrames,
   );
 
+  const planCheck = startPlanCheck(plan, logger, metrics, opts.planCheckIntervalMs ?? 5 * 60_000);
+
   const slos: SloObjective[] = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
   const reports = new ReportRunner({ path: plan.store.path });
   let probesRunning = false;
@@ -98,7 +105,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         throw err;
       }
       store.flush();
-      const body = await reports.render(range, slos, format, now);
+      const body = await reports.render(range, slos, format, now, { planMismatches: planCheck.checker.current() });
       return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
     },
     readiness() {
@@ -106,6 +113,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const reasons: string[] = [];
       if (!probesRunning) reasons.push("probes not started");
       if (stats.queued > 10_000) reasons.push(`store is behind: ${stats.queued} samples queued`);
+      for (const m of planCheck.checker.current())
+        reasons.push(`plan mismatch: target ${m.target}, ${m.chain}${m.route === null ? "" : ` route ${m.route}`}: ${m.fix}`);
       return { ready: reasons.length === 0, reasons };
     },
     onError: (err) => logger.error({ err }, "http handler failed"),
@@ -141,10 +150,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     url: `http://${where.host.includes(":") ? `[${where.host}]` : where.host}:${port}`,
     store,
     metrics,
+    planCheck: planCheck.checker,
     stop() {
       stopping ??= (async () => {
         probesRunning = false;
         loopLag.stop();
+        await planCheck.stop();
         server.closeIdleConnections();
         const closed = new Promise<void>((r) => server.close(() => r()));
         await Promise.all([probes.stop(), watchers.stop()]);
@@ -170,4 +181,39 @@ function exportStoreStats(metrics: MetricsSink, store: SampleStore): void {
   metrics.counter("lasso_canary_store_prune_errors_total", "Failed retention steps.", () => s().pruneErrors);
   metrics.gauge("lasso_canary_store_last_write_seconds", "Duration of the last store write transaction.", () => s().lastWriteDurationMs / 1000);
   metrics.gauge("lasso_canary_store_last_compact_seconds", "Duration of the last compaction slice.", () => s().lastCompactDurationMs / 1000);
+}
+
+/** Checks the plan against every target now and then every `intervalMs`; exports what it finds. */
+function startPlanCheck(plan: Plan, logger: Logger, metrics: MetricsSink, intervalMs: number): { checker: PlanChecker; stop(): Promise<void> } {
+  const client = new RpcHttpClient({ connectionsPerOrigin: 1 });
+  const log = logger.child({ component: "plan-check" });
+  const checker = new PlanChecker({
+    plan,
+    client,
+    onChange(appeared, cleared) {
+      for (const m of appeared)
+        log.warn({ target: m.target, chain: m.chain, route: m.route, kind: m.kind, said: m.detail, fix: m.fix }, "plan mismatch: the target does not know what the plan names; excluded from Lasso's SLIs");
+      for (const m of cleared) log.info({ target: m.target, chain: m.chain, route: m.route, kind: m.kind }, "plan mismatch cleared");
+    },
+    onCheckFailed: (target, reason) => log.warn({ target, reason }, "plan check could not run (not a mismatch)"),
+  });
+  const pairs = plan.chains.flatMap((c) => c.targets.map((target) => ({ target, chain: c.chain })));
+  metrics.labelledGauge("lasso_canary_plan_mismatches", "Routes (and chain ids) of the plan the target does not know, from the last plan check: our configuration's fault, excluded from Lasso's SLIs.",
+    ["target", "chain"], () => pairs.map(({ target, chain }) => [{ target, chain }, checker.current().filter((m) => m.target === target && m.chain === chain).length]));
+  metrics.labelledCounter("lasso_canary_plan_checks_total", "Plan checks per target by result (ok, mismatch, failed: the target could not be asked).",
+    ["target", "result"], () => [...checker.stats.runs].flatMap(([target, r]) => (["ok", "mismatch", "failed"] as const).map((result) => [{ target, result }, r[result]] as [Record<"target" | "result", string>, number])));
+  let running: Promise<void> = Promise.resolve();
+  const run = (): void => {
+    running = running.then(() => checker.checkAll()).catch((err: unknown) => log.error({ err }, "plan check crashed"));
+  };
+  run();
+  const timer = setInterval(run, intervalMs);
+  return {
+    checker,
+    async stop() {
+      clearInterval(timer);
+      await running;
+      await client.close();
+    },
+  };
 }
