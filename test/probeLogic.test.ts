@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { gridOffsetMs, nextFireAt } from "../src/probes/grid.js";
-import { HeadBoard } from "../src/probes/heads.js";
+import { HeadBoard, lassoConsensus, type ChainTiming } from "../src/probes/heads.js";
 import { toSample } from "../src/probes/probe.js";
 import { probeUrl } from "../src/probes/fromPlan.js";
 import type { ProbeSeriesSpec } from "../src/probes/types.js";
@@ -23,16 +23,34 @@ test("grid: fires on offset + k*interval, never drifts, and spreads series", () 
   assert.ok(offsets.size >= 6, `50 series land in ${offsets.size} of 10 half-second slots`);
 });
 
-test("consensus: max with up to 3 providers, second-highest with 4+, ignores old or future reports", () => {
-  const board = new HeadBoard(() => 10_000);
+test("consensus: Lasso's rule, the head at index floor(n/4) from the top: max with 1-3, second with 4-7, third with 8+", () => {
+  assert.equal(lassoConsensus([100, 103, 101]), 103, "3 heads: the max");
+  assert.equal(lassoConsensus([100, 103, 101, 102]), 102, "4 heads: the second-highest");
+  assert.equal(lassoConsensus([5, 9, 7, 8, 6, 4, 3]), 8, "7 heads: the second-highest");
+  assert.equal(lassoConsensus([5, 9, 7, 8, 6, 4, 3, 2]), 7, "8 heads: the third-highest");
+  assert.equal(lassoConsensus([]), null);
+  const board = new HeadBoard(() => ({ blockTimeMs: 1000, horizonMs: 10_000 }));
+  assert.equal(board.consensus("lb", "eth", 1000), null, "no answers: no consensus");
+  [5, 9, 7, 8, 6, 4, 3, 2].forEach((h, i) => board.report("lb", "eth", `p${i}`, h, 1000));
+  assert.equal(board.consensus("lb", "eth", 1000), 7, "the board applies the rule to its providers");
+  assert.equal(board.consensus("lb", "other", 1000), null, "per chain");
+});
+
+test("consensus: answers are carried forward one block per whole block time, future and old answers are not used", () => {
+  const board = new HeadBoard(() => ({ blockTimeMs: 1000, horizonMs: 10_000 }));
   board.report("lb", "eth", "a", 100, 1000);
-  board.report("lb", "eth", "b", 103, 1000);
-  board.report("lb", "eth", "c", 101, 1000);
-  assert.equal(board.consensus("lb", "eth", 2000), 103);
-  board.report("lb", "eth", "d", 102, 1000);
-  assert.equal(board.consensus("lb", "eth", 2000), 102);
-  assert.equal(board.consensus("lb", "eth", 500), null, "reports after the probe was sent do not count");
-  assert.equal(board.consensus("lb", "eth", 20_000), null, "reports older than max age do not count");
+  board.report("lb", "eth", "b", 99, 1500);
+  assert.equal(board.consensus("lb", "eth", 1999), 100, "under one block time: as answered");
+  assert.equal(board.consensus("lb", "eth", 2000), 101, "one block time later: one block on");
+  assert.equal(board.consensus("lb", "eth", 4400), 103, "a: 100 + 3; b: 99 + 2");
+  assert.equal(board.consensus("lb", "eth", 900), null, "answers that arrived after the instant do not count");
+  assert.equal(board.consensus("lb", "eth", 11_400), 108, "a is past the horizon; b: 99 + 9");
+  assert.equal(board.consensus("lb", "eth", 11_600), null, "both past the horizon");
+  board.report("lb", "eth", "a", 105, 6000);
+  assert.equal(board.consensus("lb", "eth", 5500), 104, "an instant before a's newest answer uses a's previous one: 100 + 4");
+  const badTiming = new HeadBoard(() => ({ blockTimeMs: 0, horizonMs: 1 }));
+  badTiming.report("lb", "eth", "a", 100, 1);
+  assert.throws(() => badTiming.consensus("lb", "eth", 1), /block time must be > 0/);
 });
 
 const spec: ProbeSeriesSpec = {
@@ -45,8 +63,10 @@ const ok = (result: unknown, provider = "alpha"): RpcCallResult => ({
   meta: { selected_provider: { id: provider }, retries: 0, circuit_breaker_state: "closed", lasso_overhead_ms: 1.5, upstream_latency_ms: 10 },
 });
 
-test("sample: provider from metadata, head lag vs consensus, regressions and shape failures", () => {
-  const board = new HeadBoard(() => 60_000);
+const timing = (): ChainTiming => ({ blockTimeMs: 1000, horizonMs: 60_000 });
+
+test("sample: provider from metadata, head lag vs consensus at arrival, regressions and shape failures", () => {
+  const board = new HeadBoard(timing);
   board.report("lb", "eth", "alpha", 110, 500);
   const state = { lastHeight: null as number | null };
   const s1 = toSample(spec, 1000, ok("0x6c"), board, state); // 108
@@ -59,7 +79,7 @@ test("sample: provider from metadata, head lag vs consensus, regressions and sha
   const s2 = toSample(spec, 2000, ok("0x64", "bravo"), board, state); // 100: behind consensus and backwards
   assert.equal(s2.outcome, "error");
   assert.equal(s2.errorClass, "assertion");
-  assert.equal(s2.headLagBlocks, 10);
+  assert.equal(s2.headLagBlocks, 11, "judged on arrival (2012): 110 answered at 500 is carried one block on");
   assert.equal(s2.headRegression, true);
   assert.deepEqual(s2.failedAssertions.sort(), ["freshness", "monotonicHead"]);
 
@@ -68,11 +88,12 @@ test("sample: provider from metadata, head lag vs consensus, regressions and sha
 });
 
 test("sample: pinned series feed the consensus; chainId assertion checks the number", () => {
-  const board = new HeadBoard(() => 60_000);
+  const board = new HeadBoard(timing);
   const pinned: ProbeSeriesSpec = { ...spec, route: "pin:bravo", pinnedProvider: "bravo", feedsConsensus: true, assertions: [] };
   const s = toSample(pinned, 1000, { ...ok("0x20"), meta: null }, board, { lastHeight: null });
   assert.equal(s.provider, "bravo", "pinned route names its provider without metadata");
-  assert.equal(board.consensus("lb", "eth", 5000), 32);
+  assert.equal(board.consensus("lb", "eth", 1012), 32, "reported at its arrival, sentAt + latency");
+  assert.equal(board.consensus("lb", "eth", 1011), null);
   const chainIdSpec: ProbeSeriesSpec = { ...pinned, method: "eth_chainId", assertions: [{ kind: "chainId" }] };
   assert.equal(toSample(chainIdSpec, 1000, ok("0x1"), board, { lastHeight: null }).outcome, "ok");
   assert.equal(toSample(chainIdSpec, 1000, ok("0x2105"), board, { lastHeight: null }).errorClass, "assertion");
@@ -80,7 +101,7 @@ test("sample: pinned series feed the consensus; chainId assertion checks the num
 
 test("sample: a transport failure keeps its class and carries no height", () => {
   const failed: RpcCallResult = { outcome: "error", errorClass: "timeout", errorDetail: "no answer", latencyMs: 500, httpStatus: null, rpcCode: null, result: undefined, meta: null };
-  const s = toSample(spec, 1000, failed, new HeadBoard(() => 1000), { lastHeight: 5 });
+  const s = toSample(spec, 1000, failed, new HeadBoard(timing), { lastHeight: 5 });
   assert.equal(s.errorClass, "timeout");
   assert.equal(s.blockHeight, null);
   assert.equal(s.provider, null);

@@ -3,7 +3,7 @@ import type { Recorder } from "../recorder.js";
 import { RpcHttpClient } from "../lasso/rpcClient.js";
 import { checkConsistency } from "./consistency.js";
 import { startGridTimer, type GridTimer } from "./grid.js";
-import { HeadBoard } from "./heads.js";
+import { HeadBoard, type ChainTiming } from "./heads.js";
 import { toSample, type SeriesState } from "./probe.js";
 import type { ConsistencySpec, ProbeSeriesSpec } from "./types.js";
 
@@ -26,14 +26,7 @@ export class ProbeEngine {
 
   constructor(private readonly opts: ProbeEngineOptions) {
     this.now = opts.now ?? Date.now;
-    // A pinned head older than two of its probe intervals (or 3 blocks) says nothing about now.
-    // Computed once per chain: the board asks on every probe.
-    const maxAge = new Map<string, number>();
-    for (const s of opts.series) {
-      const interval = s.feedsConsensus ? 2 * s.intervalMs : 0;
-      maxAge.set(s.chain, Math.max(maxAge.get(s.chain) ?? 0, interval, 3 * s.blockTimeMs));
-    }
-    this.board = new HeadBoard((chain) => maxAge.get(chain) ?? 3000);
+    this.board = new HeadBoard(chainTimings(opts.series));
   }
 
   start(): void {
@@ -79,4 +72,22 @@ export class ProbeEngine {
     await Promise.allSettled([...this.inFlight]);
     await this.client.close();
   }
+}
+
+/**
+ * Per chain: the block time heads are carried forward by (the longest any series states: a longer
+ * one only reads low), and the horizon past which a pinned answer says nothing about now (two
+ * pinned probe intervals, so one lost probe does not drop the provider, or three block times).
+ * Computed once: the board asks on every probe.
+ */
+function chainTimings(series: readonly ProbeSeriesSpec[]): (chain: string) => ChainTiming {
+  const timings = new Map<string, ChainTiming>();
+  for (const s of series) {
+    const known = timings.get(s.chain);
+    const blockTimeMs = Math.max(known?.blockTimeMs ?? 0, s.blockTimeMs);
+    const pinnedSpan = s.feedsConsensus ? 2 * s.intervalMs : 0;
+    timings.set(s.chain, { blockTimeMs, horizonMs: Math.max(known?.horizonMs ?? 0, pinnedSpan, 3 * blockTimeMs) });
+  }
+  // A chain no series names has no pinned answers either; the fallback is never used to carry a head.
+  return (chain) => timings.get(chain) ?? { blockTimeMs: Number.POSITIVE_INFINITY, horizonMs: 0 };
 }

@@ -22,6 +22,8 @@ export function toSample(
 ): ProbeSample {
   const meta = call.meta;
   const height = call.outcome === "ok" ? heightOf(spec.method, call.result) : null;
+  // Freshness is judged against the chain as it was when the answer arrived, not when it was sent.
+  const arrivedAt = sentAt + call.latencyMs;
   const failed: string[] = [];
   let headLagBlocks: number | null = null;
   let headRegression = false;
@@ -42,7 +44,7 @@ export function toSample(
           }
           break;
         case "freshness": {
-          const consensus = height === null ? null : board.consensus(spec.target, spec.chain, sentAt);
+          const consensus = height === null ? null : board.consensus(spec.target, spec.chain, arrivedAt);
           if (height !== null && consensus !== null) {
             headLagBlocks = Math.max(0, consensus - height);
             if (headLagBlocks > spec.maxHeadLagBlocks) failed.push("freshness");
@@ -53,7 +55,7 @@ export function toSample(
     }
     if (height !== null) {
       state.lastHeight = height;
-      if (spec.feedsConsensus && spec.pinnedProvider) board.report(spec.target, spec.chain, spec.pinnedProvider, height, sentAt + call.latencyMs);
+      if (spec.feedsConsensus && spec.pinnedProvider) board.report(spec.target, spec.chain, spec.pinnedProvider, height, arrivedAt);
     }
   }
 
