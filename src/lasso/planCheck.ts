@@ -103,7 +103,7 @@ export class PlanChecker {
         const call = await client.call(routeUrl(target.url, route.path, { transport: route.transport }), "eth_chainId", [], timeoutMs, target.headers);
         if (!isPlanMismatch(call)) continue;
         const said = (call.errorDetail ?? "").slice(0, 200);
-        found.push(this.routeMismatch(targetName, chain.chain, route, listedChain !== undefined, said, file, known));
+        found.push(this.routeMismatch(targetName, chain.chain, route, { status: call.httpStatus, said }, listedChain !== undefined, file, known));
       }
     }
     if (found.length > 0) runs.mismatch += 1;
@@ -111,12 +111,16 @@ export class PlanChecker {
     this.replace(targetName, found);
   }
 
-  private routeMismatch(target: string, chain: string, route: Route, chainListed: boolean, said: string, file: string, known: LassoChain[]): PlanMismatch {
+  /** Lasso refuses an unknown profile with HTTP 404, an unknown chain or provider with 400 (LASSO.md). */
+  private routeMismatch(
+    target: string, chain: string, route: Route, answer: { status: number | null; said: string }, chainListed: boolean, file: string, known: LassoChain[],
+  ): PlanMismatch {
+    const said = answer.said;
     const inProfile = route.profile !== undefined ? ` in profile "${route.profile}"` : "";
-    if (route.profile !== undefined && /profile/i.test(said))
+    if (answer.status === 404)
       return this.mismatch(target, chain, route.name, "profile", said,
         `Lasso has no profile "${route.profile}": deploy it in Lasso (config/profiles/${route.profile}.yml) or remove the routes with profile: ${route.profile} from ${file}`);
-    if (route.kind === "pin" && (chainListed || route.profile !== undefined))
+    if (route.kind === "pin" && (chainListed || route.profile !== undefined) && !/unknown chain/i.test(said))
       return this.mismatch(target, chain, route.name, "provider", said,
         `Lasso has no provider "${route.provider}" on ${chain}${inProfile}: fix the provider id or remove { provider: ${route.provider} } from ${file} (lasso-canary checks-from-profile writes pins from Lasso's profile file)`);
     const names = known.flatMap((c) => c.names.slice(0, 1)).join(", ");
