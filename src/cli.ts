@@ -33,7 +33,8 @@ usage:
                                                         (--config: its budget and targets; --budget: req/s per chain);
                                                         without --out, printed to stdout
 
---config defaults to ${DEFAULT_CONFIG_PATH}. since/until take durations (24h, 7d), ISO-8601 or unix seconds.`;
+--config defaults to ${DEFAULT_CONFIG_PATH} (checks-from-profile: no default; without it, the default budget for one target).
+since/until take durations (24h, 7d), ISO-8601 or unix seconds.`;
 
 const STOP_DEADLINE_MS = 5000;
 
