@@ -3,6 +3,21 @@ import { parseArgs } from "node:util";
 import { createLogger } from "./log.js";
 import { startDaemon, VERSION } from "./main.js";
 import { DEFAULT_CONFIG_PATH, formatPlanErrors, loadPlan, summarizePlan, type Plan } from "./plan/index.js";
+import { formatRate } from "./plan/build.js";
+import { formatIssue } from "./plan/errors.js";
+import {
+  budgetFromConfig,
+  BudgetError,
+  checksStream,
+  defaultBudget,
+  ExistingFilesError,
+  generateChecks,
+  parseBudgetOption,
+  ProfileError,
+  readLassoProfile,
+  writeChecksFiles,
+  type Budget,
+} from "./profile/index.js";
 import { buildReport, parseReportQuery, renderMarkdown, TimeParamError } from "./report/index.js";
 import { StoreReader } from "./store/index.js";
 
@@ -13,8 +28,13 @@ usage:
   lasso-canary validate [--config FILE]                 check config + checks, list every error, print the plan
   lasso-canary report   [--config FILE] [--since 24h] [--until now] [--chain NAME] [--format table|json|md]
                                                         SLIs and SLO verdicts from the store (works while the daemon runs)
+  lasso-canary checks-from-profile PROFILE.yml [--out DIR] [--force] [--config FILE] [--budget N]
+                                                        checks files (one per chain) from a Lasso profile, within the budget
+                                                        (--config: its budget and targets; --budget: req/s per chain);
+                                                        without --out, printed to stdout
 
---config defaults to ${DEFAULT_CONFIG_PATH}. since/until take durations (24h, 7d), ISO-8601 or unix seconds.`;
+--config defaults to ${DEFAULT_CONFIG_PATH} (checks-from-profile: no default; without it, the default budget for one target).
+since/until take durations (24h, 7d), ISO-8601 or unix seconds.`;
 
 const STOP_DEADLINE_MS = 5000;
 
@@ -61,6 +81,35 @@ function validate(configPath: string): void {
   process.stdout.write("plan is valid\n");
 }
 
+/** Exit 2 with one line per problem: bad input, never a stack trace. */
+function refuse(lines: string): never {
+  process.stderr.write(`${lines}\n`);
+  process.exit(2);
+}
+
+function checksFromProfile(profilePath: string | undefined, opts: { config?: string; budget?: string; out?: string; force?: boolean }): void {
+  if (profilePath === undefined) refuse(`checks-from-profile needs a Lasso profile file, e.g. config/profiles/public.yml\n\n${USAGE}`);
+  try {
+    let budget: Budget = opts.config !== undefined ? budgetFromConfig(opts.config) : defaultBudget();
+    if (opts.budget !== undefined) {
+      const perChain = parseBudgetOption(opts.budget);
+      if (perChain === null) refuse(`--budget must be a positive number of requests per second per chain, got ${JSON.stringify(opts.budget)}`);
+      budget = { ...budget, perChain, source: "--budget" };
+    }
+    const profile = readLassoProfile(profilePath);
+    for (const w of profile.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
+    const files = generateChecks(profile, { budget: budget.perChain, budgetSource: budget.source, targetCount: budget.targetCount, version: VERSION, date: new Date() });
+    if (opts.out === undefined) return void process.stdout.write(checksStream(files));
+    const written = writeChecksFiles(files, opts.out, { force: opts.force === true });
+    files.forEach((f, i) => process.stdout.write(`wrote ${written[i]}: chain ${f.chain}, ${formatRate(f.ratePerSecond)} req/s planned for ${budget.targetCount} target(s) (budget ${formatRate(budget.perChain)})\n`));
+    process.stdout.write("check them with: lasso-canary validate --config <your canary.yaml>\n");
+  } catch (err) {
+    if (err instanceof ProfileError) refuse(err.issues.map(formatIssue).join("\n"));
+    if (err instanceof BudgetError || err instanceof ExistingFilesError) refuse(err.message);
+    throw err;
+  }
+}
+
 function report(configPath: string, opts: { since?: string; until?: string; chain?: string; format?: string }): void {
   const plan = load(configPath);
   const now = Date.now();
@@ -91,11 +140,14 @@ async function main(argv: string[]): Promise<void> {
     args: argv,
     allowPositionals: true,
     options: {
-      config: { type: "string", short: "c", default: DEFAULT_CONFIG_PATH },
+      config: { type: "string", short: "c" },
       since: { type: "string" },
       until: { type: "string" },
       chain: { type: "string" },
       format: { type: "string" },
+      out: { type: "string", short: "o" },
+      force: { type: "boolean" },
+      budget: { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -103,13 +155,17 @@ async function main(argv: string[]): Promise<void> {
   if (values.version) return void process.stdout.write(`${VERSION}\n`);
   const command = positionals[0];
   if (values.help || !command) return void process.stdout.write(`${USAGE}\n`);
+  const configPath = values.config ?? DEFAULT_CONFIG_PATH;
   switch (command) {
     case "run":
-      return run(values.config);
+      return run(configPath);
     case "validate":
-      return validate(values.config);
+      return validate(configPath);
     case "report":
-      return report(values.config, values);
+      return report(configPath, values);
+    case "checks-from-profile":
+      if (positionals.length > 2) refuse(`checks-from-profile takes one profile file, got ${positionals.length - 1}: ${positionals.slice(1).join(" ")}`);
+      return checksFromProfile(positionals[1], values);
     default:
       process.stderr.write(`unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
       process.exit(2);
