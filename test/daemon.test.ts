@@ -57,7 +57,7 @@ describe("daemon against the test bed", { timeout: 200_000 }, () => {
     });
     const metrics = await (await fetch(`${c.daemon.url}/metrics`)).text();
     assert.match(metrics, /lasso_canary_probe_requests_total\{target="lb",chain="ethereum",route="load-balanced",method="eth_blockNumber",outcome="ok",error_class="none"\} \d+/);
-    assert.match(metrics, /lasso_canary_probe_served_total\{target="lb",chain="ethereum",route="load-balanced",provider="bravo"\} [1-9]/);
+    assert.match(metrics, /lasso_canary_probe_served_total\{target="lb",chain="ethereum",route="load-balanced",provider="bravo",transport="(http|ws|unknown)"\} [1-9]/);
     assert.match(metrics, /lasso_canary_build_info\{version="[^"]+",node_version="v20/);
     assert.doesNotMatch(metrics, /127\.0\.0\.1/, "no URL leaks into labels");
     // prom-client's process and heap metrics, loaded one by one; the probe timers feed the loop-lag histogram.

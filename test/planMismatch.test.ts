@@ -1,0 +1,85 @@
+import { describe, test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import type { Report } from "../src/report/index.js";
+import { blockNumberChecks, startCanaryBed, type CanaryBed } from "./helpers/canaryBed.js";
+import { waitFor } from "./helpers/waitFor.js";
+
+// The plan names a provider the target lacks (pin:ghost), a profile it lacks (nope/fastest)
+// and a whole chain it does not serve (polygon). The real routes keep working.
+const PROVIDERS = ["alpha", "bravo"];
+const ETHEREUM = blockNumberChecks("ethereum", 1, [...PROVIDERS, "ghost"]).replace(
+  "  - { provider: ghost }",
+  "  - { provider: ghost }\n  - { strategy: fastest, profile: nope }",
+);
+
+async function report(c: CanaryBed, since: number, format = "json"): Promise<string> {
+  const res = await fetch(`${c.daemon.url}/report?since=${(since / 1000).toFixed(3)}&format=${format}`);
+  assert.equal(res.status, 200, `report answered ${res.status}`);
+  return res.text();
+}
+
+describe("plan mismatch: what the target does not know is our error, not Lasso's outage", { timeout: 120_000 }, () => {
+  let c: CanaryBed;
+  const t0 = Date.now();
+  before(async () => {
+    c = await startCanaryBed(
+      { chains: [{ name: "ethereum", chainId: 1, blockTimeSec: 1, providers: PROVIDERS }], healthPollMs: 250 },
+      { ethereum: ETHEREUM, polygon: blockNumberChecks("polygon", 137, ["alpha"]) },
+    );
+  });
+  after(async () => {
+    await c?.stop();
+  });
+
+  test("the plan check finds each mismatch, with its kind and a fix naming the checks file", async () => {
+    const found = await waitFor(() => (c.daemon.planCheck.current().length >= 4 ? c.daemon.planCheck.current() : null), {
+      timeoutMs: 30_000,
+      message: "the first plan check to find the mismatches",
+    });
+    const byRoute = found.map((m) => `${m.chain} ${m.route ?? "-"} ${m.kind}`).sort();
+    assert.deepEqual(byRoute, [
+      "ethereum nope/fastest profile",
+      "ethereum pin:ghost provider",
+      "polygon load-balanced chain",
+      "polygon pin:alpha chain",
+    ]);
+    const ghost = found.find((m) => m.route === "pin:ghost");
+    assert.match(ghost?.fix ?? "", /no provider "ghost" on ethereum: .*checks\/ethereum\.yaml/);
+    assert.match(found.find((m) => m.route === "nope/fastest")?.fix ?? "", /no profile "nope"/);
+    assert.match(found.find((m) => m.chain === "polygon")?.fix ?? "", /does not serve chain "polygon" \(it lists: ethereum\)/);
+  });
+
+  test("/readyz fails with the mismatches as reasons; /metrics counts them apart from Lasso's errors", async () => {
+    const res = await fetch(`${c.daemon.url}/readyz`);
+    assert.equal(res.status, 503);
+    const body = (await res.json()) as { reasons: string[] };
+    assert.ok(body.reasons.some((r) => /plan mismatch: target lb, ethereum route pin:ghost/.test(r)), body.reasons.join("\n"));
+    const metrics = await waitFor(async () => {
+      const text = await (await fetch(`${c.daemon.url}/metrics`)).text();
+      return /route="pin:ghost",method="eth_blockNumber",outcome="excluded",error_class="plan_mismatch"\} [1-9]/.test(text) ? text : null;
+    }, { timeoutMs: 20_000, message: "pin:ghost answers counted as excluded" });
+    assert.match(metrics, /lasso_canary_plan_mismatches\{target="lb",chain="ethereum"\} 2\n/);
+    assert.match(metrics, /lasso_canary_plan_mismatches\{target="lb",chain="polygon"\} 2\n/);
+    assert.match(metrics, /lasso_canary_plan_checks_total\{target="lb",result="mismatch"\} [1-9]/);
+    assert.doesNotMatch(metrics, /route="pin:ghost",method="eth_blockNumber",outcome="error"/);
+  });
+
+  test("the report lists the mismatches, excludes their answers and fails no SLO over them", async () => {
+    const r = await waitFor(async () => {
+      const rep = JSON.parse(await report(c, t0)) as Report;
+      const eth = rep.chains.find((x) => x.chain === "ethereum");
+      const okAlpha = eth?.series.find((s) => s.route === "pin:alpha")?.ok ?? 0;
+      return okAlpha >= 5 ? rep : null;
+    }, { timeoutMs: 30_000, message: "5 good answers on pin:alpha" });
+    assert.equal(r.planMismatches.length, 4);
+    const eth = r.chains.find((x) => x.chain === "ethereum");
+    const ghost = eth?.series.find((s) => s.route === "pin:ghost");
+    assert.ok(ghost !== undefined && ghost.requests > 0, "pin:ghost was probed");
+    assert.equal(ghost.planMismatches, ghost.requests, "every answer on pin:ghost is a plan mismatch");
+    assert.equal(ghost.successRatio, null, "no answer left to judge Lasso by");
+    const failing = r.chains.flatMap((ch) => ch.slo.filter((row) => row.pass === false).map((row) => `${ch.chain} ${row.route} ${row.sli}`));
+    assert.deepEqual(failing, [], "no SLO fails because of our own plan");
+    assert.equal(eth?.series.find((s) => s.route === "pin:alpha")?.successRatio, 1);
+    assert.match(await report(c, t0, "md"), /## Plan mismatches[\s\S]*\| lb \| ethereum \| pin:ghost \| provider \|/);
+  });
+});
