@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { NO_DEFECTS } from "../sim/lasso/index.js";
 import { isObj, obj, type Json, type Obj } from "./helpers/json.js";
-import { CHAIN, CHAIN_ID, IDS, useSimBed, type Id } from "./helpers/simBed.js";
+import { CHAIN, CHAIN_ID, IDS, providerStatus as providerStatusOf, useSimBed, waitHealthy, type Id } from "./helpers/simBed.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const bed = useSimBed((proxy) => {
@@ -68,39 +68,14 @@ function decodeMetaHeader(h: Headers): Obj {
   return obj(JSON.parse(Buffer.from(raw, "base64url").toString("utf8")), "decoded X-Lasso-Meta");
 }
 
-async function simStatus(): Promise<Obj> {
-  return obj((await get("/_sim/status")).body, "status");
-}
-
-async function providerStatus(profile = "public"): Promise<Obj[]> {
-  const chains = (await simStatus())["chains"];
-  assert.ok(Array.isArray(chains));
-  const c = chains.map((x) => obj(x, "chain")).find((x) => x["profile"] === profile && x["chain"] === CHAIN);
-  assert.ok(c, "chain status");
-  const ps = c["providers"];
-  assert.ok(Array.isArray(ps));
-  return ps.map((p) => obj(p, "provider"));
-}
-
-/** Clears faults and defects and waits until every provider is back in rotation with a closed circuit. */
+/** Clears faults and defects and waits until every provider is back in rotation with closed circuits. */
 async function recover(): Promise<void> {
   for (const p of bed.proxies()) p.clearFault();
   theSim().setDefects(NO_DEFECTS);
-  await waitFor(
-    async () => {
-      const ps = await providerStatus();
-      const circuits = ["circuit", "ws_circuit"] as const;
-      if (!ps.every((p) => circuits.every((c) => p[c] !== "open") && p["ws_connected"] === true && p["lagging"] === false && p["poll_ok"] === true)) return false;
-      // Half-open breakers close after two successes: drive them with pinned traffic per transport.
-      for (const p of ps) {
-        if (p["circuit"] === "half_open") await post(`/rpc/provider/${String(p["id"])}/${CHAIN}?transport=http`, req("eth_blockNumber"));
-        if (p["ws_circuit"] === "half_open") await post(`/rpc/provider/${String(p["id"])}/${CHAIN}?transport=ws`, req("eth_blockNumber"));
-      }
-      return (await providerStatus()).every((p) => circuits.every((c) => p[c] === "closed"));
-    },
-    { timeoutMs: 30_000, intervalMs: 100, message: "all providers healthy with closed circuits" },
-  );
+  await waitHealthy(theSim());
 }
+
+const providerStatus = (): Promise<Obj[]> => providerStatusOf(theSim());
 
 describe("lasso sim over HTTP", () => {
   afterEach(recover);

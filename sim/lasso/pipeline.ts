@@ -120,7 +120,10 @@ export class Pipeline {
       : selectCandidates({ chain: o.chain, strategy: ctx.strategy, transport: o.forcedTransport, staleRouting: o.defects.staleRouting });
     ctx.selectionLatencyMs = round3(performance.now() - selStart);
     ctx.candidateProviders = candidates.map(channelLabel);
-    if (candidates.length === 0) return fail(noAvailableChannels(o));
+    const first = candidates[0];
+    if (!first) return fail(noAvailableChannels(o));
+    // Until an attempt is made, the first candidate is "selected" (also when every one is skipped).
+    ctx.selectedProvider = { id: first.provider.id, protocol: first.transport };
 
     const timeoutMs = o.timeoutMs ?? methodDeadlineMs(o.method);
     const deadline = o.startedAt + timeoutMs;
