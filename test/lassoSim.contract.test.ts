@@ -179,6 +179,17 @@ describe("transport: forced channels, alternation, pinned WS fallback", () => {
     assert.deepEqual(proxy("a").counts()["web3_clientVersion"], { "ws:forwarded": 1 });
   });
 
+  test("an unforced pin whose HTTP fails and whose WS is down ends as No channels available", async () => {
+    await recover();
+    proxy("b").setFault({ kind: "reset" }, 60_000);
+    await waitFor(async () => (await providerStatus(theSim())).find((p) => p["id"] === "b")?.["ws_connected"] === false, { timeoutMs: 10_000, message: "b's upstream WS down" });
+    const r = await probe(`/rpc/provider/b/${CHAIN}`);
+    assert.deepEqual(r.error, { code: -32000, message: "No channels available" }, "the WS channel was never dispatched to");
+    assert.equal(r.meta["retries"], 1);
+    const forced = await probe(`/rpc/provider/b/${CHAIN}?transport=http`);
+    assert.equal(forced.error?.["code"], -32004, "forcing http shows the provider's own failure");
+  });
+
   test("transport=ws pinned to a provider without ws_url: no channel, no fallback to HTTP", async () => {
     await recover();
     const r = await probe(`/rpc/provider/c/${CHAIN}?transport=ws`);

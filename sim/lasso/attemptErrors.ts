@@ -32,7 +32,7 @@ export function judgeAttempt(outcome: AttemptOutcome): Verdict {
     case "malformed":
       return retriable({ code: -32000, message: "Invalid upstream response" });
     case "ws_not_connected":
-      // Never dispatched: no breaker penalty.
+      // The pipeline treats this as never dispatched before judging; the error is Lasso's normalisation.
       return retriable({ code: -32000, message: "WebSocket not connected" }, false);
     case "ws_closed":
       return retriable({ code: -32004, message: "WebSocket connection closed" });

@@ -146,6 +146,14 @@ export class Pipeline {
       ctx.circuitBreakerState = breakerState;
       const outcome = await this.attempt(ch, o.method, o.params, attemptMs);
       ctx.upstreamLatencyMs = round3((ctx.upstreamLatencyMs ?? 0) + outcome.latencyMs);
+      if (outcome.kind === "failure" && outcome.failure === "ws_not_connected") {
+        // Never dispatched (Lasso's PredispatchFailure): no dispatch spent, no call recorded;
+        // on the last channel the request ends as exhausted.
+        dispatches -= 1;
+        if (i === candidates.length - 1) break;
+        ctx.retries += 1;
+        continue;
+      }
       const verdict = judgeAttempt(outcome);
       if (verdict.kind === "success") {
         breaker.recordSuccess();
