@@ -2,12 +2,19 @@ import { FaultProxy } from "../src/chaos/faultProxy.js";
 import { startAnvil, type AnvilNode } from "./anvil.js";
 import { startLassoSim, type Defects, type LassoSim, type SimChain } from "./lasso/index.js";
 
+/**
+ * A provider of the test bed. A plain id is a provider with a ws_url that subscribes to
+ * newHeads. `ws: false` gives the target no ws_url for it (its fault proxy still exists and
+ * serves HTTP); `subscribeNewHeads` defaults to `ws`.
+ */
+export type TestBedProviderSpec = string | { id: string; ws?: boolean; subscribeNewHeads?: boolean };
+
 export interface TestBedChainSpec {
   name: string;
   chainId: number;
   blockTimeSec: number;
-  /** Provider ids, in priority order (first = preferred for subscriptions). */
-  providers: string[];
+  /** Providers in priority order (first = preferred for subscriptions). */
+  providers: TestBedProviderSpec[];
 }
 
 export interface TestBedOptions {
@@ -18,6 +25,10 @@ export interface TestBedOptions {
   /** How often the target polls each provider's head; default the block time. */
   healthPollMs?: number;
   defects?: Partial<Defects>;
+  /** Passed to the target: an authenticating proxy in front of it (see LassoSimOptions). */
+  requireHeaders?: Record<string, string>;
+  /** Passed to the target: its in-flight request byte budget (see LassoSimOptions). */
+  inflightByteBudget?: number;
 }
 
 export interface TestBedChain {
@@ -56,7 +67,7 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
       const providers = new Map<string, Map<string, FaultProxy>>();
       for (const profile of profileSlugs) {
         const byId = new Map<string, FaultProxy>();
-        for (const id of spec.providers) {
+        for (const { id } of spec.providers.map(providerSpec)) {
           const proxy = new FaultProxy({ name: `${profile}/${spec.name}/${id}`, upstreamHttpUrl: node.httpUrl, upstreamWsUrl: node.wsUrl });
           await proxy.start();
           stops.push(() => proxy.stop());
@@ -71,10 +82,10 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
         name: spec.name,
         chainId: spec.chainId,
         blockTimeMs: spec.blockTimeSec * 1000,
-        providers: spec.providers.map((id, i) => {
+        providers: spec.providers.map(providerSpec).map(({ id, ws, subscribeNewHeads }, i) => {
           const proxy = providers.get(profile)?.get(id);
           if (!proxy) throw new Error(`no proxy for ${profile}/${id}`);
-          return { id, name: id, priority: i + 1, url: proxy.httpUrl, wsUrl: proxy.wsUrl };
+          return { id, name: id, priority: i + 1, url: proxy.httpUrl, ...(ws ? { wsUrl: proxy.wsUrl } : {}), subscribeNewHeads };
         }),
       }));
     const profiles = profileSlugs.map((slug) => ({ slug, name: slug, chains: chainsOf(slug) }));
@@ -83,6 +94,8 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
       breaker: { openMs: opts.breakerOpenMs ?? 2000 },
       ...(opts.healthPollMs ? { healthPollMs: opts.healthPollMs } : {}),
       ...(opts.defects ? { defects: opts.defects } : {}),
+      ...(opts.requireHeaders ? { requireHeaders: opts.requireHeaders } : {}),
+      ...(opts.inflightByteBudget ? { inflightByteBudget: opts.inflightByteBudget } : {}),
     });
     stops.push(() => lasso.stop());
     return {
@@ -99,6 +112,12 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
     await stopAll();
     throw err;
   }
+}
+
+function providerSpec(p: TestBedProviderSpec): { id: string; ws: boolean; subscribeNewHeads: boolean } {
+  if (typeof p === "string") return { id: p, ws: true, subscribeNewHeads: true };
+  const ws = p.ws ?? true;
+  return { id: p.id, ws, subscribeNewHeads: p.subscribeNewHeads ?? ws };
 }
 
 /** The demo's and the default plan's shape: 2 chains x 3 providers. */

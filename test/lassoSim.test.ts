@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
 import { NO_DEFECTS } from "../sim/lasso/index.js";
 import { isObj, obj, type Json, type Obj } from "./helpers/json.js";
-import { CHAIN, CHAIN_ID, IDS, useSimBed, type Id } from "./helpers/simBed.js";
+import { CHAIN, CHAIN_ID, IDS, providerStatus as providerStatusOf, useSimBed, waitHealthy, type Id } from "./helpers/simBed.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 const bed = useSimBed((proxy) => {
@@ -68,35 +68,14 @@ function decodeMetaHeader(h: Headers): Obj {
   return obj(JSON.parse(Buffer.from(raw, "base64url").toString("utf8")), "decoded X-Lasso-Meta");
 }
 
-async function simStatus(): Promise<Obj> {
-  return obj((await get("/_sim/status")).body, "status");
-}
-
-async function providerStatus(profile = "public"): Promise<Obj[]> {
-  const chains = (await simStatus())["chains"];
-  assert.ok(Array.isArray(chains));
-  const c = chains.map((x) => obj(x, "chain")).find((x) => x["profile"] === profile && x["chain"] === CHAIN);
-  assert.ok(c, "chain status");
-  const ps = c["providers"];
-  assert.ok(Array.isArray(ps));
-  return ps.map((p) => obj(p, "provider"));
-}
-
-/** Clears faults and defects and waits until every provider is back in rotation with a closed circuit. */
+/** Clears faults and defects and waits until every provider is back in rotation with closed circuits. */
 async function recover(): Promise<void> {
   for (const p of bed.proxies()) p.clearFault();
   theSim().setDefects(NO_DEFECTS);
-  await waitFor(
-    async () => {
-      const ps = await providerStatus();
-      if (!ps.every((p) => p["circuit"] !== "open" && p["lagging"] === false && p["poll_ok"] === true)) return false;
-      // Half-open breakers close after two successes: drive them with pinned traffic.
-      for (const p of ps) if (p["circuit"] === "half_open") await post(`/rpc/provider/${String(p["id"])}/${CHAIN}`, req("eth_blockNumber"));
-      return (await providerStatus()).every((p) => p["circuit"] === "closed");
-    },
-    { timeoutMs: 30_000, intervalMs: 100, message: "all providers healthy with closed circuits" },
-  );
+  await waitHealthy(theSim());
 }
+
+const providerStatus = (): Promise<Obj[]> => providerStatusOf(theSim());
 
 describe("lasso sim over HTTP", () => {
   afterEach(recover);
@@ -147,26 +126,35 @@ describe("lasso sim over HTTP", () => {
     assert.equal(errors[0]?.["code"], -32002);
   });
 
-  test("a dead provider under its pinned routes fails visibly", async () => {
+  test("a dead provider under its pinned routes fails visibly when HTTP is forced", async () => {
     await recover();
     proxy("b").setFault({ kind: "http_5xx", status: 503 }, 120_000);
     for (const path of [`/rpc/provider/b/${CHAIN}`, `/rpc/${CHAIN}/b`, `/rpc/profile/public/provider/b/${CHAIN}`]) {
-      const r = await post(`${path}?include_meta=body`, req("eth_blockNumber"));
+      const r = await post(`${path}?include_meta=body&transport=http`, req("eth_blockNumber"));
       const body = obj(r.body, "response");
       assert.ok(!("result" in body), `${path} has no result`);
       const err = obj(body["error"], "error");
-      assert.ok(err["code"] === -32002 || err["code"] === -32000, `pinned error surfaced: ${JSON.stringify(err)}`);
+      assert.equal(err["code"], -32002, `pinned error surfaced: ${JSON.stringify(err)}`);
+      assert.equal(err["message"], "Server error");
+      assert.equal(obj(err["data"], "data")["status"], 503);
       assert.equal(meta(body)["retries"], 0, "pinned requests never fail over");
+      assert.deepEqual(meta(body)["candidate_providers"], ["b:http"]);
     }
     // eth_chainId is forwarded on pinned routes, so it fails too.
-    const chainIdPinned = obj((await post(`/rpc/provider/b/${CHAIN}`, req("eth_chainId"))).body, "response");
-    assert.ok("error" in chainIdPinned);
-    // A healthy pinned provider answers and is named in the metadata.
+    const chainIdPinned = obj((await post(`/rpc/provider/b/${CHAIN}?transport=http`, req("eth_chainId"))).body, "response");
+    assert.ok("error" in chainIdPinned, JSON.stringify(chainIdPinned));
+    // Unforced, the pin falls back to the same provider's upstream WebSocket (already open).
+    const viaWs = obj((await post(`/rpc/provider/b/${CHAIN}?include_meta=body`, req("eth_blockNumber"))).body, "response");
+    assert.match(String(viaWs["result"]), /^0x[0-9a-f]+$/, JSON.stringify(viaWs));
+    assert.deepEqual(meta(viaWs)["selected_provider"], { id: "b", protocol: "ws" });
+    assert.deepEqual(meta(viaWs)["candidate_providers"], ["b:http", "b:ws"]);
+    assert.equal(meta(viaWs)["retries"], 1, "one step from b:http to b:ws, never to another provider");
+    // A healthy pinned provider answers over HTTP first and is named in the metadata.
     const ok = obj((await post(`/rpc/${CHAIN}/a?include_meta=body`, req("eth_blockNumber"))).body, "response");
     assert.equal(typeof ok["result"], "string");
     const m = meta(ok);
-    assert.equal(selectedId(m), "a");
-    assert.deepEqual(m["candidate_providers"], ["a:http"]);
+    assert.deepEqual(m["selected_provider"], { id: "a", protocol: "http" });
+    assert.deepEqual(m["candidate_providers"], ["a:http", "a:ws"]);
   });
 
   test("routing metadata decodes in headers and body mode with every documented field", async () => {
@@ -183,12 +171,12 @@ describe("lasso sim over HTTP", () => {
       assert.match(String(m["request_id"]), /^[0-9a-f]{32}$/);
       assert.equal(m["strategy"], strategy);
       assert.equal(m["chain_id"], CHAIN_ID);
-      assert.equal(m["transport"], "http");
+      assert.equal(m["transport"], "http", "no transport forced: Lasso reports http whatever channel served");
       const cands = m["candidate_providers"];
-      assert.ok(Array.isArray(cands) && cands.length === 3 && cands.every((c) => typeof c === "string" && /^[abc]:http$/.test(c)), JSON.stringify(cands));
+      assert.ok(Array.isArray(cands) && cands.length === 6 && cands.every((c) => typeof c === "string" && /^[abc]:(http|ws)$/.test(c)), JSON.stringify(cands));
       const sel = obj(m["selected_provider"], "selected_provider");
       assert.ok(IDS.includes(String(sel["id"]) as Id));
-      assert.equal(sel["protocol"], "http");
+      assert.ok(sel["protocol"] === "http" || sel["protocol"] === "ws", JSON.stringify(sel));
       for (const k of ["selection_latency_ms", "upstream_latency_ms", "end_to_end_latency_ms", "lasso_overhead_ms"]) {
         assert.equal(typeof m[k], "number", k);
         assert.ok(Number(m[k]) >= 0, k);
@@ -325,21 +313,40 @@ describe("lasso sim over HTTP", () => {
     const chains = obj((await get("/api/chains")).body, "chains");
     assert.deepEqual(chains["chains"], [{ chain_id: "31337", name: "Anvil Local", chain_name: CHAIN, supported: true }]);
 
-    await post(`/rpc/${CHAIN}`, req("eth_blockNumber"));
+    for (let i = 0; i < 3; i++) await post(`/rpc/provider/a/${CHAIN}?transport=http`, req("eth_blockNumber"));
+    await post(`/rpc/provider/b/${CHAIN}?transport=http`, req("eth_getBalance", ["0x0000000000000000000000000000000000000000", "latest"]));
     const m = obj((await get(`/api/metrics/${CHAIN}`)).body, "metrics");
     assert.equal(m["chain"], CHAIN);
+    assert.equal(m["chain_id"], CHAIN_ID);
     const sys = obj(m["system_metrics"], "system_metrics");
+    assert.deepEqual(Object.keys(sys).sort(), ["cpu_percent", "memory_mb", "process_count", "run_queue"]);
     for (const k of ["memory_mb", "process_count", "run_queue", "cpu_percent"]) assert.equal(typeof sys[k], "number", k);
-    const rss = process.memoryUsage().rss / (1024 * 1024);
-    assert.ok(Math.abs(Number(sys["memory_mb"]) - rss) < 64, "memory_mb is this process's RSS");
+    assert.equal(Number(Number(sys["memory_mb"]).toFixed(1)), Number(sys["memory_mb"]), "memory_mb to 0.1 MB");
+    const mem = process.memoryUsage();
+    const vmMb = (mem.heapTotal + mem.external) / (1024 * 1024);
+    assert.ok(Math.abs(Number(sys["memory_mb"]) - vmMb) < 64, `memory_mb models runtime-allocated memory (${String(sys["memory_mb"])} vs ${vmMb.toFixed(1)})`);
     const provs = m["providers"];
-    assert.ok(Array.isArray(provs) && provs.length === 3);
+    assert.ok(Array.isArray(provs), "providers is a list");
+    assert.ok(provs.some((x) => obj(x, "provider")["id"] === "a") && provs.some((x) => obj(x, "provider")["id"] === "b"), "providers with calls are listed");
     for (const p of provs.map((x) => obj(x, "provider"))) {
-      assert.ok(IDS.includes(String(p["id"]) as Id));
+      assert.deepEqual(Object.keys(p).sort(), ["avg_latency_ms", "calls_last_minute", "id", "name", "score", "success_rate", "total_calls"], "exactly Lasso's provider fields");
       assert.match(String(p["name"]), /^Provider [ABC]$/);
-      for (const k of ["success_rate", "total_calls", "avg_latency_ms"]) assert.equal(typeof p[k], "number", k);
+      assert.ok(Number(p["calls_last_minute"]) >= 1 && Number(p["calls_last_minute"]) <= Number(p["total_calls"]), JSON.stringify(p));
     }
-    assert.ok(provs.some((p) => Number(obj(p, "p")["total_calls"]) > 0));
+    const scores = provs.map((x) => Number(obj(x, "provider")["score"]));
+    assert.deepEqual([...scores].sort((x, y) => y - x), scores, "sorted by score, best first");
+    const byMethod = m["rpc_performance_by_method"];
+    assert.ok(Array.isArray(byMethod), "rpc_performance_by_method");
+    const balance = byMethod.map((x) => obj(x, "row")).find((x) => x["method"] === "eth_getBalance");
+    assert.ok(balance, "eth_getBalance row");
+    const row = obj((balance["providers"] as Json[])[0] ?? null, "provider row");
+    assert.equal(row["provider_id"], "b");
+    for (const k of ["avg_latency_ms", "p50_latency_ms", "p90_latency_ms", "p95_latency_ms", "p99_latency_ms", "success_rate", "total_calls", "last_updated"]) assert.equal(typeof row[k], "number", k);
+    const byProvider = m["rpc_performance_by_provider"];
+    assert.ok(Array.isArray(byProvider) && byProvider.map((x) => obj(x, "row")["provider_id"]).includes("b"), "rpc_performance_by_provider");
+    assert.ok(!("consensus_height" in obj(m["chain_performance"], "chain_performance")), "Lasso exposes no consensus height");
+    const byId = await get(`/api/metrics/${CHAIN_ID}`);
+    assert.equal(obj(byId.body, "by id")["chain"], CHAIN, "chain by numeric id too");
 
     const missing = await get("/api/metrics/nochain");
     assert.equal(missing.status, 404);

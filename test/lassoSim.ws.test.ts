@@ -8,10 +8,10 @@ import { afterEach, describe, test } from "node:test";
 import WebSocket from "ws";
 import { NO_DEFECTS, type Defects } from "../sim/lasso/index.js";
 import { isObj, obj, type Json, type Obj } from "./helpers/json.js";
-import { CHAIN, CHAIN_ID, IDS, useSimBed, type Id } from "./helpers/simBed.js";
+import { CHAIN, CHAIN_ID, IDS, SimWsClient, useSimBed, type Id } from "./helpers/simBed.js";
 import { waitFor } from "./helpers/waitFor.js";
 
-const clients = new Set<Client>();
+const clients = new Set<SimWsClient>();
 const bed = useSimBed(
   (proxy) => ({
     profiles: [
@@ -31,75 +31,8 @@ const bed = useSimBed(
 const proxy = bed.proxy;
 const theSim = bed.sim;
 
-/** A raw JSON-RPC WS client that records every frame. */
-class Client {
-  readonly frames: Obj[] = [];
-  private readonly pending = new Map<number, (r: Obj) => void>();
-  private nextId = 1;
-  closed = false;
-
-  private constructor(readonly ws: WebSocket) {
-    ws.on("message", (data: WebSocket.RawData) => {
-      const v: unknown = JSON.parse(data.toString());
-      if (!isObj(v)) return;
-      this.frames.push(v);
-      const id = v["id"];
-      if (typeof id === "number" && ("result" in v || "error" in v)) {
-        this.pending.get(id)?.(v);
-        this.pending.delete(id);
-      }
-    });
-    ws.on("close", () => {
-      this.closed = true;
-    });
-    ws.on("error", () => undefined);
-  }
-
-  static async open(path: string, opts: WebSocket.ClientOptions = {}): Promise<Client> {
-    const ws = new WebSocket(theSim().wsUrl + path, opts);
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("error", reject);
-    });
-    const c = new Client(ws);
-    clients.add(c);
-    return c;
-  }
-
-  call(method: string, params: Json[] = [], extra: Obj = {}): Promise<Obj> {
-    const id = this.nextId++;
-    return this.send({ jsonrpc: "2.0", id, method, params, ...extra }, id);
-  }
-
-  send(frame: Json, id: number): Promise<Obj> {
-    return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no answer to ${JSON.stringify(frame).slice(0, 80)}`)), 15_000);
-      this.pending.set(id, (r) => {
-        clearTimeout(t);
-        resolve(r);
-      });
-      this.ws.send(JSON.stringify(frame));
-    });
-  }
-
-  async subscribeHeads(): Promise<string> {
-    const r = await this.call("eth_subscribe", ["newHeads"]);
-    const id = r["result"];
-    assert.equal(typeof id, "string", JSON.stringify(r));
-    return String(id);
-  }
-
-  /** Notification payloads of one subscription, in arrival order. */
-  events(sub: string): Obj[] {
-    return this.frames
-      .filter((f) => f["method"] === "eth_subscription" && isObj(f["params"]) && f["params"]["subscription"] === sub)
-      .map((f) => obj(obj(f["params"], "params")["result"], "result"));
-  }
-
-  close(): void {
-    this.ws.terminate();
-    clients.delete(this);
-  }
+function openClient(path: string, opts: WebSocket.ClientOptions = {}): Promise<SimWsClient> {
+  return SimWsClient.open(theSim().wsUrl + path, clients, opts);
 }
 
 function num(h: Obj): number {
@@ -160,7 +93,7 @@ describe("lasso sim over WebSocket", () => {
   afterEach(recover);
 
   test("a newHeads subscription receives consecutive heads under Lasso's own id", async () => {
-    const c = await Client.open(`/ws/rpc/${CHAIN}`);
+    const c = await openClient(`/ws/rpc/${CHAIN}`);
     const sub = await c.subscribeHeads();
     assert.match(sub, /^[0-9a-f]{16}$/);
     await waitFor(() => c.events(sub).length >= 4, { timeoutMs: 15_000, message: "4 heads" });
@@ -173,9 +106,9 @@ describe("lasso sim over WebSocket", () => {
   });
 
   test("one shared upstream per filter whatever the strategy; pinned gets its own", async () => {
-    const c1 = await Client.open(`/ws/rpc/fastest/${CHAIN}`);
-    const c2 = await Client.open(`/ws/rpc/profile/public/latency-weighted/${CHAIN_ID}`);
-    const c3 = await Client.open(`/ws/rpc/provider/c/${CHAIN}`);
+    const c1 = await openClient(`/ws/rpc/fastest/${CHAIN}`);
+    const c2 = await openClient(`/ws/rpc/profile/public/latency-weighted/${CHAIN_ID}`);
+    const c3 = await openClient(`/ws/rpc/provider/c/${CHAIN}`);
     const [s1, s2, s3] = [await c1.subscribeHeads(), await c2.subscribeHeads(), await c3.subscribeHeads()];
     assert.notEqual(s1, s2);
     await waitFor(() => c1.events(s1).length >= 2 && c2.events(s2).length >= 2 && c3.events(s3).length >= 2, { timeoutMs: 15_000, message: "heads on all" });
@@ -191,7 +124,7 @@ describe("lasso sim over WebSocket", () => {
 
   async function failoverRun(defects: Partial<Defects>): Promise<{ heads: Obj[]; served: string | null }> {
     theSim().setDefects({ ...NO_DEFECTS, ...defects });
-    const c = await Client.open(`/ws/rpc/${CHAIN}`);
+    const c = await openClient(`/ws/rpc/${CHAIN}`);
     const sub = await c.subscribeHeads();
     await waitFor(() => c.events(sub).length >= 2, { timeoutMs: 15_000, message: "2 heads before the kill" });
     assert.equal(await servingProvider(), "a");
@@ -232,7 +165,7 @@ describe("lasso sim over WebSocket", () => {
   });
 
   test("a stalled upstream (no events, socket open) is detected and replaced without a gap", async () => {
-    const c = await Client.open(`/ws/rpc/${CHAIN}`);
+    const c = await openClient(`/ws/rpc/${CHAIN}`);
     const sub = await c.subscribeHeads();
     await waitFor(() => c.events(sub).length >= 2, { timeoutMs: 15_000, message: "2 heads" });
     proxy("a").setFault({ kind: "ws_stall" }, 120_000);
@@ -254,7 +187,7 @@ describe("lasso sim over WebSocket", () => {
       await receipt(tx);
       return tx;
     };
-    const c = await Client.open(`/ws/rpc/${CHAIN}`);
+    const c = await openClient(`/ws/rpc/${CHAIN}`);
     const r = await c.call("eth_subscribe", ["logs", { address }]);
     const sub = String(r["result"]);
     assert.match(sub, /^[0-9a-f]{16}$/);
@@ -274,7 +207,7 @@ describe("lasso sim over WebSocket", () => {
   });
 
   test("silentDrop defect: events stop while the socket stays open", async () => {
-    const c = await Client.open(`/ws/rpc/${CHAIN}`);
+    const c = await openClient(`/ws/rpc/${CHAIN}`);
     const sub = await c.subscribeHeads();
     await waitFor(() => c.events(sub).length >= 1, { timeoutMs: 15_000, message: "a head" });
     theSim().setDefects({ silentDrop: true });
@@ -292,7 +225,7 @@ describe("lasso sim over WebSocket", () => {
   });
 
   test("requests over WS, lasso_meta notify, errors and limits", async () => {
-    const c = await Client.open(`/ws/rpc/${CHAIN}`);
+    const c = await openClient(`/ws/rpc/${CHAIN}`);
     const bn = await c.call("eth_blockNumber", [], { lasso_meta: "notify" });
     assert.match(String(bn["result"]), /^0x[0-9a-f]+$/);
     const idx = c.frames.indexOf(bn);
@@ -319,13 +252,13 @@ describe("lasso sim over WebSocket", () => {
     assert.equal((await c.call("eth_unsubscribe", [subs[0] ?? ""]))["result"], false);
     assert.equal(typeof (await c.call("eth_subscribe", ["logs", { address: "0x0000000000000000000000000000000000000001" }]))["result"], "string");
 
-    await assert.rejects(Client.open(`/ws/rpc/nochain`), "unknown chain refused");
-    await assert.rejects(Client.open(`/ws/rpc/provider/zzz/${CHAIN}`), "unknown provider refused");
+    await assert.rejects(openClient(`/ws/rpc/nochain`), "unknown chain refused");
+    await assert.rejects(openClient(`/ws/rpc/provider/zzz/${CHAIN}`), "unknown provider refused");
   });
 
   test("the server pings; a client that never pongs is closed, one that does stays", async () => {
-    const good = await Client.open(`/ws/rpc/${CHAIN}`);
-    const mute = await Client.open(`/ws/rpc/${CHAIN}`, { autoPong: false });
+    const good = await openClient(`/ws/rpc/${CHAIN}`);
+    const mute = await openClient(`/ws/rpc/${CHAIN}`, { autoPong: false });
     await waitFor(() => mute.closed, { timeoutMs: 10_000, message: "mute client closed after two missed pongs" });
     assert.equal(good.closed, false);
     assert.equal(typeof (await good.call("eth_blockNumber"))["result"], "string");

@@ -2,15 +2,15 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { chains, health, metrics, type ApiDeps } from "./api.js";
 import { parseDefectsPatch, type DefectState } from "./defects.js";
+import { authorized, MAX_BODY_BYTES, UNAUTHORIZED_BODY, type ByteBudget } from "./frontDoor.js";
 import { parseJson, rpcError, toRpcRequest, type JsonValue, type RpcId, type RpcResponse } from "./jsonrpc.js";
 import { buildMeta, encodeMetaHeader, parseIncludeMeta, type IncludeMeta, type RequestContext } from "./meta.js";
 import { WS_ONLY_METHODS, type Pipeline } from "./pipeline.js";
-import type { ProviderPool } from "./providerPool.js";
+import type { ProviderPool, Transport } from "./providerPool.js";
 import { resolveRoute, type ResolvedRoute } from "./resolve.js";
 import { parseHttpRpcPath } from "./routes.js";
 import type { SubscriptionManager } from "./subscriptions.js";
 
-export const MAX_BODY_BYTES = 8 * 1024 * 1024;
 export const MAX_BATCH = 50;
 
 export interface HttpDeps {
@@ -19,6 +19,16 @@ export interface HttpDeps {
   defects: DefectState;
   subs: SubscriptionManager;
   api: ApiDeps;
+  budget: ByteBudget;
+  requireHeaders: Record<string, string> | undefined;
+}
+
+/** One JSON-RPC POST as routed: where it goes and which channel the client forced. */
+interface RpcTarget {
+  route: ResolvedRoute;
+  forcedTransport: Transport | null;
+  wsPath: string;
+  startedAt: number;
 }
 
 export class HttpHandler {
@@ -41,6 +51,11 @@ export class HttpHandler {
   private async route(req: IncomingMessage, res: ServerResponse, startedAt: number): Promise<void> {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const path = url.pathname;
+    if (!path.startsWith("/_sim/") && !authorized(this.deps.requireHeaders, req.headers)) {
+      await drain(req);
+      sendText(res, 401, UNAUTHORIZED_BODY);
+      return;
+    }
     if (path.startsWith("/rpc/") && req.method === "POST") return this.rpc(req, res, url, startedAt);
     if (path.startsWith("/api/") && req.method === "GET") return this.apiRoute(req, res, path);
     if (path === "/_sim/defects") return this.simDefects(req, res);
@@ -103,8 +118,10 @@ export class HttpHandler {
         lag: c.lagOf(p),
         lagging: c.isLagging(p),
         poll_ok: p.instance.pollOk,
-        circuit: p.instance.breaker.state(),
-        latency_ewma_ms: p.instance.latencyEwmaMs,
+        circuit: p.breaker("http").state(),
+        ws_circuit: p.hasWs ? p.breaker("ws").state() : null,
+        ws_connected: p.instance.ws?.connected() ?? null,
+        latency_ewma_ms: p.instance.latencyEwmaMs.http,
       })),
     }));
     const streams: JsonValue[] = this.deps.subs.status().map((s) => ({ ...s }));
@@ -112,14 +129,22 @@ export class HttpHandler {
   }
 
   private async rpc(req: IncomingMessage, res: ServerResponse, url: URL, startedAt: number): Promise<void> {
+    const admission = this.deps.budget.admit(req.headers["content-length"]);
+    if (!admission.ok) {
+      await drain(req);
+      if (admission.reason === "too_large") sendJson(res, 413, tooLarge());
+      else sendJson(res, 503, rpcError(null, -32008, "Local request byte capacity unavailable"));
+      return;
+    }
+    res.once("close", admission.release);
     const body = await readBody(req, MAX_BODY_BYTES);
     if (body.tooLarge) {
-      sendJson(res, 413, rpcError(null, -32600, `Invalid Request: body exceeds ${MAX_BODY_BYTES} bytes`));
+      sendJson(res, 413, tooLarge());
       return;
     }
     const parsed = parseJson(body.text);
     if (!parsed.ok) {
-      sendJson(res, 400, rpcError(null, -32700, "Parse error"));
+      sendJson(res, 400, rpcError(null, -32700, "Parse error: Invalid JSON"));
       return;
     }
     const spec = parseHttpRpcPath(url.pathname);
@@ -132,15 +157,19 @@ export class HttpHandler {
       sendJson(res, resolved.status, resolved.body);
       return;
     }
-    const headerMode = req.headers["x-lasso-include-meta"];
-    const mode = parseIncludeMeta(url.searchParams.get("include_meta"), Array.isArray(headerMode) ? headerMode[0] : headerMode);
-    const wsPath = "/ws" + url.pathname;
+    const mode = parseIncludeMeta(url.searchParams.get("include_meta"), firstHeader(req.headers["x-lasso-include-meta"]));
+    const target: RpcTarget = {
+      route: resolved.route,
+      forcedTransport: parseTransport(url.searchParams.get("transport")) ?? parseTransport(firstHeader(req.headers["x-lasso-transport"])),
+      wsPath: "/ws" + url.pathname,
+      startedAt,
+    };
     const value = parsed.value;
     if (Array.isArray(value)) {
-      await this.batch(res, resolved.route, value, mode, wsPath, startedAt);
+      await this.batch(res, target, value, mode);
       return;
     }
-    const one = await this.single(resolved.route, value, wsPath, startedAt);
+    const one = await this.single(target, value);
     const headers = mode === "headers" && one.ctx ? metaHeaders(one.ctx) : {};
     if (one.response === null) {
       sendEmpty(res, 204, headers);
@@ -150,7 +179,7 @@ export class HttpHandler {
     sendJson(res, 200, out, headers);
   }
 
-  private async batch(res: ServerResponse, route: ResolvedRoute, items: JsonValue[], mode: IncludeMeta, wsPath: string, startedAt: number): Promise<void> {
+  private async batch(res: ServerResponse, target: RpcTarget, items: JsonValue[], mode: IncludeMeta): Promise<void> {
     if (items.length === 0) {
       sendJson(res, 200, rpcError(null, -32600, "Invalid Request"));
       return;
@@ -159,7 +188,7 @@ export class HttpHandler {
       sendJson(res, 200, rpcError(null, -32600, "Invalid Request: batch too large"));
       return;
     }
-    const results = await Promise.all(items.map((it) => this.single(route, it, wsPath, startedAt)));
+    const results = await Promise.all(items.map((it) => this.single(target, it)));
     const firstCtx = results.find((r) => r.ctx)?.ctx;
     const headers = mode === "headers" && firstCtx ? metaHeaders(firstCtx) : {};
     const responses = results.map((r) => r.response).filter((r): r is RpcResponse => r !== null);
@@ -171,7 +200,8 @@ export class HttpHandler {
   }
 
   /** One request object -> its response (null for a notification) and its routing context. */
-  private async single(route: ResolvedRoute, value: JsonValue, wsPath: string, startedAt: number): Promise<{ response: RpcResponse | null; ctx: RequestContext | null }> {
+  private async single(target: RpcTarget, value: JsonValue): Promise<{ response: RpcResponse | null; ctx: RequestContext | null }> {
+    const { route, wsPath } = target;
     const v = toRpcRequest(value);
     if (!v.ok) return { response: rpcError(v.id, v.error.code, v.error.message), ctx: null };
     const req = v.req;
@@ -189,8 +219,9 @@ export class HttpHandler {
       params: req.params,
       strategy: route.strategy,
       pinned: route.pinned,
-      transport: "http",
-      startedAt,
+      clientTransport: "http",
+      forcedTransport: target.forcedTransport,
+      startedAt: target.startedAt,
       defects: this.deps.defects.get(),
     });
     const response = r.ok ? respond({ jsonrpc: "2.0", id, result: r.result }) : respond(rpcError(id, r.error.code, r.error.message, r.error.data));
@@ -210,6 +241,24 @@ function sendJson(res: ServerResponse, status: number, body: JsonValue | RpcResp
   const text = JSON.stringify(body);
   res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function tooLarge(): RpcResponse {
+  return rpcError(null, -32600, "Invalid Request: request body too large");
+}
+
+/** Lasso's controller accepts exactly "http" or "ws". */
+function parseTransport(v: string | null | undefined): Transport | null {
+  return v === "http" || v === "ws" ? v : null;
+}
+
+function firstHeader(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
 }
 
 function sendEmpty(res: ServerResponse, status: number, headers: Record<string, string>): void {

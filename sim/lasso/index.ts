@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { CpuSampler } from "./api.js";
 import type { BreakerConfig } from "./breaker.js";
 import { DefectState } from "./defects.js";
+import { ByteBudget, DEFAULT_BYTE_BUDGET } from "./frontDoor.js";
 import { HttpHandler } from "./httpServer.js";
 import { Pipeline } from "./pipeline.js";
 import { ProviderPool } from "./providerPool.js";
@@ -40,6 +41,11 @@ function validate(opts: LassoSimOptions): void {
     }
   }
   if (!slugs.has(DEFAULT_PROFILE)) throw new Error(`profiles must include slug "${DEFAULT_PROFILE}"`);
+  const budget = opts.inflightByteBudget;
+  if (budget !== undefined && !(Number.isSafeInteger(budget) && budget > 0)) throw new Error("inflightByteBudget must be a positive integer");
+  for (const [name, value] of Object.entries(opts.requireHeaders ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || typeof value !== "string") throw new Error(`requireHeaders: bad header ${JSON.stringify(name)}`);
+  }
 }
 
 export async function startLassoSim(opts: LassoSimOptions): Promise<LassoSim> {
@@ -64,9 +70,11 @@ export async function startLassoSim(opts: LassoSimOptions): Promise<LassoSim> {
     cpu: new CpuSampler(),
     inFlight: () => handler?.inFlight ?? 0,
   };
-  handler = new HttpHandler({ pool, pipeline, defects, subs, api });
+  const requireHeaders = opts.requireHeaders;
+  const budget = new ByteBudget(opts.inflightByteBudget ?? DEFAULT_BYTE_BUDGET);
+  handler = new HttpHandler({ pool, pipeline, defects, subs, api, budget, requireHeaders });
   const h = handler;
-  const ws = new ClientWsServer({ pool, pipeline, subs, defects: () => defects.get(), pingIntervalMs: opts.wsPingIntervalMs ?? 30_000 });
+  const ws = new ClientWsServer({ pool, pipeline, subs, defects: () => defects.get(), pingIntervalMs: opts.wsPingIntervalMs ?? 30_000, requireHeaders });
   const server = createServer((req, res) => h.handle(req, res));
   server.on("upgrade", (req, socket, head: Buffer) => ws.handleUpgrade(req, socket, head));
   // Longer than clients' idle keep-alive (the canary uses 30 s) so the server never closes first.

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import type { BreakerState } from "./breaker.js";
 import type { JsonObject } from "./jsonrpc.js";
+import type { Transport } from "./providerPool.js";
 import type { Strategy } from "./routes.js";
 
 export const MAX_META_HEADER_BYTES = 4096;
@@ -10,10 +11,14 @@ export interface RequestContext {
   requestId: string;
   strategy: Strategy;
   chainId: number;
-  transport: "http" | "ws";
-  /** `"id:http"` labels of the providers selection considered, in order. */
+  /**
+   * Lasso's `ctx.transport`: the client's socket for WS requests; for HTTP the forced
+   * transport, else "http". The channel actually used is `selectedProvider.protocol`.
+   */
+  transport: Transport;
+  /** `"id:http"` / `"id:ws"` labels of the channels selection considered, in order. */
   candidateProviders: string[];
-  selectedProvider: { id: string; protocol: "http" } | null;
+  selectedProvider: { id: string; protocol: Transport } | null;
   selectionLatencyMs: number | null;
   upstreamLatencyMs: number | null;
   endToEndLatencyMs: number | null;
@@ -28,7 +33,7 @@ export function newRequestId(): string {
   return randomBytes(16).toString("hex");
 }
 
-export function newContext(chainId: number, strategy: Strategy, transport: "http" | "ws", startedAt: number): RequestContext {
+export function newContext(chainId: number, strategy: Strategy, transport: Transport, startedAt: number): RequestContext {
   return {
     requestId: newRequestId(),
     strategy,

@@ -1,6 +1,7 @@
 /**
- * Runtime state of upstream providers: per-instance circuit breaker, head polling, latency
- * and call statistics; per-(profile, chain) provider lists with consensus head and lag.
+ * Runtime state of upstream providers: per-instance circuit breakers (one per transport), WS
+ * request channel, head polling and latency; per-profile call statistics; per-(profile, chain)
+ * provider lists with the chain-wide consensus head and lag.
  *
  * Like Lasso, breakers and heads belong to the upstream *instance* (chain + url + ws_url), so
  * two profiles pointing at the same URL share them; different URLs never do.
@@ -9,6 +10,7 @@ import { CircuitBreaker, type BreakerConfig } from "./breaker.js";
 import { hexToNumber } from "./jsonrpc.js";
 import type { SimChain, SimProfile, SimProvider } from "./types.js";
 import type { UpstreamClient } from "./upstream.js";
+import { UpstreamWsChannel } from "./upstreamWs.js";
 
 const LATENCY_RING = 256;
 
@@ -16,9 +18,11 @@ export class CallStats {
   totalCalls = 0;
   successes = 0;
   latencySumMs = 0;
+  lastUpdatedMs = 0;
   private readonly ring: number[] = [];
 
   record(ok: boolean, latencyMs: number): void {
+    this.lastUpdatedMs = Date.now();
     this.totalCalls += 1;
     if (ok) this.successes += 1;
     this.latencySumMs += latencyMs;
@@ -42,44 +46,45 @@ export class CallStats {
   }
 }
 
+export type Transport = "http" | "ws";
+
+/** How long a head sample counts towards consensus (Lasso's BlockSync freshness, 30 s). */
+const HEAD_FRESHNESS_MS = 30_000;
+
 export class UpstreamInstance {
-  readonly breaker: CircuitBreaker;
+  /** Lasso keeps one breaker per (instance, transport). */
+  readonly breakers: Record<Transport, CircuitBreaker>;
+  /** The upstream WebSocket channel for requests; null without a ws_url. */
+  readonly ws: UpstreamWsChannel | null;
   head: number | null = null;
-  /** performance.now() of the last successful head poll. */
-  headAt = 0;
+  /** Date.now() of the last successful head poll (Lasso's BlockSync height timestamp). */
+  headAtMs = 0;
   /** null until the first poll completes. */
   pollOk: boolean | null = null;
   chainIdVerified = false;
-  /** EWMA of successful request/poll latencies, ms; null when never measured. */
-  latencyEwmaMs: number | null = null;
-  readonly stats = new CallStats();
-  readonly methodStats = new Map<string, CallStats>();
+  /** EWMA of successful request/poll latencies per transport, ms; null when never measured. */
+  readonly latencyEwmaMs: Record<Transport, number | null> = { http: null, ws: null };
   private polling = false;
 
   constructor(
     readonly key: string,
     readonly chainId: number,
     readonly url: string,
-    readonly wsUrl: string,
+    readonly wsUrl: string | null,
     breakerCfg: BreakerConfig,
   ) {
-    this.breaker = new CircuitBreaker(breakerCfg);
+    this.breakers = { http: new CircuitBreaker(breakerCfg), ws: new CircuitBreaker(breakerCfg) };
+    this.ws = wsUrl === null ? null : new UpstreamWsChannel(wsUrl);
   }
 
-  observeLatency(ms: number): void {
-    this.latencyEwmaMs = this.latencyEwmaMs === null ? ms : this.latencyEwmaMs * 0.7 + ms * 0.3;
+  observeLatency(transport: Transport, ms: number): void {
+    const prev = this.latencyEwmaMs[transport];
+    this.latencyEwmaMs[transport] = prev === null ? ms : prev * 0.7 + ms * 0.3;
   }
 
-  /** Records a client-request attempt (not health polls) for /api/metrics. */
-  recordCall(method: string, ok: boolean, latencyMs: number): void {
-    this.stats.record(ok, latencyMs);
-    let m = this.methodStats.get(method);
-    if (!m) {
-      m = new CallStats();
-      this.methodStats.set(method, m);
-    }
-    m.record(ok, latencyMs);
-    if (ok) this.observeLatency(latencyMs);
+  /** Head sample if it is fresh enough to count towards consensus. */
+  freshHead(nowMs: number): number | null {
+    return this.head !== null && nowMs - this.headAtMs <= HEAD_FRESHNESS_MS ? this.head : null;
   }
 
   /** One health poll: eth_chainId (until verified) then eth_blockNumber. */
@@ -105,15 +110,21 @@ export class UpstreamInstance {
       }
       this.pollOk = true;
       this.head = head;
-      this.headAt = performance.now();
-      this.observeLatency(r.latencyMs);
+      this.headAtMs = Date.now();
+      this.observeLatency("http", r.latencyMs);
     } finally {
       this.polling = false;
     }
   }
 }
 
+/** A provider as one profile configures it; call statistics are per profile, as Lasso's BenchmarkStore. */
 export class ProviderRuntime {
+  readonly stats = new CallStats();
+  readonly methodStats = new Map<string, CallStats>();
+  /** Date.now() of recent calls, for calls_last_minute. */
+  private readonly recentCalls: number[] = [];
+
   constructor(
     readonly cfg: SimProvider,
     readonly instance: UpstreamInstance,
@@ -127,6 +138,39 @@ export class ProviderRuntime {
   get priority(): number {
     return this.cfg.priority;
   }
+  get hasWs(): boolean {
+    return this.instance.wsUrl !== null;
+  }
+  get subscribeNewHeads(): boolean {
+    return this.hasWs && (this.cfg.subscribeNewHeads ?? true);
+  }
+  /** Configured channels, http first (the order Lasso tries a pinned provider's channels in). */
+  transports(): Transport[] {
+    return this.hasWs ? ["http", "ws"] : ["http"];
+  }
+  breaker(t: Transport): CircuitBreaker {
+    return this.instance.breakers[t];
+  }
+
+  /** Records a client-request attempt (not health polls) for /api/metrics. */
+  recordCall(transport: Transport, method: string, ok: boolean, latencyMs: number): void {
+    this.stats.record(ok, latencyMs);
+    let m = this.methodStats.get(method);
+    if (!m) {
+      m = new CallStats();
+      this.methodStats.set(method, m);
+    }
+    m.record(ok, latencyMs);
+    const now = Date.now();
+    this.recentCalls.push(now);
+    while ((this.recentCalls[0] ?? now) < now - 60_000) this.recentCalls.shift();
+    if (ok) this.instance.observeLatency(transport, latencyMs);
+  }
+
+  callsLastMinute(): number {
+    const cutoff = Date.now() - 60_000;
+    return this.recentCalls.filter((t) => t >= cutoff).length;
+  }
 }
 
 export class ChainRuntime {
@@ -139,6 +183,8 @@ export class ChainRuntime {
     readonly profile: SimProfile,
     readonly cfg: SimChain,
     providers: ProviderRuntime[],
+    /** Every upstream instance of this chain id, in every profile. */
+    private readonly chainInstances: () => UpstreamInstance[],
   ) {
     this.providers = providers;
     this.maxLagBlocks = cfg.maxLagBlocks ?? 2;
@@ -155,26 +201,38 @@ export class ChainRuntime {
     return this.providers.find((p) => p.id === id);
   }
 
-  /** Max of known heads with 1-3 providers, second-highest with 4 or more (LASSO.md). */
+  /**
+   * Lasso's consensus height (BlockSync.Registry): chain-wide across profiles, over the fresh
+   * heads of every upstream instance, sorted high to low, the one at index floor(n * 0.25).
+   */
   consensusHead(): number | null {
-    const heads = this.providers.map((p) => p.instance.head).filter((h): h is number => h !== null).sort((a, b) => b - a);
-    if (heads.length === 0) return null;
-    if (this.providers.length >= 4 && heads.length >= 2) return heads[1] ?? null;
-    return heads[0] ?? null;
+    const now = Date.now();
+    const heads = this.chainInstances()
+      .map((i) => i.freshHead(now))
+      .filter((h): h is number => h !== null)
+      .sort((a, b) => b - a);
+    return heads[Math.floor(heads.length * 0.25)] ?? null;
   }
 
-  /** Blocks behind consensus; null when unknown (never polled or no consensus). */
+  /** Blocks behind consensus from the last head sample; null when unknown. */
   lagOf(p: ProviderRuntime): number | null {
     const c = this.consensusHead();
     if (c === null || p.instance.head === null) return null;
     return Math.max(0, c - p.instance.head);
   }
 
+  /**
+   * Lasso's optimistic lag (LagCalculation): a head sample is credited one block per block
+   * time since it was taken (capped at 30 s worth), so only a provider that keeps answering
+   * behind is excluded; one that stopped answering is left to its breaker. Unknown: kept.
+   */
   isLagging(p: ProviderRuntime): boolean {
-    const lag = this.lagOf(p);
-    if (lag !== null) return lag > this.maxLagBlocks;
-    // Never answered a head poll while others did: not a usable provider.
-    return p.instance.pollOk === false && this.consensusHead() !== null;
+    const c = this.consensusHead();
+    const h = p.instance.head;
+    if (c === null || h === null) return false;
+    const bt = Math.max(1, this.cfg.blockTimeMs);
+    const credit = Math.min(Math.floor((Date.now() - p.instance.headAtMs) / bt), Math.floor(30_000 / bt));
+    return h + credit - c < -this.maxLagBlocks;
   }
 }
 
@@ -193,15 +251,17 @@ export class ProviderPool {
     for (const profile of profiles) {
       for (const chain of profile.chains) {
         const providers = chain.providers.map((p) => {
-          const key = `${chain.chainId}|${p.url}|${p.wsUrl}`;
+          const key = `${chain.chainId}|${p.url}|${p.wsUrl ?? ""}`;
           let inst = this.instances.get(key);
           if (!inst) {
-            inst = new UpstreamInstance(key, chain.chainId, p.url, p.wsUrl, breakerCfg);
+            inst = new UpstreamInstance(key, chain.chainId, p.url, p.wsUrl ?? null, breakerCfg);
             this.instances.set(key, inst);
           }
           return new ProviderRuntime(p, inst);
         });
-        this.chains.set(`${profile.slug}\u0000${chain.name}`, new ChainRuntime(profile, chain, providers));
+        const chainId = chain.chainId;
+        const peers = (): UpstreamInstance[] => [...this.instances.values()].filter((i) => i.chainId === chainId);
+        this.chains.set(`${profile.slug}\u0000${chain.name}`, new ChainRuntime(profile, chain, providers, peers));
       }
     }
   }
@@ -237,6 +297,7 @@ export class ProviderPool {
     for (const [key, every] of byInstance) {
       const inst = this.instances.get(key);
       if (!inst) continue;
+      inst.ws?.start();
       const timeout = Math.min(1000, Math.max(100, every));
       first.push(inst.poll(this.client, timeout));
       const t = setInterval(() => void inst.poll(this.client, timeout), every);
@@ -249,5 +310,6 @@ export class ProviderPool {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     this.timers.length = 0;
+    for (const inst of this.instances.values()) inst.ws?.stop();
   }
 }

@@ -1,7 +1,8 @@
 /**
  * Shared upstream subscriptions. One upstream WS subscription per (profile, chain, filter)
- * serves every client; it lives on the healthy provider with the lowest priority value,
- * whatever strategy the client URL names. Pinned URLs get their own stream on that provider
+ * serves every client; it lives on the healthy capable provider (a ws_url; for newHeads also
+ * subscribe_new_heads) with the lowest priority value, whatever strategy the client URL names.
+ * With no capable provider the client still gets its id and no event ever comes. Pinned URLs get their own stream on that provider
  * and never fail over (they reconnect to the same provider and gap-fill).
  *
  * Failover: on upstream close/error or staleness (no newHeads for `staleBlockTimes` block
@@ -13,10 +14,11 @@
 import { randomBytes } from "node:crypto";
 import WebSocket from "ws";
 import { DedupWindow } from "./dedup.js";
-import { hexToNumber, isObject, parseJson, toHex, type JsonObject, type JsonValue } from "./jsonrpc.js";
+import { hexToNumber, isObject, parseJson, toHex, type JsonObject, type JsonValue, type RpcErrorObject } from "./jsonrpc.js";
 import type { ChainRuntime, ProviderRuntime } from "./providerPool.js";
 import type { Defects } from "./types.js";
 import type { UpstreamClient } from "./upstream.js";
+import { rawToString } from "./upstreamWs.js";
 
 export type StreamKind = { type: "newHeads" } | { type: "logs"; filter: JsonObject };
 export type EventListener = (result: JsonValue) => void;
@@ -108,12 +110,13 @@ export class UpstreamStream {
   private pickProvider(force: boolean): ProviderRuntime | null {
     if (this.pinned) return this.pinned;
     const now = performance.now();
-    const byPriority = [...this.chain.providers].sort((a, b) => a.priority - b.priority);
+    // Only providers that can serve this kind; none: retry forever, silently (as Lasso does).
+    const byPriority = this.chain.providers.filter((p) => canServe(p, this.kind)).sort((a, b) => a.priority - b.priority);
     const cooling = (p: ProviderRuntime): boolean => {
       const t = this.failedAt.get(p.id);
       return t !== undefined && now - t < this.cooldownMs;
     };
-    const healthy = byPriority.find((p) => !cooling(p) && p.instance.breaker.allows() && !this.chain.isLagging(p));
+    const healthy = byPriority.find((p) => !cooling(p) && p.breaker("ws").allows() && !this.chain.isLagging(p));
     if (healthy) return healthy;
     const notCooling = byPriority.find((p) => !cooling(p));
     if (notCooling) return notCooling;
@@ -150,7 +153,7 @@ export class UpstreamStream {
     this.buffer = [];
     this.clearStale();
     this.closeSocket();
-    const ws = new WebSocket(p.instance.wsUrl, { handshakeTimeout: SETUP_TIMEOUT_MS });
+    const ws = new WebSocket(p.instance.wsUrl ?? "", { handshakeTimeout: SETUP_TIMEOUT_MS });
     this.ws = ws;
     const subIds = new Map<string, Which>();
     const need = this.kind.type === "logs" ? 2 : 1;
@@ -263,7 +266,7 @@ export class UpstreamStream {
 
   /** HTTP call for backfill: the new provider first, then (unpinned) the others by priority. */
   private async httpCall(p: ProviderRuntime, method: string, params: JsonValue[]): Promise<JsonValue | undefined> {
-    const order = this.pinned ? [p] : [p, ...[...this.chain.providers].filter((x) => x !== p && x.instance.breaker.allows()).sort((a, b) => a.priority - b.priority)];
+    const order = this.pinned ? [p] : [p, ...[...this.chain.providers].filter((x) => x !== p && x.breaker("http").allows()).sort((a, b) => a.priority - b.priority)];
     for (const q of order) {
       const r = await this.deps.client.call(q.instance.url, method, params, BACKFILL_CALL_TIMEOUT_MS);
       if (r.kind === "response" && "result" in r.response) return r.response.result;
@@ -431,6 +434,22 @@ export class SubscriptionManager {
   }
 }
 
+/** Lasso's subscription provider filter: a ws_url, and `subscribe_new_heads` for newHeads. */
+function canServe(p: ProviderRuntime, kind: StreamKind): boolean {
+  return p.hasWs && (kind.type === "logs" || p.subscribeNewHeads);
+}
+
+/**
+ * A pinned eth_subscribe to a provider that cannot serve it (UpstreamSubscriptionPool.
+ * validate_constrained_provider/3): -32602 with the provider, chain id and profile as data.
+ */
+export function pinnedSubscribeRefusal(chain: ChainRuntime, p: ProviderRuntime, kind: StreamKind): RpcErrorObject | null {
+  const data = { provider_id: p.id, chain_id: chain.chainId, profile: chain.profile.slug };
+  if (!p.hasWs) return { code: -32602, message: `Provider '${p.id}' does not support WebSocket subscriptions`, data };
+  if (kind.type === "newHeads" && !p.subscribeNewHeads) return { code: -32602, message: `Provider '${p.id}' does not support newHeads subscriptions`, data };
+  return null;
+}
+
 export function newSubscriptionId(): string {
   return randomBytes(8).toString("hex");
 }
@@ -458,11 +477,6 @@ function liveHeader(v: JsonValue): JsonValue {
   return header;
 }
 
-function rawToString(data: WebSocket.RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString("utf8");
-  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
-  return Buffer.from(data).toString("utf8");
-}
 
 function blockNumberOf(v: JsonValue): number | null {
   if (!isObject(v)) return null;

@@ -6,7 +6,10 @@ export interface SimProvider {
   /** Lower is preferred (used to pick the upstream of shared WS subscriptions). */
   priority: number;
   url: string;
-  wsUrl: string;
+  /** Absent: the provider has no `ws_url` (no WS channel, no subscriptions). */
+  wsUrl?: string;
+  /** Lasso's `subscribe_new_heads`; default true iff `wsUrl` is set. newHeads needs it, logs do not. */
+  subscribeNewHeads?: boolean;
 }
 
 export interface SimChain {
@@ -73,6 +76,19 @@ export interface LassoSimOptions {
   defects?: Partial<Defects>;
   /** Version string reported by /api/health. Default "0.2.0-sim". */
   version?: string;
+  /**
+   * Models an authenticating reverse proxy in front of Lasso (open-source Lasso has no client
+   * auth): every HTTP request (rpc, /api/*) and WS upgrade without exactly these header values
+   * gets HTTP 401 `{"error":"unauthorized"}`. Names are case-insensitive. The sim's own
+   * /_sim/* control API is exempt.
+   */
+  requireHeaders?: Record<string, string>;
+  /**
+   * In-flight request byte budget for POST /rpc/* (Lasso's RequestByteBudget plug, default
+   * 128 MiB). Each request reserves max(Content-Length, 4096) bytes (9,000,000 without a
+   * Content-Length) until its answer is sent; a request that does not fit gets HTTP 503 -32008.
+   */
+  inflightByteBudget?: number;
 }
 
 export interface LassoSim {

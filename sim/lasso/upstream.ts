@@ -2,11 +2,12 @@
 import { Agent, request } from "undici";
 import { parseJson, toRpcResponse, type JsonValue, type RpcErrorObject, type RpcResponse } from "./jsonrpc.js";
 
-export type FailureKind = "http" | "network" | "timeout" | "malformed";
+/** ws_not_connected / ws_closed: the provider's upstream WebSocket channel was down or dropped. */
+export type FailureKind = "http" | "network" | "timeout" | "malformed" | "ws_not_connected" | "ws_closed";
 
 export type AttemptOutcome =
   | { kind: "response"; response: RpcResponse; latencyMs: number }
-  | { kind: "failure"; failure: FailureKind; status?: number; detail: string; latencyMs: number };
+  | { kind: "failure"; failure: FailureKind; status?: number; body?: string; detail: string; latencyMs: number };
 
 export class UpstreamClient {
   private readonly agent = new Agent({
@@ -35,13 +36,13 @@ export class UpstreamClient {
       const text = await res.body.text();
       const status = res.statusCode;
       if (status === 429 || status >= 500) {
-        return { kind: "failure", failure: "http", status, detail: `HTTP ${status}`, latencyMs: elapsed() };
+        return { kind: "failure", failure: "http", status, body: text, detail: `HTTP ${status}`, latencyMs: elapsed() };
       }
       const parsed = parseJson(text);
       const rpc = parsed.ok ? toRpcResponse(parsed.value) : null;
       if (!rpc) {
         if (status < 200 || status >= 300) {
-          return { kind: "failure", failure: "http", status, detail: `HTTP ${status}`, latencyMs: elapsed() };
+          return { kind: "failure", failure: "http", status, body: text, detail: `HTTP ${status}`, latencyMs: elapsed() };
         }
         return { kind: "failure", failure: "malformed", status, detail: "malformed JSON-RPC response", latencyMs: elapsed() };
       }
@@ -50,8 +51,7 @@ export class UpstreamClient {
       if (ac.signal.aborted) {
         return { kind: "failure", failure: "timeout", detail: `no answer within ${Math.round(timeoutMs)} ms`, latencyMs: elapsed() };
       }
-      const msg = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
-      return { kind: "failure", failure: "network", detail: msg, latencyMs: elapsed() };
+      return { kind: "failure", failure: "network", detail: networkMessage(err), latencyMs: elapsed() };
     } finally {
       clearTimeout(timer);
     }
@@ -60,6 +60,14 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await this.agent.destroy().catch(() => undefined);
   }
+}
+
+/** Finch's transport messages (`Lasso.RPC.Transport.HTTP.Adapters.Finch.transport_message/1`). */
+function networkMessage(err: unknown): string {
+  const code = (err as { code?: unknown; cause?: { code?: unknown } } | null)?.code ?? (err as { cause?: { code?: unknown } } | null)?.cause?.code;
+  if (code === "ECONNREFUSED") return "Connection refused";
+  if (code === "ENOTFOUND") return "DNS resolution failed";
+  return "Connection closed";
 }
 
 const RATE_LIMIT = ["rate limit", "too many requests", "throttled", "quota exceeded", "capacity exceeded", "requests per second"];

@@ -6,14 +6,16 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import WebSocket, { WebSocketServer } from "ws";
-import { isObject, isRpcId, parseJson, rpcError, rpcResult, toHex, type JsonObject, type JsonValue, type RpcFailure, type RpcId, type RpcResponse } from "./jsonrpc.js";
+import { isObject, isRpcId, parseJson, rpcError, rpcResult, toHex, type JsonValue, type RpcId, type RpcResponse } from "./jsonrpc.js";
 import { buildMeta, finishContext, newContext } from "./meta.js";
-import type { Pipeline } from "./pipeline.js";
+import { authorized, UNAUTHORIZED_BODY } from "./frontDoor.js";
+import { WS_FORWARD_TIMEOUT_MS, type Pipeline } from "./pipeline.js";
 import type { ProviderPool } from "./providerPool.js";
 import { resolveRoute, type ResolvedRoute } from "./resolve.js";
 import { DEFAULT_STRATEGY, parseWsRpcPath } from "./routes.js";
-import type { SubscriptionManager } from "./subscriptions.js";
+import { pinnedSubscribeRefusal, type StreamKind, type SubscriptionManager } from "./subscriptions.js";
 import type { Defects } from "./types.js";
+import { rawToString } from "./upstreamWs.js";
 
 export const MAX_SUBSCRIPTIONS_PER_CONNECTION = 128;
 export const MAX_IN_FLIGHT_PER_CONNECTION = 32;
@@ -25,6 +27,7 @@ export interface WsDeps {
   subs: SubscriptionManager;
   defects: () => Defects;
   pingIntervalMs: number;
+  requireHeaders: Record<string, string> | undefined;
 }
 
 export class ClientWsServer {
@@ -36,14 +39,19 @@ export class ClientWsServer {
   /** http.Server 'upgrade' handler. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    if (!authorized(this.deps.requireHeaders, req.headers)) {
+      rejectUpgrade(socket, 401, UNAUTHORIZED_BODY);
+      return;
+    }
     const spec = parseWsRpcPath(url.pathname);
     if (!spec) {
-      rejectUpgrade(socket, 404, { errors: { detail: "Not Found" } });
+      rejectUpgrade(socket, 404, JSON.stringify({ errors: { detail: "Not Found" } }));
       return;
     }
     const res = resolveRoute(this.deps.pool, spec);
     if (!res.ok) {
-      rejectUpgrade(socket, res.status, res.body);
+      // Phoenix answers a socket whose connect/1 returns :error with 403 and an empty body.
+      rejectUpgrade(socket, 403, "");
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -63,12 +71,11 @@ export class ClientWsServer {
   }
 }
 
-function rejectUpgrade(socket: Duplex, status: number, body: JsonValue | RpcFailure): void {
-  const text = JSON.stringify(body);
-  const reason = status === 404 ? "Not Found" : status === 400 ? "Bad Request" : "Error";
-  socket.end(
-    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
-  );
+const REASONS: Record<number, string> = { 401: "Unauthorized", 403: "Forbidden", 404: "Not Found" };
+
+function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+  const type = text === "" ? "" : "Content-Type: application/json; charset=utf-8\r\n";
+  socket.end(`HTTP/1.1 ${status} ${REASONS[status] ?? "Error"}\r\n${type}Content-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
 }
 
 class ClientConnection {
@@ -189,7 +196,7 @@ class ClientConnection {
 
     if (method === "eth_subscribe") {
       const type = params[0];
-      let kind: { type: "newHeads" } | { type: "logs"; filter: JsonObject } | null = null;
+      let kind: StreamKind | null = null;
       if (type === "newHeads") kind = { type: "newHeads" };
       else if (type === "logs") {
         const f = params[1];
@@ -202,6 +209,11 @@ class ClientConnection {
       }
       if (!kind) {
         this.send(rpcError(id, -32602, `Unsupported subscription type: ${typeof type === "string" ? type : JSON.stringify(type ?? null)}`));
+        return;
+      }
+      const refusal = pinned ? pinnedSubscribeRefusal(chain, pinned, kind) : null;
+      if (refusal) {
+        this.send(rpcError(id, refusal.code, refusal.message, refusal.data));
         return;
       }
       if (this.subs.size >= MAX_SUBSCRIPTIONS_PER_CONNECTION) {
@@ -237,7 +249,9 @@ class ClientConnection {
       params,
       strategy: this.route.strategy,
       pinned,
-      transport: "ws",
+      clientTransport: "ws",
+      forcedTransport: null,
+      timeoutMs: WS_FORWARD_TIMEOUT_MS,
       startedAt,
       defects: this.deps.defects(),
     });
@@ -248,10 +262,4 @@ class ClientConnection {
     this.send(rpcResult(id, r.result));
     if (notify) this.send({ jsonrpc: "2.0", method: "lasso_meta", params: buildMeta(r.ctx) });
   }
-}
-
-function rawToString(data: WebSocket.RawData): string {
-  if (Buffer.isBuffer(data)) return data.toString("utf8");
-  if (Array.isArray(data)) return Buffer.concat(data).toString("utf8");
-  return Buffer.from(data).toString("utf8");
 }
