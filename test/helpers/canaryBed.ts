@@ -17,13 +17,20 @@ export interface CanaryBed {
 }
 
 /** Writes a config + checks into a temp dir, pointing at the test bed's Lasso target. */
-export function writePlan(dir: string, checks: Record<string, string>, opts: { budget?: number; logLevel?: string; listen?: string } = {}): string {
+export interface PlanOptions {
+  budget?: number;
+  logLevel?: string;
+  listen?: string;
+  /** Replaces the one target `lb` at ${LASSO_URL}: YAML list items under `targets:`. */
+  targets?: string[];
+}
+
+export function writePlan(dir: string, checks: Record<string, string>, opts: PlanOptions = {}): string {
   mkdirSync(path.join(dir, "checks"), { recursive: true });
   const config = [
     `listen: ${opts.listen ?? "127.0.0.1:0"}`,
     "targets:",
-    "  - name: lb",
-    "    url: ${LASSO_URL}",
+    ...(opts.targets ?? ["  - name: lb", "    url: ${LASSO_URL}"]),
     "store: { path: canary.db, rawRetentionDays: 7, rollupRetentionDays: 90 }",
     `log: { level: ${opts.logLevel ?? "silent"} }`,
     `budget: { maxRequestsPerSecondPerChain: ${opts.budget ?? 20} }`,
@@ -34,11 +41,13 @@ export function writePlan(dir: string, checks: Record<string, string>, opts: { b
   return path.join(dir, "canary.yaml");
 }
 
-export async function startCanaryBed(bedOpts: TestBedOptions, checks: Record<string, string>): Promise<CanaryBed> {
+export async function startCanaryBed(
+  bedOpts: TestBedOptions, checks: Record<string, string>, planOpts: PlanOptions & { env?: Record<string, string> } = {},
+): Promise<CanaryBed> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "canary-test-"));
   const bed = await startTestBed(bedOpts);
   try {
-    const plan = loadPlan(writePlan(dir, checks), { LASSO_URL: bed.lasso.url });
+    const plan = loadPlan(writePlan(dir, checks, planOpts), { LASSO_URL: bed.lasso.url, ...planOpts.env });
     const start = (): Promise<Daemon> => startDaemon({ plan, logger: createLogger("silent"), listen: { host: "127.0.0.1", port: 0 } });
     const handle: CanaryBed = {
       bed,
