@@ -35,6 +35,10 @@ export const EVENT_CODES: Readonly<Record<AnomalyEvent, number>> = {
   first_event: 9,
   log_missing: 10,
   log_duplicate: 11,
+  subscribe_refused: 12,
+  upgrade_refused: 13,
+  connect_failed: 14,
+  never_live: 15,
 };
 
 export const ANOMALY_EVENTS = Object.keys(EVENT_CODES) as AnomalyEvent[];
