@@ -86,7 +86,8 @@ export interface ConsistencySample {
  * - connect_failed: the target could not be reached (TCP refused, DNS, no answer to the handshake,
  *   socket lost before the subscribe was answered): our side or the network, not held against Lasso; count = 1
  * - never_live: newHeads only; a subscription acknowledged with an id whose first event did not come
- *   within stallBlockTimes block times while HTTP saw the chain move; one per session, count = 1
+ *   within stallBlockTimes block times while HTTP saw the chain move; one per session, count = 1,
+ *   delayMs = time since the subscribe reply
  */
 export type ContinuityEvent =
   | "delivered"
@@ -120,7 +121,7 @@ export interface ContinuitySample {
   blockNumber: number | null;
   /** Size of the event: blocks missing, repeats, reorg depth, stall ms, logs missing, unserved blocks (refusals). 1 for delivered. */
   count: number;
-  /** delivered: arrival minus the block's timestamp; first_event: subscribe to first event. ms. */
+  /** delivered: arrival minus the block's timestamp; first_event: subscribe to first event; never_live: since the subscribe reply. ms. */
   delayMs: number | null;
   /** delivered: arrival minus the first time the watcher saw this height over HTTP, ms (null if HTTP saw it later). */
   sightingDelayMs: number | null;

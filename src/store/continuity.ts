@@ -42,6 +42,14 @@ export const EVENT_CODES: Readonly<Record<AnomalyEvent, number>> = {
 };
 
 export const ANOMALY_EVENTS = Object.keys(EVENT_CODES) as AnomalyEvent[];
+
+/**
+ * Events that say what state a watcher is in (subscribed and live, stalled, never live,
+ * refused, unreachable): the last of them in a range is the watcher's state at its end.
+ */
+export const STATE_EVENTS: readonly AnomalyEvent[] = [
+  "stall", "reconnect", "first_event", "subscribe_refused", "upgrade_refused", "connect_failed", "never_live",
+];
 const EVENT_OF_CODE = new Map<number, AnomalyEvent>(ANOMALY_EVENTS.map((e) => [EVENT_CODES[e], e]));
 
 export function eventOfCode(code: number): AnomalyEvent | null {

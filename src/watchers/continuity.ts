@@ -478,6 +478,7 @@ export class HeadContinuity {
     // Acknowledged but nothing ever came: Lasso's answer did not prove a live upstream.
     this.notLive.push({ from: this.sessionStartedAt, to: null });
     this.record(t, "never_live", h, 1, {
+      delayMs: t - this.sessionStartedAt,
       detail: `subscription ${this.subId ?? "?"} acknowledged ${Math.round(t - this.sessionStartedAt)} ms ago has delivered no event while HTTP saw block ${h} ${Math.round(t - seenAt)} ms ago`,
     });
   }
