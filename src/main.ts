@@ -13,7 +13,7 @@ import { parseReportQuery, TimeParamError } from "./report/time.js";
 import type { SloObjective } from "./report/types.js";
 import { BadRequest, createApp, listen } from "./server/app.js";
 import { SampleStore } from "./store/index.js";
-import { WatchEngine, watchGroupSpecs } from "./watchers/index.js";
+import { plannedWatchers, WatchEngine, watchGroupSpecs } from "./watchers/index.js";
 import type { Logger } from "./log.js";
 
 /** package.json is one level up from src/ and two from dist/src/. */
@@ -75,8 +75,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     lag: loopLag,
   });
 
+  const watchGroups = watchGroupSpecs(plan);
   const watchers = new WatchEngine({
-    groups: watchGroupSpecs(plan),
+    groups: watchGroups,
     recorder,
     onError: (err, what) => logger.error({ err, what }, "watcher crashed"),
     onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
@@ -91,7 +92,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const planCheck = startPlanCheck(plan, logger, metrics, opts.planCheckIntervalMs ?? 5 * 60_000);
 
   const slos: SloObjective[] = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
-  const reports = new ReportRunner({ path: plan.store.path });
+  const reports = new ReportRunner({ path: plan.store.path, watchers: plannedWatchers(watchGroups) });
   let probesRunning = false;
   const app = createApp({
     registry: metrics.registry,

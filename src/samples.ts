@@ -84,6 +84,15 @@ export interface ConsistencySample {
  * - subscription_id_change: the id in notifications changed
  * - first_event: time from subscribe to the first event, in delayMs
  * - log_missing / log_duplicate: logs checked against eth_getLogs over a closed range
+ * - subscribe_refused: eth_subscribe answered with a JSON-RPC error (or no usable id, or no answer);
+ *   one per attempt; count = blocks the chain produced since the previous refused attempt (unserved)
+ * - upgrade_refused: the WebSocket handshake answered with an HTTP status (403, 404, ...) instead of
+ *   an upgrade; one per attempt; count = unserved blocks as for subscribe_refused
+ * - connect_failed: the target could not be reached (TCP refused, DNS, no answer to the handshake,
+ *   socket lost before the subscribe was answered): our side or the network, not held against Lasso; count = 1
+ * - never_live: newHeads only; a subscription acknowledged with an id whose first event did not come
+ *   within stallBlockTimes block times while HTTP saw the chain move; one per session, count = 1,
+ *   delayMs = time since the subscribe reply
  */
 export type ContinuityEvent =
   | "delivered"
@@ -97,7 +106,11 @@ export type ContinuityEvent =
   | "subscription_id_change"
   | "first_event"
   | "log_missing"
-  | "log_duplicate";
+  | "log_duplicate"
+  | "subscribe_refused"
+  | "upgrade_refused"
+  | "connect_failed"
+  | "never_live";
 
 export interface ContinuitySample {
   kind: "continuity";
@@ -111,9 +124,9 @@ export interface ContinuitySample {
   event: ContinuityEvent;
   /** The (first) block height concerned, when there is one. */
   blockNumber: number | null;
-  /** Size of the event: blocks missing, repeats, reorg depth, stall ms, logs missing. 1 for delivered. */
+  /** Size of the event: blocks missing, repeats, reorg depth, stall ms, logs missing, unserved blocks (refusals). 1 for delivered. */
   count: number;
-  /** delivered: arrival minus the block's timestamp; first_event: subscribe to first event. ms. */
+  /** delivered: arrival minus the block's timestamp; first_event: subscribe to first event; never_live: since the subscribe reply. ms. */
   delayMs: number | null;
   /** delivered: arrival minus the first time the watcher saw this height over HTTP, ms (null if HTTP saw it later). */
   sightingDelayMs: number | null;

@@ -6,6 +6,8 @@ import { waitFor } from "./helpers/waitFor.js";
 
 // The daemon with watchers end to end: samples reach SQLite, /metrics and /report.
 const PROVIDERS = ["alpha", "bravo", "charlie"];
+/** The test bed's block time (blockTimeSec: 1). */
+const BLOCK_TIME_MS = 1000;
 const WATCHERS = ["watchers:", "  - { subscription: newHeads, routes: [load-balanced, pin:alpha] }"].join("\n");
 
 async function report(c: CanaryBed, since: number): Promise<Report> {
@@ -80,6 +82,50 @@ describe("daemon watchers against the test bed", { timeout: 150_000 }, () => {
     } finally {
       alpha.clearFault();
       c.bed.lasso.setDefects({ gapOnFailover: false });
+    }
+  });
+
+  test("silentDrop: /report fails the delivery SLO within 3 block times of the stall opening, while it lasts; /metrics shows it", async (t) => {
+    const name = "newHeads:load-balanced";
+    const since = Date.now();
+    await waitFor(async () => ((await report(c, since)).chains[0]?.continuity.watchers.find((w) => w.watcher === name)?.delivered ?? 0) > 0,
+      { timeoutMs: 20_000, intervalMs: 250, message: "the watcher delivering before the defect" });
+    c.bed.lasso.setDefects({ silentDrop: true });
+    try {
+      const failing = await waitFor(
+        async () => {
+          const rep = await report(c, since);
+          const row = rep.chains[0]?.slo.find((s) => s.watcher === name && s.sli === "delivery");
+          return row?.pass === false && watcher(rep, name)?.state.status === "stalled" ? { rep, row, at: Date.now() } : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, message: "the delivery SLO failing on an open stall" },
+      );
+      const state = watcher(failing.rep, name)?.state;
+      assert.ok(state?.at !== null && state?.at !== undefined, "the stall's opening sample is in the report");
+      const lateBy = failing.at - state.at;
+      t.diagnostic(`report failing ${lateBy} ms after the stall opened (${state.at - (state.since ?? state.at)} ms of silence before it)`);
+      assert.ok(lateBy <= 3 * BLOCK_TIME_MS, `the report failed ${lateBy} ms after the stall opened`);
+      assert.match(failing.row.reason ?? "", /^stalled since \d{4}-\d\d-\d\dT.*: no event for \d+ ms with the socket open/);
+
+      const stallSeconds = async (): Promise<number> => {
+        const text = await (await fetch(`${c.daemon.url}/metrics`)).text();
+        assert.match(text, new RegExp(`lasso_canary_watch_stalled\\{[^}]*watcher="${name}"[^}]*\\} 1\\n`), "the stalled gauge is 1");
+        const m = new RegExp(`lasso_canary_watch_stall_seconds_total\\{[^}]*watcher="${name}"[^}]*\\} ([0-9.e+-]+)\\n`).exec(text);
+        assert.ok(m?.[1] !== undefined, "stall seconds exported");
+        return Number(m[1]);
+      };
+      const first = await stallSeconds();
+      // While it lasts: still failing a few block times later, and the stall seconds have grown.
+      const later = await waitFor(async () => {
+        const rep = await report(c, since);
+        return Date.now() - failing.at >= 2 * BLOCK_TIME_MS ? rep : null;
+      }, { timeoutMs: 10_000, intervalMs: 250, message: "two more block times" });
+      const row = later.chains[0]?.slo.find((s) => s.watcher === name && s.sli === "delivery");
+      assert.deepEqual([row?.pass, watcher(later, name)?.state.status], [false, "stalled"]);
+      const second = await stallSeconds();
+      assert.ok(second - first >= 1, `stall seconds grew while the stall lasted (${first} -> ${second})`);
+    } finally {
+      c.bed.lasso.setDefects({ silentDrop: false });
     }
   });
 });

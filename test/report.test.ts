@@ -407,6 +407,8 @@ describe("subscription continuity in the report", () => {
       delivered: 100, backfilled: 3, missingBlocks: 3, duplicates: 3, reorgs: 2, maxReorgDepth: 5, outOfOrder: 1,
       stalls: 1, stallSeconds: 7, reconnects: 2, clientGapBlocks: 4, idChanges: 1, deliveryRatio: 100 / 103,
       firstEventMs: { events: 2, max: 900 }, logsMissing: 0, logsDuplicate: 0,
+      subscribeRefused: 0, upgradeRefused: 0, unservedBlocks: 0, connectFailures: 0, neverLive: 0,
+      state: { status: "live", at: T0 + 115_000, since: null, detail: "first_event" },
     });
     assert.deepEqual([delayMs.samples, delayMs.max, delayMs.clamped], [100, 3000, 2]);
     for (const [got, want] of [[delayMs.p50, 500], [delayMs.p95, 3000], [delayMs.p99, 3000]] as const) {
@@ -417,11 +419,11 @@ describe("subscription continuity in the report", () => {
     assert.deepEqual(watcherSlo(c, "lb", "newHeads:default", "delivery"), {
       target: "lb", route: "default", watcher: "newHeads:default", sli: "delivery", objective: 1,
       objectiveText: "100% of blocks delivered (after gap filling; client gaps excluded)",
-      actual: 100 / 103, events: 103, bad: 3, budgetLeft: 0, pass: false,
+      actual: 100 / 103, events: 103, bad: 3, budgetLeft: 0, pass: false, reason: "3 block(s) never delivered",
     });
     assert.deepEqual(watcherSlo(c, "lb", "newHeads:default", "duplicates"), {
       target: "lb", route: "default", watcher: "newHeads:default", sli: "duplicates", objective: 0,
-      objectiveText: "0 duplicate deliveries", actual: 3, events: 100, bad: 3, budgetLeft: 0, pass: false,
+      objectiveText: "0 duplicate deliveries", actual: 3, events: 100, bad: 3, budgetLeft: 0, pass: false, reason: null,
     });
     assert.equal(c.slo.some((r) => r.sli === "delivery_delay_p95_ms"), false, "no delay SLO unless its objective is given");
 
@@ -492,6 +494,121 @@ describe("subscription continuity in the report", () => {
     assert.deepEqual([a.delivered, a.missingBlocks, a.duplicates], [41, 1, 3], "deliveries of 60-100 s, gaps and duplicates from 101.5 s");
     assert.match(renderMarkdown(report), /Subscriptions: delivered counts and delays .* \(whole rollup buckets.*; gaps, duplicates and other anomalies exact\./);
     store.close();
+  });
+});
+
+/** Ten blocks delivered on lb newHeads:default (chain base), 1 s apart from T0 + 1 s; then `rest`, 1 s apart. */
+function delivering(rest: Array<Partial<ContinuitySample>>): ContinuitySample[] {
+  const out: ContinuitySample[] = [];
+  for (let i = 1; i <= 10; i++) out.push(continuitySample(T0 + i * 1000, { chain: "base", blockNumber: 100 + i, delayMs: 500 }));
+  rest.forEach((over, i) => out.push(continuitySample(T0 + (11 + i) * 1000, {
+    chain: "base", delayMs: null, sightingDelayMs: null, backfilled: null, blockNumber: null, detail: over.event ?? null, ...over,
+  })));
+  return out;
+}
+
+/** The delivery row and watcher of `delivering(rest)` over the first hour. */
+function deliveryRow(rest: Array<Partial<ContinuitySample>>): { row: SloRow; w: WatcherReport; md: string } {
+  const store = storeWith(delivering(rest), T0 + DAY);
+  const range = { since: T0, until: T0 + HOUR };
+  try {
+    const report = buildReport(range, [], store.reader(), T0 + DAY);
+    assertJsonClean(report);
+    const c = chain(report, "base");
+    const row = watcherSlo(c, "lb", "newHeads:default", "delivery");
+    assert.ok(row, "a delivery row");
+    return { row, w: watcherRow(c, "lb", "newHeads:default"), md: renderMarkdown(report) };
+  } finally {
+    store.close();
+  }
+}
+
+describe("watchers that never work, open stalls and planned watchers in the report", () => {
+  test("a refused subscribe fails delivery with the refusal as reason; blocks between refused attempts count as undelivered", () => {
+    const detail = (n: number, blocks: string): string => `error -32602: does not support WebSocket subscriptions (attempt ${n}${blocks})`;
+    const { row, w, md } = deliveryRow([
+      { event: "subscribe_refused", count: 0, detail: detail(1, "") },
+      { event: "subscribe_refused", count: 3, detail: detail(2, "; 3 block(s) 111-113 produced since the previous refused attempt") },
+      { event: "subscribe_refused", count: 2, detail: detail(3, "; 2 block(s) 114-115 produced since the previous refused attempt") },
+    ]);
+    assert.deepEqual([w.subscribeRefused, w.upgradeRefused, w.unservedBlocks, w.state.status], [3, 0, 5, "subscribe_refused"]);
+    assert.deepEqual([row.events, row.bad, row.actual, row.budgetLeft, row.pass], [15, 5, 10 / 15, 0, false]);
+    assert.match(row.reason ?? "", /^subscribe refused at 2025-01-15T00:00:13\.000Z: error -32602: does not support WebSocket subscriptions \(attempt 3;.*\(3 refused attempt\(s\) in range, 5 block\(s\) unserved\)$/);
+    assert.ok(md.includes("FAIL: subscribe refused at"), md);
+    assert.ok(md.includes("| 3 / 0 (5) | 0 | 0 | subscribe refused |"), md);
+  });
+
+  test("a watcher refused from its first attempt fails at once, before a block is counted", () => {
+    const { row } = deliveryRow([{ event: "upgrade_refused", count: 0, detail: "handshake answered HTTP 403 (empty body) (attempt 1)" }]);
+    assert.deepEqual([row.bad, row.pass, row.budgetLeft], [0, false, 0]);
+    assert.match(row.reason ?? "", /^upgrade refused at .*: handshake answered HTTP 403 \(empty body\)/);
+  });
+
+  test("refusals that ended: the unserved blocks still fail the range, the watcher is live again", () => {
+    const { row, w } = deliveryRow([
+      { event: "subscribe_refused", count: 0 },
+      { event: "subscribe_refused", count: 4 },
+      { event: "first_event", count: 1, delayMs: 300 },
+    ]);
+    assert.equal(w.state.status, "live");
+    assert.deepEqual([row.events, row.bad, row.pass], [14, 4, false]);
+    assert.equal(row.reason, "2 refused attempt(s) in range, 4 block(s) unserved");
+  });
+
+  test("an open stall fails delivery now, with the block that proved it owed; once closed, its gap judges it", () => {
+    const opening = { event: "stall" as const, count: 3000, blockNumber: 111, detail: "no event for 3000 ms with the socket open while HTTP saw block 111 600 ms ago" };
+    const open = deliveryRow([opening]);
+    assert.deepEqual([open.w.state.status, open.w.state.since], ["stalled", T0 + 11_000 - 3000]);
+    assert.deepEqual([open.row.events, open.row.bad, open.row.pass], [11, 1, false]);
+    assert.equal(open.row.reason, `stalled since 2025-01-15T00:00:08.000Z: ${opening.detail}`);
+    // The same stall over a range that holds its end: the stall's blocks are a gap now, not an open stall.
+    const closed = deliveryRow([opening, { event: "stall", count: 5000, delayMs: 8000 }, { event: "gap", count: 6, blockNumber: 111 }]);
+    assert.equal(closed.w.state.status, "live");
+    assert.deepEqual([closed.row.events, closed.row.bad, closed.row.pass, closed.row.reason], [16, 6, false, "6 block(s) never delivered"]);
+  });
+
+  test("a subscription acknowledged but never live fails with that reason", () => {
+    const { row, w } = deliveryRow([
+      { event: "stall", count: 3200 },
+      { event: "never_live", count: 1, delayMs: 3300, blockNumber: 111, detail: "subscription 0xab acknowledged 3300 ms ago has delivered no event while HTTP saw block 111 900 ms ago" },
+    ]);
+    assert.deepEqual([w.neverLive, w.stalls, w.state.status, w.state.since], [1, 1, "never_live", T0 + 12_000 - 3300]);
+    assert.deepEqual([row.bad, row.pass], [1, false]);
+    assert.match(row.reason ?? "", /^never live since 2025-01-15T00:00:08\.700Z: subscription 0xab acknowledged/);
+  });
+
+  test("an unreachable target is shown, never held against Lasso", () => {
+    const { row, w } = deliveryRow([{ event: "connect_failed", count: 1, detail: "target unreachable: connect ECONNREFUSED 127.0.0.1:9 (attempt 1)" }]);
+    assert.deepEqual([w.connectFailures, w.state.status], [1, "unreachable"]);
+    assert.deepEqual([row.events, row.bad, row.pass], [10, 0, true]);
+    assert.match(row.reason ?? "", /^target unreachable at .* \(not counted against Lasso\): target unreachable: connect ECONNREFUSED/);
+  });
+
+  test("every planned watcher is listed: one without samples shows zeros and no data, not a FAIL", () => {
+    const store = storeWith(delivering([]), T0 + DAY);
+    try {
+      const planned = [
+        { target: "lb", chain: "base", watcher: "newHeads:default", route: "default", subscription: "newHeads" as const },
+        { target: "lb", chain: "base", watcher: "newHeads:pin:alpha", route: "pin:alpha", subscription: "newHeads" as const },
+        { target: "lb", chain: "arbitrum", watcher: "logs:default", route: "default", subscription: "logs" as const },
+      ];
+      const report = buildReport({ since: T0, until: T0 + HOUR }, [], store.reader(), T0 + DAY, {}, planned);
+      assertJsonClean(report);
+      const c = chain(report, "base");
+      assert.deepEqual(c.continuity.watchers.map((w) => w.watcher), ["newHeads:default", "newHeads:pin:alpha"], "a stored watcher is listed once");
+      const idle = watcherRow(c, "lb", "newHeads:pin:alpha");
+      assert.deepEqual([idle.delivered, idle.deliveryRatio, idle.state.status], [0, null, "no_data"]);
+      const row = watcherSlo(c, "lb", "newHeads:pin:alpha", "delivery");
+      assert.deepEqual([row?.events, row?.pass, row?.budgetLeft], [0, null, null]);
+      assert.match(row?.reason ?? "", /no samples in this range/);
+      assert.equal(watcherRow(chain(report, "arbitrum"), "lb", "logs:default").delivered, 0, "a chain with only a planned watcher is listed");
+      assert.equal(buildReport({ since: T0 + DAY, until: T0 + 2 * DAY }, [], store.reader(), T0 + DAY, {}, planned).empty, true,
+        "planned watchers alone do not make a range hold data");
+      const only = buildReport({ since: T0, until: T0 + HOUR, chain: "base" }, [], store.reader(), T0 + DAY, {}, planned);
+      assert.deepEqual(only.chains.map((x) => x.chain), ["base"], "the chain filter applies to planned watchers");
+    } finally {
+      store.close();
+    }
   });
 });
 

@@ -240,6 +240,53 @@ describe("newHeads continuity (synthetic sequences)", () => {
     assert.deepEqual(h.anomalies(), ["subscription_id_change@3x1"]);
   });
 
+  test("acknowledged but never live: a stall and a never_live sample, then the blocks it owed are a gap", () => {
+    const h = new Heads({ ackMarginMs: 1500 }).start(0);
+    h.s.sight(10, 100); // produced before the subscribe: not owed
+    for (let n = 11; n <= 14; n++) h.s.sight(n, (n - 10) * BT + 100);
+    h.tick(3000);
+    assert.deepEqual(h.anomalies(), [], "3 block times exactly is not yet a stall");
+    h.tick(3200);
+    assert.deepEqual(h.anomalies(), ["stall@10x3200", "never_live@10x1"], "evidence: the first block HTTP saw during the session");
+    const nl = h.of("never_live")[0];
+    assert.equal(nl?.delayMs, 3200, "time since the subscribe reply");
+    assert.match(nl?.detail ?? "", /acknowledged 3200 ms ago has delivered no event while HTTP saw block 10/);
+    h.head(5000, blk(15));
+    h.tick(5000 + BT);
+    assert.deepEqual(h.actions[0]?.heights, [12, 14], "heights HTTP first saw after the margin are owed");
+    h.answer(6010);
+    assert.deepEqual(h.anomalies(), ["stall@10x3200", "never_live@10x1", "stall@nullx1800", "gap@12x3"]);
+    assert.match(h.of("gap")[0]?.detail ?? "", /12-14 never delivered, missing while a subscription Lasso had acknowledged delivered nothing \(never live\)/);
+  });
+
+  test("a session that delivered has no never_live: its stall is only a stall", () => {
+    const h = new Heads().start(0).run(1, 3);
+    h.s.sight(4, 4050);
+    h.tick(6001);
+    assert.deepEqual(h.anomalies(), ["stall@4x3001"]);
+  });
+
+  test("after a reconnect, blocks a never-live session owed are a gap, not our client gap; refused heights are neither", () => {
+    const h = new Heads({ ackMarginMs: 600 }).start(0).run(1, 5);
+    h.m.sessionEnded(5500, "server closed");
+    h.drain();
+    for (let n = 6; n <= 8; n++) h.s.sight(n, n * BT + 100); // our socket down: client gap
+    h.m.unserved(9, 10); // counted by refused attempts
+    h.s.sight(9, 9100);
+    h.s.sight(10, 10_100);
+    h.start(10_500, "bbbbbbbbbbbbbbbb"); // acknowledged, then silent while 11-13 are produced
+    for (let n = 11; n <= 13; n++) h.s.sight(n, n * BT + 100);
+    h.tick(14_000);
+    assert.deepEqual(h.of("never_live").map((r) => r.blockNumber), [11]);
+    h.head(14_100, blk(14), "bbbbbbbbbbbbbbbb");
+    assert.deepEqual(h.actions.map((a) => [a.purpose, a.heights]), [["client_gap", [6, 8]]]);
+    h.answer(14_110);
+    h.tick(14_100 + BT);
+    assert.deepEqual(h.actions.map((a) => [a.purpose, a.heights]), [["gap", [11, 13]]]);
+    h.answer(15_200);
+    assert.deepEqual(h.anomalies().filter((a) => !a.startsWith("stall")), ["never_live@11x1", "client_gap@6x3", "gap@11x3"]);
+  });
+
   test("rangesText groups heights", () => {
     assert.equal(rangesText([9, 5, 6, 7, 11]), "5-7, 9, 11");
   });
@@ -332,6 +379,54 @@ describe("logs continuity (synthetic sequences)", () => {
 });
 
 describe("frames, backoff, budget, metrics", () => {
+  test("an open stall's seconds grow at each scrape, the stalled gauge is 1 then 0, no double counting at its end", async () => {
+    let now = 1_700_000_010_000;
+    const m = new MetricsSink({ version: "t", collectDefaults: false, clock: () => now });
+    const base: Omit<ContinuitySample, "event" | "count" | "ts"> = {
+      kind: "continuity", target: "lb", chain: "ethereum", watcher: "newHeads:default", route: "default", subscription: "newHeads",
+      blockNumber: 7, delayMs: null, sightingDelayMs: null, backfilled: null, detail: null,
+    };
+    const w = 'target="lb",chain="ethereum",watcher="newHeads:default"';
+    const read = async (name: string): Promise<number> => {
+      const line = (await m.registry.metrics()).split("\n").find((l) => l.startsWith(`${name}{${w}} `));
+      assert.ok(line, `${name} exported`);
+      return Number(line.split(" ")[1]);
+    };
+    m.accept({ ...base, ts: now - 5000, event: "delivered", count: 1 });
+    assert.equal(await read("lasso_canary_watch_stalled"), 0, "a watcher's gauge exists before its first stall");
+    m.accept({ ...base, ts: now, event: "stall", count: 3000 });
+    assert.equal(await read("lasso_canary_watch_stall_seconds_total"), 3, "the silence until detection");
+    assert.equal(await read("lasso_canary_watch_stalled"), 1);
+    now += 2000;
+    assert.equal(await read("lasso_canary_watch_stall_seconds_total"), 5, "2 s more while it lasts");
+    now += 1500;
+    assert.equal(await read("lasso_canary_watch_stall_seconds_total"), 6.5);
+    m.accept({ ...base, ts: now + 500, event: "stall", count: 4000, delayMs: 7000 });
+    now += 10_000;
+    assert.equal(await read("lasso_canary_watch_stall_seconds_total"), 7, "total = the stall's length, counted once");
+    assert.equal(await read("lasso_canary_watch_stalled"), 0);
+  });
+
+  test("refusals count attempts in events_total and their blocks in unserved_blocks_total", async () => {
+    const m = new MetricsSink({ version: "t", collectDefaults: false });
+    const base: Omit<ContinuitySample, "event" | "count"> = {
+      kind: "continuity", ts: 1_700_000_000_000, target: "lb", chain: "ethereum", watcher: "newHeads:pin:alpha", route: "pin:alpha", subscription: "newHeads",
+      blockNumber: 7, delayMs: null, sightingDelayMs: null, backfilled: null, detail: null,
+    };
+    m.accept({ ...base, event: "subscribe_refused", count: 0 });
+    m.accept({ ...base, event: "subscribe_refused", count: 4 });
+    m.accept({ ...base, event: "upgrade_refused", count: 2 });
+    m.accept({ ...base, event: "connect_failed", count: 1 });
+    m.accept({ ...base, event: "never_live", count: 1, delayMs: 3000 });
+    const text = await m.registry.metrics();
+    const w = 'target="lb",chain="ethereum",watcher="newHeads:pin:alpha"';
+    assert.match(text, new RegExp(`lasso_canary_watch_events_total\\{${w},event="subscribe_refused"\\} 2\\n`));
+    assert.match(text, new RegExp(`lasso_canary_watch_events_total\\{${w},event="upgrade_refused"\\} 1\\n`));
+    assert.match(text, new RegExp(`lasso_canary_watch_events_total\\{${w},event="connect_failed"\\} 1\\n`));
+    assert.match(text, new RegExp(`lasso_canary_watch_events_total\\{${w},event="never_live"\\} 1\\n`));
+    assert.match(text, new RegExp(`lasso_canary_watch_unserved_blocks_total\\{${w}\\} 6\\n`));
+  });
+
   test("every frame becomes a typed value; nothing malformed throws", () => {
     assert.deepEqual(parseFrame("{not json"), { kind: "malformed", reason: "not JSON: {not json" });
     assert.equal(parseFrame("[1,2]").kind, "malformed");
@@ -419,14 +514,24 @@ after(async () => {
   }
 });
 
-/** A WS endpoint that answers eth_subscribe with a fixed id and then runs `script`; HTTP answers a head of 1. */
-async function fakeLasso(script: (ws: WebSocket, session: number) => void, opts: { autoPong?: boolean } = {}): Promise<FakeLasso> {
+interface FakeLassoOptions {
+  autoPong?: boolean;
+  /** The chain head eth_blockNumber answers (default 1); blocks are answered for any height asked. */
+  head?: () => number;
+  /** The answer to eth_subscribe (default: the id "aaaaaaaaaaaaaaaa"). */
+  subscribeReply?: (id: number) => object;
+}
+
+/** A WS endpoint that answers eth_subscribe (with an id by default) and then runs `script`; HTTP answers the head. */
+async function fakeLasso(script: (ws: WebSocket, session: number) => void, opts: FakeLassoOptions = {}): Promise<FakeLasso> {
+  const head = opts.head ?? (() => 1);
   const server = createServer((req, res) => {
     let body = "";
     req.on("data", (c: Buffer) => (body += c.toString()));
     req.on("end", () => {
-      const { id, method } = JSON.parse(body) as { id: number; method: string };
-      const result = method === "eth_blockNumber" ? "0x1" : { number: "0x1", hash: hash(1), parentHash: hash(0), timestamp: "0x1" };
+      const { id, method, params } = JSON.parse(body) as { id: number; method: string; params: unknown[] };
+      const n = method === "eth_blockNumber" ? head() : Number.parseInt(String(params[0]), 16);
+      const result = method === "eth_blockNumber" ? `0x${n.toString(16)}` : { number: `0x${n.toString(16)}`, hash: hash(n), parentHash: hash(n - 1), timestamp: "0x1" };
       res.setHeader("content-type", "application/json");
       res.end(JSON.stringify({ jsonrpc: "2.0", id, result }));
     });
@@ -439,7 +544,7 @@ async function fakeLasso(script: (ws: WebSocket, session: number) => void, opts:
     ws.on("message", (data: Buffer) => {
       const { id, method } = JSON.parse(data.toString()) as { id: number; method: string };
       if (method !== "eth_subscribe") return;
-      ws.send(JSON.stringify({ jsonrpc: "2.0", id, result: "aaaaaaaaaaaaaaaa" }));
+      ws.send(JSON.stringify({ jsonrpc: "2.0", id, ...(opts.subscribeReply?.(id) ?? { result: "aaaaaaaaaaaaaaaa" }) }));
       script(ws, ++session);
     });
   });
@@ -453,14 +558,22 @@ function note(sub: string, n: number, extra: Record<string, unknown> = {}): stri
   return JSON.stringify({ jsonrpc: "2.0", method: "eth_subscription", params: { subscription: sub, result: { number: `0x${n.toString(16)}`, hash: hash(n), parentHash: hash(n - 1), timestamp: "0x1", ...extra } } });
 }
 
-function engineFor(fake: FakeLasso, pingIntervalMs = 0): { samples: ContinuitySample[]; notices: WatchNotice[]; engine: WatchEngine } {
+/** A head that moves one block every `ms` from 100 on: blocks the chain produces while a test runs. */
+function movingHead(ms: number): () => number {
+  const start = Date.now();
+  return () => 100 + Math.floor((Date.now() - start) / ms);
+}
+
+function engineFor(
+  fake: FakeLasso, pingIntervalMs = 0, over: Partial<Omit<WatchGroupSpec, "watchers">> = {},
+): { samples: ContinuitySample[]; notices: WatchNotice[]; engine: WatchEngine } {
   const samples: ContinuitySample[] = [];
   const notices: WatchNotice[] = [];
   const recorder = new Recorder();
   recorder.addSink({ accept: (s) => void (s.kind === "continuity" && samples.push(s)) });
   const group: WatchGroupSpec = {
     target: "fake", chain: "ethereum", blockTimeMs: 1000, httpUrl: `${fake.url}/rpc/ethereum`, headers: {}, httpRoute: "default", headPollIntervalMs: 1000,
-    logsCheckIntervalMs: 5000, logsConfirmBlocks: 3, confirmationsPerMinute: 60, reconnectInitialMs: 50, reconnectMaxMs: 200,
+    logsCheckIntervalMs: 5000, logsConfirmBlocks: 3, confirmationsPerMinute: 60, reconnectInitialMs: 50, reconnectMaxMs: 200, ...over,
     watchers: [{ name: "newHeads:default", route: "default", subscription: "newHeads", wsUrl: `${fake.url.replace("http", "ws")}/ws/rpc/ethereum`, filter: null, stallBlockTimes: 3 }],
   };
   const engine = new WatchEngine({ groups: [group], recorder, pingIntervalMs, onNotice: (_w, n) => notices.push(n), onError: (err) => assert.fail(String(err)) });
@@ -520,17 +633,75 @@ describe("a watcher against a scripted fake Lasso", () => {
     }
   });
 
-  test("a refused subscribe is retried with backoff and never starts a session", async () => {
-    const server = createServer();
-    const wss = new WebSocketServer({ server });
-    wss.on("connection", (ws) => ws.on("message", (d: Buffer) => ws.send(JSON.stringify({ jsonrpc: "2.0", id: (JSON.parse(d.toString()) as { id: number }).id, error: { code: -32008, message: "Subscription limit" } }))));
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
-    const fake: FakeLasso = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, wss, sockets: [], server };
-    fakes.push(fake);
-    const { samples, notices, engine } = engineFor(fake);
-    await waitFor(() => notices.filter((n) => n.kind === "subscribe_failed").length >= 3, { timeoutMs: 5000, message: "3 refused subscribes" });
-    assert.match(notices.find((n) => n.kind === "subscribe_failed")?.kind === "subscribe_failed" ? JSON.stringify(notices.find((n) => n.kind === "subscribe_failed")) : "", /-32008/);
+  test("a refused subscribe is a subscribe_refused sample per attempt, with code and message, counting the blocks between attempts", async () => {
+    const fake = await fakeLasso(() => {}, {
+      head: movingHead(50),
+      subscribeReply: () => ({ error: { code: -32602, message: "Provider alpha does not support WebSocket subscriptions" } }),
+    });
+    const { samples, notices, engine } = engineFor(fake, 0, { headPollIntervalMs: 50 });
+    const refused = (): ContinuitySample[] => samples.filter((s) => s.event === "subscribe_refused");
+    await waitFor(() => refused().length >= 6 && refused().some((s) => s.count > 0), { timeoutMs: 10_000, message: "6 refused attempts, blocks counted" });
+    const list = refused();
+    assert.deepEqual(samples.filter((s) => s.event !== "subscribe_refused"), [], "nothing else: no session, no connect failure");
     assert.equal(engine.stats().sessions, 0);
-    assert.deepEqual(samples, []);
+    assert.match(list[0]?.detail ?? "", /^error -32602: Provider alpha does not support WebSocket subscriptions \(attempt 1\)$/);
+    assert.equal(list[0]?.count, 0, "the first refusal of a spell owes nothing yet");
+    // The blocks counted by successive refusals follow each other: none twice, none skipped.
+    const counted = list.filter((s) => s.count > 0);
+    for (let i = 1; i < counted.length; i++) {
+      const prev = counted[i - 1];
+      const cur = counted[i];
+      assert.ok(prev && cur, "two counted refusals");
+      assert.equal(cur.blockNumber, (prev.blockNumber ?? 0) + prev.count, `refusal ${i} starts where the previous one ended`);
+    }
+    // The sample rate is bounded by the backoff: once capped, attempts come at least reconnectMax / 2 apart.
+    for (let i = 4; i < list.length; i++) {
+      const gap = (list[i]?.ts ?? 0) - (list[i - 1]?.ts ?? 0);
+      assert.ok(gap >= 100, `attempt ${i + 1} came ${gap} ms after the previous one`);
+    }
+    assert.ok(notices.some((n) => n.kind === "subscribe_failed"), "still a log line too");
+  });
+
+  for (const c of [
+    { name: "403 with an empty body (Lasso's answer for an unknown chain, provider or profile)", status: 403, body: "", want: /^handshake answered HTTP 403 \(empty body\) \(attempt 1\)$/ },
+    { name: "404 with a text body", status: 404, body: "no such route", want: /^handshake answered HTTP 404: no such route \(attempt 1\)$/ },
+  ]) {
+    test(`a refused upgrade is upgrade_refused, not a connect failure: ${c.name}`, async () => {
+      const server = createServer();
+      server.on("upgrade", (_req, socket: net.Socket) => {
+        socket.end(`HTTP/1.1 ${c.status} Refused\r\nconnection: close\r\ncontent-length: ${Buffer.byteLength(c.body)}\r\n\r\n${c.body}`);
+      });
+      await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+      const fake: FakeLasso = { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, wss: new WebSocketServer({ noServer: true }), sockets: [], server };
+      fakes.push(fake);
+      const { samples } = engineFor(fake);
+      await waitFor(() => samples.filter((s) => s.event === "upgrade_refused").length >= 2, { timeoutMs: 5000, message: "2 refused upgrades" });
+      assert.match(samples[0]?.detail ?? "", c.want);
+      assert.deepEqual(samples.filter((s) => s.event !== "upgrade_refused"), [], "never a connect failure: the server answered");
+    });
+  }
+
+  test("an unreachable target (connection refused) is connect_failed, never blamed on Lasso", async () => {
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", () => r()));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    const { samples } = engineFor({ url: `http://127.0.0.1:${port}`, wss: new WebSocketServer({ noServer: true }), sockets: [], server: createServer() });
+    await waitFor(() => samples.filter((s) => s.event === "connect_failed").length >= 2, { timeoutMs: 5000, message: "2 connect failures" });
+    assert.match(samples[0]?.detail ?? "", /^target unreachable: connect ECONNREFUSED 127\.0\.0\.1:\d+ \(attempt 1\)$/);
+    assert.deepEqual(samples.filter((s) => s.event !== "connect_failed").map((s) => s.event), []);
+    assert.equal(samples[0]?.count, 1);
+  });
+
+  test("acknowledged but never live: a stall and a never_live sample while HTTP sees the chain move, on one open socket", async () => {
+    const fake = await fakeLasso(() => {}, { head: movingHead(100) });
+    const { samples, engine } = engineFor(fake, 0, { blockTimeMs: 100, headPollIntervalMs: 50 });
+    const nl = await waitFor(() => samples.find((s) => s.event === "never_live"), { timeoutMs: 5000, message: "a never_live sample" });
+    const stall = samples.find((s) => s.event === "stall");
+    assert.ok(stall && stall.delayMs === null && stall.ts === nl.ts, "the stall opened with it");
+    assert.ok((nl.delayMs ?? 0) > 300, `silent for more than 3 block times since the reply (${nl.delayMs} ms)`);
+    assert.match(nl.detail ?? "", /^subscription aaaaaaaaaaaaaaaa acknowledged \d+ ms ago has delivered no event while HTTP saw block \d+/);
+    assert.deepEqual([engine.stats().sessions, engine.stats().reconnects], [1, 0], "the socket stayed open");
+    assert.equal(samples.filter((s) => s.event === "never_live").length, 1, "once per session");
   });
 });

@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import { performance } from "node:perf_hooks";
 import client from "prom-client";
 import type { ContinuitySample, Sample, SampleSink } from "../samples.js";
 
@@ -31,8 +32,9 @@ const DELIVERY_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 1.5, 2, 3, 5, 10
 /**
  * How much a continuity sample adds to lasso_canary_watch_events_total: blocks or logs for
  * the events whose count is a size (gap, client_gap, duplicate, log_missing, log_duplicate),
- * one per event otherwise. A stall is two samples (opened, then closed with its total in
- * delayMs): only the opening one counts as a stall.
+ * one per event otherwise: refusals and connect failures count attempts (a refusal's unserved
+ * blocks go to lasso_canary_watch_unserved_blocks_total), never_live counts sessions. A stall
+ * is two samples (opened, then closed with its total in delayMs): only the opening one counts.
  */
 export function watchEventIncrement(s: ContinuitySample): number {
   switch (s.event) {
@@ -70,6 +72,8 @@ function transportLabel(t: string | null): string {
   return t === "http" || t === "ws" ? t : "unknown";
 }
 
+type WatcherLabels = { target: string; chain: string; watcher: string };
+
 /** The prom-client sink: every sample becomes counter/histogram updates, nothing else. */
 export class MetricsSink implements SampleSink {
   readonly registry = new client.Registry();
@@ -87,9 +91,17 @@ export class MetricsSink implements SampleSink {
   private readonly watchStall;
   private readonly watchDelay;
   private readonly watchLastEvent;
+  private readonly watchStalled;
+  private readonly watchUnserved;
   private readonly loopLag;
+  /** Open stalls by watcher: stall seconds are added at each scrape while they last. */
+  private readonly openStalls = new Map<string, { labels: WatcherLabels; openedAt: number; countedTo: number }>();
+  private readonly knownWatchers = new Set<string>();
+  private readonly clock: () => number;
 
-  constructor(opts: { version: string; collectDefaults?: boolean }) {
+  /** `clock`: epoch ms on the watchers' clock (sample timestamps), for open stalls at scrape time. */
+  constructor(opts: { version: string; collectDefaults?: boolean; clock?: () => number }) {
+    this.clock = opts.clock ?? (() => performance.timeOrigin + performance.now());
     const r = this.registry;
     if (opts.collectDefaults !== false) registerDefaultMetrics(r, "lasso_canary_");
     this.loopLag = new client.Histogram({
@@ -165,13 +177,35 @@ export class MetricsSink implements SampleSink {
     this.watchEvents = new client.Counter({
       name: "lasso_canary_watch_events_total",
       help:
-        "Subscription watcher events: delivered (events received), gap/client_gap (blocks), duplicate, log_missing/log_duplicate (logs), reorg, out_of_order, stall (stalls begun), reconnect, subscription_id_change, first_event.",
+        "Subscription watcher events: delivered (events received), gap/client_gap (blocks), duplicate, log_missing/log_duplicate (logs), reorg, out_of_order, stall (stalls begun), reconnect, subscription_id_change, first_event; subscribe_refused/upgrade_refused/connect_failed (attempts), never_live (sessions).",
       labelNames: [...watcher, "event"],
       registers: [r],
     });
+    const openStalls = this.openStalls;
+    const clock = this.clock;
     this.watchStall = new client.Counter({
       name: "lasso_canary_watch_stall_seconds_total",
-      help: "Time subscriptions spent stalled (no event for k block times while newer blocks existed), socket open.",
+      help: "Time subscriptions spent stalled (no event for k block times while newer blocks existed), socket open; grows while a stall lasts.",
+      labelNames: watcher,
+      registers: [r],
+      collect() {
+        const now = clock();
+        for (const open of openStalls.values()) {
+          if (now <= open.countedTo) continue;
+          this.inc(open.labels, (now - open.countedTo) / 1000);
+          open.countedTo = now;
+        }
+      },
+    });
+    this.watchStalled = new client.Gauge({
+      name: "lasso_canary_watch_stalled",
+      help: "1 while a watcher's subscription is stalled (from the stall's detection to its end), else 0.",
+      labelNames: watcher,
+      registers: [r],
+    });
+    this.watchUnserved = new client.Counter({
+      name: "lasso_canary_watch_unserved_blocks_total",
+      help: "Blocks the chain produced (seen over HTTP) between refused subscribe or upgrade attempts: owed and never delivered.",
       labelNames: watcher,
       registers: [r],
     });
@@ -195,11 +229,37 @@ export class MetricsSink implements SampleSink {
     const inc = watchEventIncrement(s);
     // inc(0) still creates the series, so a watcher's counters exist before its first incident.
     this.watchEvents.inc({ ...w, event: s.event }, inc);
-    if (s.event === "stall") this.watchStall.inc(w, Math.max(0, s.count) / 1000);
+    const key = `${s.target}\u0000${s.chain}\u0000${s.watcher}`;
+    if (!this.knownWatchers.has(key)) {
+      this.knownWatchers.add(key);
+      this.watchStalled.set(w, 0);
+      this.watchUnserved.inc(w, 0);
+    }
+    if (s.event === "stall") this.stallSample(key, w, s);
+    if (s.event === "subscribe_refused" || s.event === "upgrade_refused") this.watchUnserved.inc(w, Math.max(0, s.count));
     if (s.event !== "delivered") return;
     if (s.delayMs !== null) this.watchDelay.observe({ ...w, source: "block_time" }, Math.max(0, s.delayMs) / 1000);
     if (s.sightingDelayMs !== null) this.watchDelay.observe({ ...w, source: "http_sighting" }, Math.max(0, s.sightingDelayMs) / 1000);
     this.watchLastEvent.set(w, s.ts / 1000);
+  }
+
+  /**
+   * The opening sample adds the silence until detection; scrapes add the time since (collect);
+   * the closing sample adds what its count holds beyond what scrapes already added.
+   */
+  private stallSample(key: string, w: WatcherLabels, s: ContinuitySample): void {
+    const count = Math.max(0, s.count);
+    const open = this.openStalls.get(key);
+    if (s.delayMs === null) {
+      this.watchStall.inc(w, count / 1000);
+      this.openStalls.set(key, { labels: w, openedAt: s.ts, countedTo: s.ts });
+      this.watchStalled.set(w, 1);
+      return;
+    }
+    this.openStalls.delete(key);
+    this.watchStalled.set(w, 0);
+    const already = open === undefined ? 0 : open.countedTo - open.openedAt;
+    this.watchStall.inc(w, Math.max(0, count - already) / 1000);
   }
 
   accept(sample: Sample): void {

@@ -3,8 +3,8 @@ import { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "../store/
 import { parseServedBy } from "../store/servedBy.js";
 import type { AggregateResult, ContinuityAggregate, SeriesAggregate, TimeRange } from "../store/reader.js";
 import {
-  sloFor, type ChainReport, type Report, type ReportContext, type ReportRange, type ResolvedSlo, type SeriesReport, type SloObjective,
-  type SloRow, type WatcherReport,
+  sloFor, type ChainReport, type PlannedWatcher, type Report, type ReportContext, type ReportRange, type ResolvedSlo,
+  type SeriesReport, type SloObjective, type SloRow, type WatcherReport,
 } from "./types.js";
 
 /** Anything that can merge rollups for a range: a StoreReader (own or the writer's connection). */
@@ -103,7 +103,7 @@ function ratioRow(
   const actual = ratio(events - bad, events);
   let budgetLeft: number | null = null;
   if (events > 0) budgetLeft = allowed > 0 ? 1 - bad / allowed : bad === 0 ? 1 : null;
-  return { ...base, objective, actual, events, bad, budgetLeft, pass: actual === null ? null : actual >= objective - EPS };
+  return { ...base, objective, actual, events, bad, budgetLeft, pass: actual === null ? null : actual >= objective - EPS, reason: null };
 }
 
 function pct(r: number): string {
@@ -125,7 +125,7 @@ function sloRows(s: SeriesAggregate, slo: ResolvedSlo): SloRow[] {
     ...base, sli: "latency_p95_ms", objective: slo.p95LatencyMs, objectiveText: `p95 <= ${slo.p95LatencyMs} ms`,
     actual: p95 ?? null, events, bad,
     budgetLeft: events > 0 ? 1 - bad / allowed : null,
-    pass: p95 === undefined || p95 === null ? null : p95 <= slo.p95LatencyMs,
+    pass: p95 === undefined || p95 === null ? null : p95 <= slo.p95LatencyMs, reason: null,
   });
   const head = headStats(s.headLag, slo.maxHeadLagBlocks);
   if (head.samples > 0) {
@@ -147,6 +147,7 @@ function watcherReport(c: ContinuityAggregate): WatcherReport {
   const first = ev("first_event");
   const missingBlocks = ev("gap").countSum;
   const logsMissing = ev("log_missing").countSum;
+  const unservedBlocks = ev("subscribe_refused").countSum + ev("upgrade_refused").countSum;
   // A percentile is its bucket's highest equivalent value (within 1%); never above the exact max.
   const capped = (v: number | undefined | null, max: number | null): number | null =>
     v === undefined || v === null ? null : max === null ? v : Math.min(v, max);
@@ -161,14 +162,66 @@ function watcherReport(c: ContinuityAggregate): WatcherReport {
     stalls: Math.max(stall.events - stall.delayed, stall.delayed), stallSeconds: stall.countSum / 1000,
     reconnects: ev("reconnect").events, clientGapBlocks: ev("client_gap").countSum,
     idChanges: ev("subscription_id_change").events,
-    deliveryRatio: ratio(c.delivered, c.delivered + missingBlocks + logsMissing),
+    deliveryRatio: ratio(c.delivered, c.delivered + missingBlocks + logsMissing + unservedBlocks),
     delayMs: {
       samples: c.delay.total, p50: p50 ?? null, p95: p95 ?? null, p99: p99 ?? null, max: c.delayMaxMs, clamped: c.delayClamped,
     },
     sightingDelayMs: { samples: c.sighting.total, p95: sp95 ?? null, max: c.sightingMaxMs, clamped: c.sightingClamped },
     firstEventMs: { events: first.events, max: first.delayed > 0 ? first.delayMaxMs : null },
     logsMissing, logsDuplicate: ev("log_duplicate").countSum,
+    subscribeRefused: ev("subscribe_refused").events, upgradeRefused: ev("upgrade_refused").events, unservedBlocks,
+    connectFailures: ev("connect_failed").events, neverLive: ev("never_live").events,
+    state: watcherState(c),
   };
+}
+
+function watcherState(c: ContinuityAggregate): WatcherReport["state"] {
+  const s = c.lastState;
+  if (s === null) return { status: c.delivered > 0 ? "live" : "no_data", at: null, since: null, detail: null };
+  const at = { at: s.ts, detail: s.detail };
+  switch (s.event) {
+    case "stall":
+      // An opening sample (no delay) counts the silence before it: the stall began that long before.
+      return s.delayMs === null ? { status: "stalled", since: s.ts - s.count, ...at } : { status: "live", since: null, ...at };
+    case "never_live":
+      return { status: "never_live", since: s.delayMs === null ? null : s.ts - s.delayMs, ...at };
+    case "subscribe_refused":
+    case "upgrade_refused":
+      return { status: s.event, since: null, ...at };
+    case "connect_failed":
+      return { status: "unreachable", since: null, ...at };
+    default:
+      return { status: "live", since: null, ...at };
+  }
+}
+
+const iso = (ms: number | null): string => (ms === null ? "?" : new Date(ms).toISOString());
+
+/**
+ * The delivery row's events and bad units beyond delivered and missing, and why it fails (or
+ * has no data) in words: a watcher refused, never live or stalled at the range's end fails now.
+ */
+function deliveryVerdict(w: WatcherReport): { extra: number; failingNow: boolean; reason: string | null } {
+  const { state } = w;
+  const refusals = w.subscribeRefused + w.upgradeRefused;
+  const attempts = `${refusals} refused attempt(s) in range, ${w.unservedBlocks} block(s) unserved`;
+  switch (state.status) {
+    case "subscribe_refused":
+    case "upgrade_refused":
+      return { extra: 0, failingNow: true, reason: `${state.status === "subscribe_refused" ? "subscribe" : "upgrade"} refused at ${iso(state.at)}: ${state.detail ?? "?"} (${attempts})` };
+    case "never_live":
+      return { extra: 1, failingNow: true, reason: `never live since ${iso(state.since)}: ${state.detail ?? "?"}` };
+    case "stalled":
+      return { extra: 1, failingNow: true, reason: `stalled since ${iso(state.since)}: ${state.detail ?? "?"}` };
+    default:
+      break;
+  }
+  const reasons: string[] = [];
+  if (w.missingBlocks + w.logsMissing > 0) reasons.push(`${w.missingBlocks + w.logsMissing} ${w.subscription === "logs" ? "log(s)" : "block(s)"} never delivered`);
+  if (w.unservedBlocks > 0) reasons.push(attempts);
+  if (state.status === "unreachable") reasons.push(`target unreachable at ${iso(state.at)} (not counted against Lasso): ${state.detail ?? "?"}`);
+  if (state.status === "no_data") reasons.push("no samples in this range: the watcher has not run or not connected yet");
+  return { extra: 0, failingNow: false, reason: reasons.length === 0 ? null : reasons.join("; ") };
 }
 
 /** Zero tolerance: every event good, or the objective is missed; the budget is 1 or 0. */
@@ -178,19 +231,23 @@ function zeroToleranceRow(
 ): SloRow {
   const judged = events > 0 || bad > 0;
   return {
-    ...base, actual, events, bad, budgetLeft: judged ? (bad === 0 ? 1 : 0) : null, pass: judged ? bad === 0 : null,
+    ...base, actual, events, bad, budgetLeft: judged ? (bad === 0 ? 1 : 0) : null, pass: judged ? bad === 0 : null, reason: null,
   };
 }
 
 function watcherSloRows(c: ContinuityAggregate, w: WatcherReport, slo: ResolvedSlo): SloRow[] {
   const base = { target: w.target, route: w.route, watcher: w.watcher };
   const unit = w.subscription === "logs" ? "logs" : "blocks";
-  const missing = w.missingBlocks + w.logsMissing;
+  const verdict = deliveryVerdict(w);
+  const missing = w.missingBlocks + w.logsMissing + w.unservedBlocks + verdict.extra;
+  const delivery = zeroToleranceRow(
+    { ...base, sli: "delivery", objective: 1, objectiveText: `100% of ${unit} delivered (after gap filling; client gaps excluded)` },
+    ratio(w.delivered, w.delivered + missing), w.delivered + missing, missing,
+  );
+  if (verdict.failingNow) Object.assign(delivery, { pass: false, budgetLeft: 0 });
+  delivery.reason = verdict.reason;
   const rows: SloRow[] = [
-    zeroToleranceRow(
-      { ...base, sli: "delivery", objective: 1, objectiveText: `100% of ${unit} delivered (after gap filling; client gaps excluded)` },
-      w.deliveryRatio, w.delivered + missing, missing,
-    ),
+    delivery,
     zeroToleranceRow(
       { ...base, sli: "duplicates", objective: 0, objectiveText: "0 duplicate deliveries" },
       w.delivered > 0 || w.duplicates + w.logsDuplicate > 0 ? w.duplicates + w.logsDuplicate : null,
@@ -205,7 +262,7 @@ function watcherSloRows(c: ContinuityAggregate, w: WatcherReport, slo: ResolvedS
     rows.push({
       ...base, sli: "delivery_delay_p95_ms", objective: max, objectiveText: `delivery delay p95 <= ${max} ms`,
       actual: p95, events, bad, budgetLeft: events > 0 ? 1 - bad / (0.05 * events) : null,
-      pass: p95 === null ? null : p95 <= max,
+      pass: p95 === null ? null : p95 <= max, reason: null,
     });
   }
   return rows;
@@ -222,17 +279,34 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]
   return m;
 }
 
+const continuityKey = (c: Pick<ContinuityAggregate, "target" | "chain" | "watcher" | "route" | "subscription">): string => [c.target, c.chain, c.watcher, c.route, c.subscription].join("\u0000");
+
+/** A planned watcher with no sample in the range: listed with zeros and no data. */
+function noSamples(p: PlannedWatcher): ContinuityAggregate {
+  return {
+    ...p, delivered: 0, backfilled: 0, delay: new LatencyCounts(), delayClamped: 0, delayMaxMs: null,
+    sighting: new LatencyCounts(), sightingClamped: 0, sightingMaxMs: null, events: new Map(), lastState: null,
+  };
+}
+
 /**
  * SLIs and SLO verdicts for a range: rollups for whole buckets, raw samples for the partial
  * minutes at the edges (see StoreReader.aggregate and `coverage`). SLOs are judged per target
  * and route (all methods of the route together); series rows are per target, route, method.
+ * `planned`: the plan's watchers, each listed even without a sample (no data, never a FAIL).
  */
 export function buildReport(
   range: ReportRange, slos: readonly SloObjective[], source: ReportSource, now: number = Date.now(), context: ReportContext = {},
+  planned: readonly PlannedWatcher[] = [],
 ): Report {
   const agg = source.aggregate({ since: range.since, until: range.until, chain: range.chain });
+  const stored = new Set(agg.continuity.map(continuityKey));
+  const continuity = [
+    ...agg.continuity,
+    ...planned.filter((p) => (range.chain === undefined || p.chain === range.chain) && !stored.has(continuityKey(p))).map(noSamples),
+  ];
   const chainNames = new Set([
-    ...agg.series.map((s) => s.chain), ...agg.consistency.map((c) => c.chain), ...agg.continuity.map((c) => c.chain),
+    ...agg.series.map((s) => s.chain), ...agg.consistency.map((c) => c.chain), ...continuity.map((c) => c.chain),
   ]);
   const chains: ChainReport[] = [];
   for (const chain of [...chainNames].sort(byName)) {
@@ -246,7 +320,7 @@ export function buildReport(
     const mismatches = cons.reduce((n, c) => n + c.mismatches, 0);
     const requests = series.reduce((n, s) => n + s.requests - planMismatches(s), 0);
     const ok = series.reduce((n, s) => n + s.ok, 0);
-    const watchers = agg.continuity
+    const watchers = continuity
       .filter((c) => c.chain === chain)
       .sort((a, b) => byName(a.target, b.target) || byName(a.watcher, b.watcher) || byName(a.route, b.route) ||
         byName(a.subscription, b.subscription))
@@ -265,7 +339,8 @@ export function buildReport(
       continuity: { watchers: watchers.map(({ w }) => w) },
     });
   }
-  const empty = chains.every((c) => c.requests === 0 && c.consistency.checks === 0 && c.continuity.watchers.length === 0);
+  // Planned watchers without samples do not make a range hold data.
+  const empty = chains.every((c) => c.requests === 0 && c.consistency.checks === 0) && agg.continuity.length === 0;
   return {
     generatedAt: now,
     range: { since: range.since, until: range.until, chain: range.chain ?? null },

@@ -45,7 +45,8 @@ function subscriptions(c: ChainReport): string[] {
   out.push(table(
     ["target", "watcher", "route", "delivered (backfilled)", "missing", "delivery", "duplicates", "reorgs (max depth)",
       "out of order", "stalls (s)", "reconnects", "client gaps", "id changes", "delay ms p50/p95/p99/max",
-      "sighting ms p95/max", "first event max ms", "logs missing/dup"],
+      "sighting ms p95/max", "first event max ms", "logs missing/dup", "refused subscribe/upgrade (unserved blocks)",
+      "connect failures", "never live", "state at end"],
     ws.map((w) => [
       w.target, w.watcher, w.route, `${w.delivered} (${w.backfilled})`, String(w.missingBlocks), pct(w.deliveryRatio),
       String(w.duplicates), w.reorgs === 0 ? "0" : `${w.reorgs} (${w.maxReorgDepth ?? DASH})`, String(w.outOfOrder),
@@ -58,10 +59,14 @@ function subscriptions(c: ChainReport): string[] {
       w.sightingDelayMs.samples === 0 ? DASH : `${ms(w.sightingDelayMs.p95)} / ${ms(w.sightingDelayMs.max)}`,
       ms(w.firstEventMs.max),
       w.subscription === "logs" || w.logsMissing + w.logsDuplicate > 0 ? `${w.logsMissing} / ${w.logsDuplicate}` : DASH,
+      `${w.subscribeRefused} / ${w.upgradeRefused} (${w.unservedBlocks})`, String(w.connectFailures), String(w.neverLive),
+      w.state.status.replace(/_/g, " ") + (w.state.since === null ? "" : ` since ${iso(w.state.since)}`),
     ]),
   ), "");
   out.push("Missing = blocks Lasso never delivered (confirmed over HTTP after its gap filling). Client gaps (blocks " +
-    "missed while the watcher's own socket was down) are shown but never count against Lasso.", "");
+    "missed while the watcher's own socket was down) are shown but never count against Lasso, nor do connect " +
+    "failures (target unreachable). Unserved blocks (produced between attempts Lasso refused) count as undelivered; " +
+    "a watcher refused, never live or stalled at the end of the range fails its delivery SLO.", "");
   return out;
 }
 
@@ -72,7 +77,7 @@ function renderChain(c: ChainReport): string {
   out.push(table(
     ["target", "route", "watcher", "objective", "actual", "events", "bad", "budget left", "verdict"],
     c.slo.map((r) => [r.target, r.route, r.watcher ?? DASH, r.objectiveText, sloActual(r), String(r.events), String(r.bad),
-      pct(r.budgetLeft, 1), verdict(r.pass)]),
+      pct(r.budgetLeft, 1), verdict(r.pass) + (r.reason === null ? "" : `: ${r.reason}`)]),
   ), "");
   out.push("### Series", "");
   out.push(table(

@@ -99,9 +99,13 @@ export interface SeriesReport {
 /**
  * Probe SLIs (per target and route): success_ratio, latency_p95_ms, head_freshness.
  * Subscription SLIs (per watcher, `watcher` set):
- * - delivery: events = units owed (delivered + missing blocks + missing logs), bad = missing
- *   (confirmed gaps after Lasso's gap filling, and logs missing against eth_getLogs); objective
- *   1 (100%). Client gaps (our own disconnects) are neither events nor bad.
+ * - delivery: events = units owed (delivered + missing blocks + missing logs + unserved blocks),
+ *   bad = missing + unserved (confirmed gaps after Lasso's gap filling, logs missing against
+ *   eth_getLogs, blocks produced between refused subscribe/upgrade attempts); objective 1 (100%).
+ *   A stall still open at the range's end (never-live sessions included) adds one owed and
+ *   undelivered block (the one that proved it). It fails while the watcher is refused, never
+ *   live or stalled at the range's end, even before a block is counted; `reason` says why.
+ *   Client gaps and unreachable targets (our own side) are neither events nor bad.
  * - duplicates: events = delivered, bad = repeats (duplicate + log_duplicate counts); objective 0,
  *   actual = the number of repeats.
  * - delivery_delay_p95_ms: only when SloObjective.maxDeliveryDelayMs is given; like latency.
@@ -129,7 +133,27 @@ export interface SloRow {
    */
   budgetLeft: number | null;
   pass: boolean | null;
+  /** Why the verdict is what it is when it is not a plain PASS (subscription SLIs): refusal, stall, gaps, no data. */
+  reason: string | null;
 }
+
+/** A watcher of the plan: listed in the report even without a sample. */
+export interface PlannedWatcher {
+  target: string;
+  chain: string;
+  watcher: string;
+  route: string;
+  subscription: "newHeads" | "logs";
+}
+
+/**
+ * A watcher at the range's end, from its last state sample (STATE_EVENTS in store/continuity.ts):
+ * live (a session up or delivering), stalled (a stall opened and not closed), never_live (a
+ * subscription acknowledged, nothing delivered), subscribe_refused / upgrade_refused (the last
+ * attempt was refused by Lasso), unreachable (the last attempt could not reach the target),
+ * no_data (nothing in the range).
+ */
+export type WatcherStatus = "live" | "stalled" | "never_live" | "subscribe_refused" | "upgrade_refused" | "unreachable" | "no_data";
 
 /** One subscription watcher over the range (see ContinuitySample for the event kinds). */
 export interface WatcherReport {
@@ -163,7 +187,7 @@ export interface WatcherReport {
   clientGapBlocks: number;
   /** Subscription id changes seen in notifications. */
   idChanges: number;
-  /** delivered / (delivered + missingBlocks + logsMissing); null when there is neither. */
+  /** delivered / (delivered + missingBlocks + logsMissing + unservedBlocks); null when there is none. */
   deliveryRatio: number | null;
   /** Arrival minus block timestamp (the block timestamp has 1 s resolution). Negatives (clock skew) are counted as 0 and in `clamped`. */
   delayMs: { samples: number; p50: number | null; p95: number | null; p99: number | null; max: number | null; clamped: number };
@@ -174,6 +198,17 @@ export interface WatcherReport {
   /** Logs missing against eth_getLogs over closed ranges, and logs delivered twice. */
   logsMissing: number;
   logsDuplicate: number;
+  /** Attempts Lasso refused: eth_subscribe answered with an error, or the WS upgrade with an HTTP status. */
+  subscribeRefused: number;
+  upgradeRefused: number;
+  /** Blocks produced between refused attempts: owed, never delivered (in the delivery SLI). */
+  unservedBlocks: number;
+  /** Attempts that could not reach the target (our side or the network: never held against Lasso). */
+  connectFailures: number;
+  /** Sessions Lasso acknowledged that delivered nothing while the chain moved. */
+  neverLive: number;
+  /** At the range's end; `since` when the state began (a stall's start), `detail` the last state sample's. */
+  state: { status: WatcherStatus; at: number | null; since: number | null; detail: string | null };
 }
 
 export interface ChainReport {

@@ -35,9 +35,21 @@ export const EVENT_CODES: Readonly<Record<AnomalyEvent, number>> = {
   first_event: 9,
   log_missing: 10,
   log_duplicate: 11,
+  subscribe_refused: 12,
+  upgrade_refused: 13,
+  connect_failed: 14,
+  never_live: 15,
 };
 
 export const ANOMALY_EVENTS = Object.keys(EVENT_CODES) as AnomalyEvent[];
+
+/**
+ * Events that say what state a watcher is in (subscribed and live, stalled, never live,
+ * refused, unreachable): the last of them in a range is the watcher's state at its end.
+ */
+export const STATE_EVENTS: readonly AnomalyEvent[] = [
+  "stall", "reconnect", "first_event", "subscribe_refused", "upgrade_refused", "connect_failed", "never_live",
+];
 const EVENT_OF_CODE = new Map<number, AnomalyEvent>(ANOMALY_EVENTS.map((e) => [EVENT_CODES[e], e]));
 
 export function eventOfCode(code: number): AnomalyEvent | null {

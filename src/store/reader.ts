@@ -2,8 +2,8 @@ import type Database from "better-sqlite3";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
 import { decodeHashes } from "./consistency.js";
 import {
-  addAnomaly, addDelivered, decodeDelivered, eventOfCode, mergeEncodedCont, newContAgg, type AnomalyEvent, type ContAgg,
-  type EventStats, type StoredAnomaly,
+  addAnomaly, addDelivered, decodeDelivered, EVENT_CODES, eventOfCode, mergeEncodedCont, newContAgg, STATE_EVENTS,
+  type AnomalyEvent, type ContAgg, type EventStats, type StoredAnomaly,
 } from "./continuity.js";
 import {
   loadDictionary, SERIES_CONSISTENCY, SERIES_PROBE, type ContinuityKey, type Dictionary, type SeriesKey,
@@ -70,6 +70,20 @@ export interface ContinuityAggregate extends ContinuityKey {
   sightingMaxMs: number | null;
   /** Per anomaly kind that occurred: samples, their `count` sum and max, delays. */
   events: Map<AnomalyEvent, EventStats>;
+  /**
+   * The last STATE_EVENTS sample in the range (from raw anomalies; null when none, or past raw
+   * retention): what the watcher was doing at the range's end (refused, stalled, live, ...).
+   */
+  lastState: LastState | null;
+}
+
+export interface LastState {
+  event: AnomalyEvent;
+  ts: number;
+  block: number | null;
+  count: number;
+  delayMs: number | null;
+  detail: string | null;
 }
 
 /** Rows read per table by one aggregate() call (tests and benchmarks: what a plan cost). */
@@ -385,10 +399,12 @@ export class StoreReader {
         if (wanted(r.series)) addDelivered(accFor(r.series), decodeDelivered(r.rec, r.series, r.ts));
       }
     }
+    const states = this.lastStates(range, wanted, rowsRead);
+    for (const id of states.keys()) accFor(id);
     const continuity: ContinuityAggregate[] = [];
     for (const [id, a] of accs) {
       const s = dict.continuity.get(id);
-      if (s) continuity.push(resolveContinuity(s, a));
+      if (s) continuity.push(resolveContinuity(s, a, states.get(id) ?? null));
     }
     return {
       continuity,
@@ -398,6 +414,23 @@ export class StoreReader {
         delivered: { from: plan.from, to: plan.to },
       },
     };
+  }
+
+  /** Per wanted series, its last STATE_EVENTS row with since <= ts < until (by insertion order). */
+  private lastStates(range: TimeRange, wanted: (id: number) => boolean, rowsRead: RowsRead): Map<number, LastState> {
+    const codes = STATE_EVENTS.map((e) => EVENT_CODES[e]).join(", ");
+    // SQLite takes the bare columns from the row holding MAX(id).
+    const rows = this.prepare<[number, number], AnomalyRow>(
+      `SELECT MAX(id) AS id, ts, series, event, block, count, delay, detail FROM cevents WHERE ts >= ? AND ts < ? AND event IN (${codes}) GROUP BY series`,
+    );
+    const out = new Map<number, LastState>();
+    for (const r of rows.iterate(range.since, range.until)) {
+      rowsRead.cevents++;
+      const event = eventOfCode(r.event);
+      if (event === null || !wanted(r.series)) continue;
+      out.set(r.series, { event, ts: r.ts, block: r.block, count: r.count, delayMs: r.delay, detail: r.detail });
+    }
+    return out;
   }
 
   /** Raw anomalies of wanted series with start <= ts < end, and how many per series. */
@@ -583,7 +616,7 @@ function storedAnomaly(r: AnomalyRow): StoredAnomaly {
   return { series: r.series, ts: r.ts, event: r.event, block: r.block, count: r.count, delayMs: r.delay, detail: r.detail };
 }
 
-function resolveContinuity(s: ContinuityKey, a: ContAgg<LatencyCounts>): ContinuityAggregate {
+function resolveContinuity(s: ContinuityKey, a: ContAgg<LatencyCounts>, lastState: LastState | null): ContinuityAggregate {
   const events = new Map<AnomalyEvent, EventStats>();
   for (const [code, st] of a.events) {
     const e = eventOfCode(code);
@@ -594,7 +627,7 @@ function resolveContinuity(s: ContinuityKey, a: ContAgg<LatencyCounts>): Continu
     delivered: a.delivered, backfilled: a.backfilled,
     delay: a.delay, delayClamped: a.delayClamped, delayMaxMs: a.delayMaxMs,
     sighting: a.sighting, sightingClamped: a.sightingClamped, sightingMaxMs: a.sightingMaxMs,
-    events,
+    events, lastState,
   };
 }
 

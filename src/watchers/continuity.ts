@@ -5,7 +5,9 @@
  *
  * Attribution: heights missing while the socket was open are Lasso's (gap, confirmed over
  * HTTP); heights produced while our own socket was down are a client_gap. Across a reconnect a
- * height counts as owed by Lasso only if HTTP had seen it `deliveryAllowanceMs` before the drop.
+ * height counts as owed by Lasso only if HTTP had seen it `deliveryAllowanceMs` before the drop,
+ * or while a subscription Lasso had acknowledged was not live (never_live), and never if the
+ * watcher already counted it as unserved by a refused subscribe or upgrade.
  */
 import type { HeadEvent } from "./frames.js";
 import type { Sightings } from "./sightings.js";
@@ -18,6 +20,11 @@ export interface HeadContinuityConfig {
   gapGraceMs: number;
   /** A block HTTP saw this long before our socket dropped should have been delivered before the drop. */
   deliveryAllowanceMs: number;
+  /**
+   * After a subscribe reply, HTTP sightings earlier than this may be blocks produced before the
+   * subscription (the head poll lags production): only later ones are owed by a never-live session.
+   */
+  ackMarginMs: number;
   /** Stall evidence: a newer block was seen over HTTP at least this long ago. */
   stallEvidenceMs: number;
   /** Confirmations are retried (every block time) until this long after the gap was proved. */
@@ -28,12 +35,13 @@ export interface HeadContinuityConfig {
   maxReorgWalk: number;
 }
 
-export function defaultHeadConfig(blockTimeMs: number, stallBlockTimes: number): HeadContinuityConfig {
+export function defaultHeadConfig(blockTimeMs: number, stallBlockTimes: number, headPollIntervalMs = 0): HeadContinuityConfig {
   return {
     blockTimeMs,
     stallBlockTimes,
     gapGraceMs: Math.min(blockTimeMs, 2000),
     deliveryAllowanceMs: Math.max(blockTimeMs, 500),
+    ackMarginMs: Math.max(blockTimeMs, 500) + headPollIntervalMs,
     stallEvidenceMs: Math.min(blockTimeMs / 2, 500),
     confirmDeadlineMs: Math.max(5 * blockTimeMs, 10_000),
     windowBlocks: 256,
@@ -78,9 +86,28 @@ interface ReorgWalk {
   why: string;
 }
 
+const NOT_LIVE_NOTE = "missing while a subscription Lasso had acknowledged delivered nothing (never live)";
+
+/** Never-live sessions and refused heights since the last delivered event. */
+interface Undelivered {
+  notLive: NotLiveWindow[];
+  unserved: Array<[number, number]>;
+}
+
+function isUnserved(u: Undelivered, h: number): boolean {
+  return u.unserved.some(([from, to]) => h >= from && h <= to);
+}
+
 interface Stall {
   since: number;
   openedAt: number;
+}
+
+/** A session Lasso acknowledged that had delivered nothing when its stall was detected. */
+interface NotLiveWindow {
+  from: number;
+  /** null while the session is open. */
+  to: number | null;
 }
 
 export class HeadContinuity {
@@ -100,6 +127,9 @@ export class HeadContinuity {
   private walks: ReorgWalk[] = [];
   /** Set at a drop, consumed by the first event of the next session. */
   private dropped: { at: number; highest: number | null; detail: string } | null = null;
+  /** Since the last delivered event: never-live sessions, and heights already counted by refusals (consumed with `dropped`). */
+  private notLive: NotLiveWindow[] = [];
+  private unservedRanges: Array<[number, number]> = [];
   private nextActionId = 1;
   private records: ContinuityRecord[] = [];
   private actions: FetchBlocksAction[] = [];
@@ -134,6 +164,8 @@ export class HeadContinuity {
     if (!this.sessionOpen) return;
     this.tick(t);
     this.closeStall(t, `socket closed (${detail})`);
+    const open = this.notLive.at(-1);
+    if (open !== undefined && open.to === null) open.to = t;
     this.sessionOpen = false;
     this.dropped ??= { at: t, highest: this.highest, detail };
   }
@@ -142,6 +174,11 @@ export class HeadContinuity {
   stopped(t: number): void {
     this.closeStall(t, "watcher stopped");
     this.sessionOpen = false;
+  }
+
+  /** Heights from..to were counted by the watcher as unserved (its subscribe or upgrade was refused): never a client gap. */
+  unserved(from: number, to: number): void {
+    if (to >= from) this.unservedRanges.push([from, to]);
   }
 
   get highestDelivered(): number | null {
@@ -219,7 +256,9 @@ export class HeadContinuity {
     }
     const boundary = this.dropped;
     this.dropped = null;
+    const before = boundary !== null || this.highest === null ? this.takeUndelivered() : null;
     if (this.highest === null) {
+      if (before !== null) this.accountNotLive(t, before, n);
       this.remember(n, ev.hash);
       this.highest = n;
       return;
@@ -232,8 +271,8 @@ export class HeadContinuity {
           this.startReorg(t, ev, highest, "parentHash break");
           return;
         }
-      } else if (boundary !== null) {
-        this.accountDisconnect(t, boundary, highest, n);
+      } else if (boundary !== null && before !== null) {
+        this.accountDisconnect(t, boundary, before, highest, n);
       } else {
         this.addGap(t, highest + 1, n - 1, n);
       }
@@ -255,16 +294,21 @@ export class HeadContinuity {
     if (n > highest - this.cfg.windowBlocks) this.remember(n, ev.hash);
   }
 
-  /** First event after a reconnect at height n: split (highest, n) into owed-by-Lasso and client gap. */
-  private accountDisconnect(t: number, dropped: { at: number; detail: string }, highest: number, n: number): void {
+  /** First event after a reconnect at height n: split (highest, n) into owed-by-Lasso, already counted as unserved, and client gap. */
+  private accountDisconnect(t: number, dropped: { at: number; detail: string }, before: Undelivered, highest: number, n: number): void {
     if (n <= highest + 1) return;
     const owedUpTo = this.sightings.highestSeenBy(dropped.at - this.cfg.deliveryAllowanceMs);
     const owedTop = owedUpTo === null ? highest : Math.min(owedUpTo, n - 1);
     if (owedTop > highest) this.addGap(t, highest + 1, owedTop, n, "missing while the socket was still open (HTTP saw them before the drop)");
-    const from = Math.max(highest + 1, owedTop + 1);
-    if (from > n - 1) return;
+    const notLive = new Set<number>();
     const heights = new Set<number>();
-    for (let h = from; h <= n - 1; h++) heights.add(h);
+    for (let h = Math.max(highest + 1, owedTop + 1); h <= n - 1; h++) {
+      if (isUnserved(before, h)) continue;
+      if (this.owedWhileNotLive(before, h)) notLive.add(h);
+      else heights.add(h);
+    }
+    if (notLive.size > 0) this.addGapHeights(t, notLive, n, NOT_LIVE_NOTE);
+    if (heights.size === 0) return;
     this.groups.push({
       kind: "client_gap",
       heights,
@@ -278,9 +322,39 @@ export class HeadContinuity {
     });
   }
 
+  /** First event ever at height n: heights below it that a never-live session owed are a gap. */
+  private accountNotLive(t: number, before: Undelivered, n: number): void {
+    const first = before.notLive[0];
+    if (first === undefined) return;
+    const from = this.sightings.lowestSeenFrom(first.from + this.cfg.ackMarginMs);
+    if (from === null) return;
+    const owed = new Set<number>();
+    for (let h = from; h <= n - 1; h++) if (!isUnserved(before, h) && this.owedWhileNotLive(before, h)) owed.add(h);
+    if (owed.size > 0) this.addGapHeights(t, owed, n, NOT_LIVE_NOTE);
+  }
+
+  /** HTTP first saw h while an acknowledged session was not live (after its margin, before its end's allowance). */
+  private owedWhileNotLive(before: Undelivered, h: number): boolean {
+    const seen = this.sightings.firstSeenAt(h);
+    if (seen === undefined) return false;
+    return before.notLive.some((w) => seen >= w.from + this.cfg.ackMarginMs && (w.to === null || seen <= w.to - this.cfg.deliveryAllowanceMs));
+  }
+
+  /** What happened since the last delivered event, handed over once to the event that ends it. */
+  private takeUndelivered(): Undelivered {
+    const out = { notLive: this.notLive, unserved: this.unservedRanges };
+    this.notLive = [];
+    this.unservedRanges = [];
+    return out;
+  }
+
   private addGap(t: number, from: number, to: number, provingBlock: number, note = "missing while the socket was open"): void {
     const heights = new Set<number>();
     for (let h = from; h <= to; h++) heights.add(h);
+    this.addGapHeights(t, heights, provingBlock, note);
+  }
+
+  private addGapHeights(t: number, heights: Set<number>, provingBlock: number, note: string): void {
     this.groups.push({
       kind: "gap",
       heights,
@@ -399,6 +473,13 @@ export class HeadContinuity {
     this.stall = { since: this.lastEventAt, openedAt: t };
     this.record(t, "stall", h, silence, {
       detail: `no event for ${Math.round(silence)} ms with the socket open while HTTP saw block ${h} ${Math.round(t - seenAt)} ms ago`,
+    });
+    if (this.gotFirst) return;
+    // Acknowledged but nothing ever came: Lasso's answer did not prove a live upstream.
+    this.notLive.push({ from: this.sessionStartedAt, to: null });
+    this.record(t, "never_live", h, 1, {
+      delayMs: t - this.sessionStartedAt,
+      detail: `subscription ${this.subId ?? "?"} acknowledged ${Math.round(t - this.sessionStartedAt)} ms ago has delivered no event while HTTP saw block ${h} ${Math.round(t - seenAt)} ms ago`,
     });
   }
 

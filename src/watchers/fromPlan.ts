@@ -12,6 +12,11 @@ export function watchHttpUrl(targetUrl: string, path: string, transport: Transpo
   return routeUrl(targetUrl, path, { transport });
 }
 
+/** Every watcher of the groups, as the report lists them (report/types.ts PlannedWatcher). */
+export function plannedWatchers(groups: readonly WatchGroupSpec[]): Array<{ target: string; chain: string; watcher: string; route: string; subscription: "newHeads" | "logs" }> {
+  return groups.flatMap((g) => g.watchers.map((w) => ({ target: g.target, chain: g.chain, watcher: w.name, route: w.route, subscription: w.subscription })));
+}
+
 /** One group per (chain, target) of every chain that has watchers. */
 export function watchGroupSpecs(plan: Plan): WatchGroupSpec[] {
   const targets = new Map<string, Target>(plan.targets.map((t) => [t.name, t]));

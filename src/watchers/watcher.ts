@@ -18,6 +18,8 @@ import { WsConnectError, WsRpcConnection, type CloseInfo } from "./wsClient.js";
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 const MAX_PRESESSION_EVENTS = 1024;
+/** A refusal's text from Lasso, cut so the attempt and block counts still fit a stored detail. */
+const MAX_REASON_CHARS = 300;
 
 /** Things worth a log line that are not continuity samples. */
 export type WatchNotice =
@@ -65,6 +67,8 @@ export class Watcher {
   private preSession: Array<{ t: number; sub: string; result: unknown }> = [];
   private lastDrop: { at: number; info: CloseInfo } | null = null;
   private hadSession = false;
+  /** HTTP head at the previous attempt when it was refused (null: it was not, or no head yet): refusals count blocks from here. */
+  private refusedMark: number | null = null;
 
   constructor(
     readonly spec: WatcherRuntimeSpec,
@@ -72,7 +76,8 @@ export class Watcher {
   ) {
     const bt = ctx.group.spec.blockTimeMs;
     const sightings = ctx.group.sightings;
-    this.heads = spec.subscription === "newHeads" ? new HeadContinuity(defaultHeadConfig(bt, spec.stallBlockTimes), sightings) : null;
+    this.heads =
+      spec.subscription === "newHeads" ? new HeadContinuity(defaultHeadConfig(bt, spec.stallBlockTimes, ctx.group.spec.headPollIntervalMs), sightings) : null;
     this.logs =
       spec.subscription === "logs"
         ? new LogsContinuity(defaultLogsConfig(bt, ctx.group.spec.logsConfirmBlocks), sightings, (h) => ctx.group.timestampOf(h))
@@ -158,7 +163,10 @@ export class Watcher {
     } catch (err) {
       if (this.stopping.signal.aborted) return;
       this.stats.connectFailures += 1;
-      this.ctx.notice(this.spec.name, { kind: "connect_failed", attempt, reason: err instanceof WsConnectError ? err.message : String(err) });
+      const reason = err instanceof WsConnectError ? err.message : String(err);
+      this.ctx.notice(this.spec.name, { kind: "connect_failed", attempt, reason });
+      if (err instanceof WsConnectError && err.kind === "refused") this.refused("upgrade_refused", attempt, reason);
+      else this.unreachable(attempt, reason);
       return;
     }
     this.conn = conn;
@@ -171,9 +179,14 @@ export class Watcher {
       const reason = !reply.ok ? `${reply.code === null ? "" : `error ${reply.code}: `}${reply.message}` : id?.ok === false ? id.reason : "no id";
       if (!this.stopping.signal.aborted) this.ctx.notice(this.spec.name, { kind: "subscribe_failed", attempt, reason });
       conn.close(`subscribe failed: ${reason}`);
-      await closed;
+      const info = await closed;
       this.conn = null;
       this.preSession = [];
+      if (this.stopping.signal.aborted) return;
+      // A socket that died under the subscribe is connection trouble unless the server closed it.
+      if (!reply.ok && reply.closed === true && info.cause !== "server_close") this.unreachable(attempt, `socket ended before eth_subscribe was answered: ${info.detail}`);
+      else if (!reply.ok && reply.closed === true) this.refused("subscribe_refused", attempt, `eth_subscribe not answered: ${info.detail}`);
+      else this.refused("subscribe_refused", attempt, reason);
       return;
     }
     this.beginSession(id.value, sentAt, attempt);
@@ -184,6 +197,7 @@ export class Watcher {
 
   private beginSession(subId: string, sentAt: number, attempt: number): void {
     const t = this.ctx.clock();
+    this.refusedMark = null;
     this.subId = subId;
     this.inSession = true;
     this.stats.sessions += 1;
@@ -222,6 +236,33 @@ export class Watcher {
     this.heads?.sessionEnded(t, info.detail);
     this.logs?.sessionEnded(t);
     this.flush();
+  }
+
+  /**
+   * Lasso refused this attempt (subscribe or upgrade). The blocks HTTP saw since the previous
+   * attempt, when that one was refused too, were unserved: the sample counts them (the first
+   * refusal of a spell counts none: what came before it was a session's or our own).
+   */
+  private refused(event: "subscribe_refused" | "upgrade_refused", attempt: number, reason: string): void {
+    const head = this.ctx.group.sightings.head();
+    const from = this.refusedMark;
+    const count = from !== null && head !== null && head > from ? head - from : 0;
+    if (from !== null && count > 0) this.heads?.unserved(from + 1, from + count);
+    if (head !== null) this.refusedMark = Math.max(from ?? head, head);
+    const blocks = from !== null && count > 0 ? `; ${count} block(s) ${from + 1}-${from + count} produced since the previous refused attempt` : "";
+    this.emit({
+      ts: this.ctx.clock(), event, blockNumber: from !== null && count > 0 ? from + 1 : head, count,
+      delayMs: null, sightingDelayMs: null, backfilled: null, detail: `${reason.slice(0, MAX_REASON_CHARS)} (attempt ${attempt}${blocks})`,
+    });
+  }
+
+  /** We could not reach the target (or lost the socket before the subscribe was answered): not Lasso's refusal. */
+  private unreachable(attempt: number, reason: string): void {
+    this.refusedMark = null;
+    this.emit({
+      ts: this.ctx.clock(), event: "connect_failed", blockNumber: this.ctx.group.sightings.head(), count: 1,
+      delayMs: null, sightingDelayMs: null, backfilled: null, detail: `target unreachable: ${reason.slice(0, MAX_REASON_CHARS)} (attempt ${attempt})`,
+    });
   }
 
   // ------------------------------------------------------------------ events

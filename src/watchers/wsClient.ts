@@ -7,7 +7,8 @@
 import WebSocket from "ws";
 import { parseFrame } from "./frames.js";
 
-export type RpcReply = { ok: true; result: unknown } | { ok: false; code: number | null; message: string };
+/** `closed`: the socket ended (or was not open) before an answer came. */
+export type RpcReply = { ok: true; result: unknown } | { ok: false; code: number | null; message: string; closed?: true };
 
 /**
  * How the socket ended:
@@ -21,6 +22,9 @@ export interface CloseInfo {
   code: number;
   detail: string;
 }
+
+/** ws's messages for a 101 answer that is not a valid upgrade (the server answered, wrongly). */
+const INVALID_UPGRADE = /^(Invalid Sec-WebSocket-Accept|Server sent (an invalid|a subprotocol|no subprotocol)|Invalid Upgrade header|Server sent a Sec-WebSocket-Extensions)/;
 
 export interface WsHandlers {
   notification(subscription: string, result: unknown): void;
@@ -39,7 +43,26 @@ export interface WsConnectOptions {
   headers?: Record<string, string>;
 }
 
-export class WsConnectError extends Error {}
+/**
+ * Why a handshake did not give us a socket:
+ * - refused: the server answered, but not with an upgrade (an HTTP status, `status` set, or an
+ *   invalid 101): Lasso (or what fronts it) said no
+ * - unreachable: no answer (TCP refused, DNS, reset, timeout, aborted): our side, the network or
+ *   a target that is down; nothing says Lasso refused
+ */
+export class WsConnectError extends Error {
+  constructor(
+    message: string,
+    readonly kind: "refused" | "unreachable",
+    readonly status: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** How much of a refused handshake's body goes into the detail, and how long we wait for it. */
+const REFUSAL_BODY_CHARS = 200;
+const REFUSAL_BODY_WAIT_MS = 1000;
 
 export class WsRpcConnection {
   private readonly pending = new Map<number, { resolve: (r: RpcReply) => void; timer: NodeJS.Timeout }>();
@@ -68,7 +91,7 @@ export class WsRpcConnection {
     }
   }
 
-  /** Opens the socket; rejects with WsConnectError (refused, HTTP status, timeout). */
+  /** Opens the socket; rejects with WsConnectError (refused: an HTTP status or a bad upgrade; unreachable: no answer). */
   static connect(url: string, opts: WsConnectOptions, handlers: WsHandlers): Promise<WsRpcConnection> {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, {
@@ -78,9 +101,29 @@ export class WsRpcConnection {
         ...(opts.headers !== undefined ? { headers: opts.headers } : {}),
       });
       let failure = "";
+      let refusal: { status: number | null; detail: string } | null = null;
       ws.once("unexpected-response", (_req, res) => {
-        failure = `handshake answered HTTP ${res.statusCode ?? "?"}`;
-        ws.terminate();
+        const status = res.statusCode ?? null;
+        // Read a little of the body for the detail (Lasso's 403 has none), then give up the socket.
+        let body = "";
+        let done = false;
+        const finish = (): void => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          const text = body.replace(/\s+/g, " ").trim().slice(0, REFUSAL_BODY_CHARS);
+          refusal = { status, detail: `handshake answered HTTP ${status ?? "?"}${text === "" ? " (empty body)" : `: ${text}`}` };
+          ws.terminate();
+        };
+        const timer = setTimeout(finish, REFUSAL_BODY_WAIT_MS);
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          body += chunk;
+          if (body.length >= REFUSAL_BODY_CHARS) finish();
+        });
+        res.once("end", finish);
+        res.once("error", finish);
+        res.once("close", finish);
       });
       ws.on("error", (err: Error) => {
         failure ||= err.message;
@@ -93,7 +136,10 @@ export class WsRpcConnection {
       opts.signal?.addEventListener("abort", onAbort, { once: true });
       const onClose = (): void => {
         opts.signal?.removeEventListener("abort", onAbort);
-        reject(new WsConnectError(failure || "closed during the handshake"));
+        const r = refusal;
+        if (r !== null) reject(new WsConnectError(r.detail, "refused", r.status));
+        else if (INVALID_UPGRADE.test(failure)) reject(new WsConnectError(`invalid upgrade answer: ${failure}`, "refused"));
+        else reject(new WsConnectError(failure || "closed during the handshake", "unreachable"));
       };
       ws.once("close", onClose);
       ws.once("open", () => {
@@ -106,7 +152,7 @@ export class WsRpcConnection {
   }
 
   request(method: string, params: unknown[], timeoutMs: number): Promise<RpcReply> {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false, code: null, message: "socket not open" });
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false, code: null, message: "socket not open", closed: true });
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
@@ -178,7 +224,7 @@ export class WsRpcConnection {
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const p of this.pending.values()) {
       clearTimeout(p.timer);
-      p.resolve({ ok: false, code: null, message: "socket closed" });
+      p.resolve({ ok: false, code: null, message: "socket closed", closed: true });
     }
     this.pending.clear();
     const info: CloseInfo =
