@@ -75,10 +75,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     lag: loopLag,
   });
 
+  const planCheck = startPlanCheck(plan, logger, metrics, opts.planCheckIntervalMs ?? 5 * 60_000);
   const watchGroups = watchGroupSpecs(plan);
   const watchers = new WatchEngine({
     groups: watchGroups,
     recorder,
+    planMismatch: (target, chain, route) => planCheck.checker.isMismatched(target, chain, route),
     onError: (err, what) => logger.error({ err, what }, "watcher crashed"),
     onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
     lag: loopLag,
@@ -88,8 +90,6 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     "WebSocket frames from Lasso that were not valid JSON-RPC (logged as watcher notices).",
     () => watchers.stats().malformedFrames,
   );
-
-  const planCheck = startPlanCheck(plan, logger, metrics, opts.planCheckIntervalMs ?? 5 * 60_000);
 
   const slos: SloObjective[] = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
   const reports = new ReportRunner({ path: plan.store.path, watchers: plannedWatchers(watchGroups) });
@@ -125,6 +125,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     server = await listen(app, where.host, where.port);
   } catch (err) {
+    await planCheck.stop();
     await reports.close();
     store.close();
     throw err;

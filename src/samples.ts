@@ -88,6 +88,8 @@ export interface ConsistencySample {
  *   one per attempt; count = blocks the chain produced since the previous refused attempt (unserved)
  * - upgrade_refused: the WebSocket handshake answered with an HTTP status (403, 404, ...) instead of
  *   an upgrade; one per attempt; count = unserved blocks as for subscribe_refused
+ * - plan_mismatch: a subscribe or upgrade refused on a route the plan check found the target does
+ *   not know: our configuration, excluded from the delivery SLO
  * - connect_failed: the target could not be reached (TCP refused, DNS, no answer to the handshake,
  *   socket lost before the subscribe was answered): our side or the network, not held against Lasso; count = 1
  * - never_live: newHeads only; a subscription acknowledged with an id whose first event did not come
@@ -110,6 +112,7 @@ export type ContinuityEvent =
   | "subscribe_refused"
   | "upgrade_refused"
   | "connect_failed"
+  | "plan_mismatch"
   | "never_live";
 
 export interface ContinuitySample {

@@ -10,7 +10,7 @@ const PROVIDERS = ["alpha", "bravo"];
 const ETHEREUM = blockNumberChecks("ethereum", 1, [...PROVIDERS, "ghost"]).replace(
   "  - { provider: ghost }",
   "  - { provider: ghost }\n  - { strategy: fastest, profile: nope }",
-);
+).concat("\nwatchers:\n  - { subscription: newHeads, routes: [load-balanced, pin:ghost] }\n");
 
 async function report(c: CanaryBed, since: number, format = "json"): Promise<string> {
   const res = await fetch(`${c.daemon.url}/report?since=${(since / 1000).toFixed(3)}&format=${format}`);
@@ -69,8 +69,9 @@ describe("plan mismatch: what the target does not know is our error, not Lasso's
       const rep = JSON.parse(await report(c, t0)) as Report;
       const eth = rep.chains.find((x) => x.chain === "ethereum");
       const okAlpha = eth?.series.find((s) => s.route === "pin:alpha")?.ok ?? 0;
-      return okAlpha >= 5 ? rep : null;
-    }, { timeoutMs: 30_000, message: "5 good answers on pin:alpha" });
+      const ghostWatcher = eth?.continuity.watchers.find((w) => w.watcher === "newHeads:pin:ghost");
+      return okAlpha >= 5 && ghostWatcher?.state.status === "plan_mismatch" ? rep : null;
+    }, { timeoutMs: 30_000, message: "5 good answers on pin:alpha and the pin:ghost watcher's refusals seen as plan mismatches" });
     assert.equal(r.planMismatches.length, 4);
     const eth = r.chains.find((x) => x.chain === "ethereum");
     const ghost = eth?.series.find((s) => s.route === "pin:ghost");
@@ -80,6 +81,11 @@ describe("plan mismatch: what the target does not know is our error, not Lasso's
     const failing = r.chains.flatMap((ch) => ch.slo.filter((row) => row.pass === false).map((row) => `${ch.chain} ${row.route} ${row.sli}`));
     assert.deepEqual(failing, [], "no SLO fails because of our own plan");
     assert.equal(eth?.series.find((s) => s.route === "pin:alpha")?.successRatio, 1);
+    const ghostWatcher = eth?.continuity.watchers.find((w) => w.watcher === "newHeads:pin:ghost");
+    assert.equal(ghostWatcher?.unservedBlocks, 0, "refusals on an unknown route owe no blocks");
+    const delivery = eth?.slo.find((row) => row.watcher === "newHeads:pin:ghost" && row.sli === "delivery");
+    assert.match(delivery?.reason ?? "", /excluded: the target does not know this route/);
+    assert.ok((eth?.continuity.watchers.find((w) => w.watcher === "newHeads:load-balanced")?.delivered ?? 0) > 0, "the real watcher delivers");
     assert.match(await report(c, t0, "md"), /## Plan mismatches[\s\S]*\| lb \| ethereum \| pin:ghost \| provider \|/);
   });
 });

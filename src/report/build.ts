@@ -190,6 +190,8 @@ function watcherState(c: ContinuityAggregate): WatcherReport["state"] {
       return { status: s.event, since: null, ...at };
     case "connect_failed":
       return { status: "unreachable", since: null, ...at };
+    case "plan_mismatch":
+      return { status: "plan_mismatch", since: null, ...at };
     default:
       return { status: "live", since: null, ...at };
   }
@@ -220,6 +222,7 @@ function deliveryVerdict(w: WatcherReport): { extra: number; failingNow: boolean
   if (w.missingBlocks + w.logsMissing > 0) reasons.push(`${w.missingBlocks + w.logsMissing} ${w.subscription === "logs" ? "log(s)" : "block(s)"} never delivered`);
   if (w.unservedBlocks > 0) reasons.push(attempts);
   if (state.status === "unreachable") reasons.push(`target unreachable at ${iso(state.at)} (not counted against Lasso): ${state.detail ?? "?"}`);
+  if (state.status === "plan_mismatch") reasons.push(`excluded: the target does not know this route (plan mismatch, see planMismatches): ${state.detail ?? "?"}`);
   if (state.status === "no_data") reasons.push("no samples in this range: the watcher has not run or not connected yet");
   return { extra: 0, failingNow: false, reason: reasons.length === 0 ? null : reasons.join("; ") };
 }

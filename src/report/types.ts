@@ -153,7 +153,7 @@ export interface PlannedWatcher {
  * attempt was refused by Lasso), unreachable (the last attempt could not reach the target),
  * no_data (nothing in the range).
  */
-export type WatcherStatus = "live" | "stalled" | "never_live" | "subscribe_refused" | "upgrade_refused" | "unreachable" | "no_data";
+export type WatcherStatus = "live" | "stalled" | "never_live" | "subscribe_refused" | "upgrade_refused" | "unreachable" | "plan_mismatch" | "no_data";
 
 /** One subscription watcher over the range (see ContinuitySample for the event kinds). */
 export interface WatcherReport {

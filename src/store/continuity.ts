@@ -39,6 +39,7 @@ export const EVENT_CODES: Readonly<Record<AnomalyEvent, number>> = {
   upgrade_refused: 13,
   connect_failed: 14,
   never_live: 15,
+  plan_mismatch: 16,
 };
 
 export const ANOMALY_EVENTS = Object.keys(EVENT_CODES) as AnomalyEvent[];
@@ -48,7 +49,7 @@ export const ANOMALY_EVENTS = Object.keys(EVENT_CODES) as AnomalyEvent[];
  * refused, unreachable): the last of them in a range is the watcher's state at its end.
  */
 export const STATE_EVENTS: readonly AnomalyEvent[] = [
-  "stall", "reconnect", "first_event", "subscribe_refused", "upgrade_refused", "connect_failed", "never_live",
+  "stall", "reconnect", "first_event", "subscribe_refused", "upgrade_refused", "connect_failed", "never_live", "plan_mismatch",
 ];
 const EVENT_OF_CODE = new Map<number, AnomalyEvent>(ANOMALY_EVENTS.map((e) => [EVENT_CODES[e], e]));
 

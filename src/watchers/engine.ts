@@ -19,6 +19,8 @@ export interface WatchEngineOptions {
   onError?: (err: unknown, what: string) => void;
   /** Connection trouble and malformed frames, for the log (never carries a URL). */
   onNotice?: (where: { target: string; chain: string; watcher: string }, notice: WatchNotice) => void;
+  /** Whether the plan check found a route unknown to a target (its refusals are then plan mismatches). */
+  planMismatch?: (target: string, chain: string, route: string) => boolean;
   /** Epoch ms on a monotonic clock; default performance.timeOrigin + performance.now(). */
   clock?: () => number;
   random?: () => number;
@@ -59,6 +61,7 @@ export class WatchEngine {
             lag: opts.lag,
             random: opts.random ?? Math.random,
             pingIntervalMs: opts.pingIntervalMs ?? 15_000,
+            planMismatch: opts.planMismatch === undefined ? undefined : (route) => opts.planMismatch?.(spec.target, spec.chain, route) === true,
           }),
         );
       }

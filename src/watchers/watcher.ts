@@ -39,6 +39,8 @@ export interface WatcherContext {
   random(): number;
   /** Our own WS pings (0: off). */
   pingIntervalMs: number;
+  /** True when the plan check found this route unknown to the target: a refusal there is our plan, not Lasso. */
+  planMismatch?: ((route: string) => boolean) | undefined;
 }
 
 export interface WatcherStats {
@@ -244,6 +246,10 @@ export class Watcher {
    * refusal of a spell counts none: what came before it was a session's or our own).
    */
   private refused(event: "subscribe_refused" | "upgrade_refused", attempt: number, reason: string): void {
+    if (this.ctx.planMismatch?.(this.spec.route) === true) {
+      this.excluded(attempt, reason);
+      return;
+    }
     const head = this.ctx.group.sightings.head();
     const from = this.refusedMark;
     const count = from !== null && head !== null && head > from ? head - from : 0;
@@ -253,6 +259,15 @@ export class Watcher {
     this.emit({
       ts: this.ctx.clock(), event, blockNumber: from !== null && count > 0 ? from + 1 : head, count,
       delayMs: null, sightingDelayMs: null, backfilled: null, detail: `${reason.slice(0, MAX_REASON_CHARS)} (attempt ${attempt}${blocks})`,
+    });
+  }
+
+  /** Refused on a route the target does not know (plan mismatch): counted apart, never against Lasso. */
+  private excluded(attempt: number, reason: string): void {
+    this.refusedMark = null;
+    this.emit({
+      ts: this.ctx.clock(), event: "plan_mismatch", blockNumber: this.ctx.group.sightings.head(), count: 1,
+      delayMs: null, sightingDelayMs: null, backfilled: null, detail: `refused on a route the target does not know (plan mismatch): ${reason.slice(0, MAX_REASON_CHARS)} (attempt ${attempt})`,
     });
   }
 
