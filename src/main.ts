@@ -47,6 +47,7 @@ export interface Daemon {
   store: SampleStore;
   metrics: MetricsSink;
   planCheck: PlanChecker;
+  watchers: WatchEngine;
   stop(): Promise<void>;
 }
 
@@ -153,6 +154,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     store,
     metrics,
     planCheck: planCheck.checker,
+    watchers,
     stop() {
       stopping ??= (async () => {
         probesRunning = false;

@@ -90,6 +90,11 @@ export class WatchEngine {
     return this.watchers.map((w) => ({ target: w.target, chain: w.chain, watcher: w.spec.name, connected: w.connected, ...w.stats }));
   }
 
+  /** HTTP counts per (target, chain) group: head polls, their errors, lookups. */
+  groupStats(): Array<{ target: string; chain: string; http: HttpCounts }> {
+    return this.groups.map((g) => ({ target: g.spec.target, chain: g.spec.chain, http: { ...g.counts } }));
+  }
+
   stats(): WatchEngineStats {
     const sum: WatchEngineStats = {
       watchers: this.watchers.length,
