@@ -14,7 +14,8 @@ export function createLogger(level: LogLevel, destination?: pino.DestinationStre
       base: { service: "lasso-canary" },
       timestamp: pino.stdTimeFunctions.isoTime,
       redact: {
-        paths: ["url", "*.url", "targetUrl", "*.targetUrl", "headers.authorization", "*.headers.authorization", "apiKey", "*.apiKey"],
+        // A target's configured headers carry credentials: censored whole, like URLs.
+        paths: ["url", "*.url", "targetUrl", "*.targetUrl", "headers", "*.headers", "apiKey", "*.apiKey"],
         censor: "[redacted]",
       },
     },
