@@ -6,7 +6,7 @@
  * a (ws), b (ws, no newHeads), c (no ws_url) in "public"; d (ws) alone in "side".
  */
 import assert from "node:assert/strict";
-import { request as httpRequest } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
 import { after, afterEach, before, describe, test } from "node:test";
 import { startLassoSim, type LassoSim, type LassoSimOptions, type SimProvider } from "../sim/lasso/index.js";
 import { startTestBed } from "../sim/testbed.js";
@@ -247,6 +247,14 @@ describe("subscriptions need a ws_url (and subscribe_new_heads for newHeads)", (
   });
 });
 
+/** Collects a response's status and text body. */
+function readResponse(res: IncomingMessage, done: (r: { status: number; body: string }) => void): void {
+  let body = "";
+  res.setEncoding("utf8");
+  res.on("data", (c: string) => (body += c));
+  res.on("end", () => done({ status: res.statusCode ?? 0, body }));
+}
+
 /** A raw WebSocket upgrade: status and body of a refusal (null status when it was accepted). */
 function upgrade(sim: LassoSim, path: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
@@ -258,12 +266,7 @@ function upgrade(sim: LassoSim, path: string, headers: Record<string, string> = 
       socket.destroy();
       resolve({ status: 101, body: "" });
     });
-    r.on("response", (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => (body += c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-    });
+    r.on("response", (res) => readResponse(res, resolve));
     r.on("error", reject);
     r.end();
   });
@@ -355,12 +358,7 @@ describe("the sim's front door: auth proxy and byte budget", () => {
     let heldRequest: ReturnType<typeof httpRequest> | undefined;
     const held = new Promise<{ status: number; body: string }>((resolve, reject) => {
       const r = httpRequest(`${sim.url}/rpc/provider/a/${CHAIN}?transport=http`, { method: "POST", headers: { "content-type": "application/json" } });
-      r.on("response", (res) => {
-        let body = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => (body += c));
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-      });
+      r.on("response", (res) => readResponse(res, resolve));
       r.on("error", reject);
       r.write('{"jsonrpc":"2.0","id":1,');
       heldRequest = r;

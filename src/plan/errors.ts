@@ -76,3 +76,9 @@ export function didYouMean(word: string, candidates: readonly string[]): string 
   const limit = Math.max(1, Math.floor(word.length / 3));
   return best !== undefined && bestD <= limit ? ` (did you mean "${best}"?)` : "";
 }
+
+/** Why a file could not be read, in words: "file not found", "is a directory, expected <what>", or the OS message. */
+export function unreadableReason(err: unknown, what: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === "ENOENT" ? "file not found" : code === "EISDIR" ? `is a directory, expected ${what}` : (err as Error).message;
+}

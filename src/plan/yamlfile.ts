@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from "yaml";
-import { displayFile, formatPath, type PathSegment } from "./errors.js";
+import { displayFile, formatPath, unreadableReason, type PathSegment } from "./errors.js";
 import { substituteDocument, type Env } from "./env.js";
 import type { PlanIssue } from "./types.js";
 
@@ -85,9 +85,7 @@ export function readYamlFile(abs: string, env: Env, what: string): ReadResult {
   try {
     text = readFileSync(abs, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory, expected a file" : (err as Error).message;
-    issues.push({ file, path: "", message: `cannot read ${what}: ${reason}` });
+    issues.push({ file, path: "", message: `cannot read ${what}: ${unreadableReason(err, "a file")}` });
     return { readable: false, text: "", sources: [], issues, warnings };
   }
   const lines = new LineCounter();

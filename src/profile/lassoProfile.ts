@@ -16,7 +16,7 @@ import { readFileSync } from "node:fs";
 import path from "node:path";
 import { LineCounter, parseAllDocuments, type Document } from "yaml";
 import { routeSchema } from "../plan/schema.js";
-import { displayFile, formatIssue, type PathSegment } from "../plan/errors.js";
+import { displayFile, formatIssue, unreadableReason, type PathSegment } from "../plan/errors.js";
 import { redactUrl } from "../plan/redact.js";
 import type { PlanIssue } from "../plan/types.js";
 import { YamlSource } from "../plan/yamlfile.js";
@@ -168,9 +168,7 @@ export function readLassoProfile(profilePath: string): LassoProfile {
   try {
     text = readFileSync(abs, "utf8");
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === "ENOENT" ? "file not found" : code === "EISDIR" ? "is a directory, expected a Lasso profile file" : (err as Error).message;
-    throw new ProfileError([{ file, path: "", message: `cannot read Lasso profile: ${reason}` }]);
+    throw new ProfileError([{ file, path: "", message: `cannot read Lasso profile: ${unreadableReason(err, "a Lasso profile file")}` }]);
   }
   return parseLassoProfile(text, abs);
 }
