@@ -1,28 +1,9 @@
-import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import client from "prom-client";
 import type { ContinuitySample, Sample, SampleSink } from "../samples.js";
+import { registerNodeMetrics } from "./nodeDefaults.js";
 
 const LOOP_LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-
-/**
- * prom-client's default collectors, minus eventLoopLag: collectDefaultMetrics() cannot
- * leave that one out, and it runs monitorEventLoopDelay, whose 10 ms timer cost ~1% of a
- * core on its own (see loopLag.ts for the replacement). The names are prom-client 15's
- * lib/metrics modules; the metrics test fails if an upgrade moves them.
- */
-const DEFAULT_COLLECTORS = [
-  "processCpuTotal", "processStartTime", "osMemoryHeap", "processOpenFileDescriptors", "processMaxFileDescriptors",
-  "processResources", "processHandles", "processRequests", "heapSizeAndUsed", "heapSpacesSizeAndUsed", "version", "gc",
-];
-
-function registerDefaultMetrics(register: client.Registry, prefix: string): void {
-  const require = createRequire(import.meta.url);
-  for (const name of DEFAULT_COLLECTORS) {
-    const collector = require(`prom-client/lib/metrics/${name}.js`) as (r: client.Registry, c: object) => void;
-    collector(register, { register, prefix });
-  }
-}
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10];
 const OVERHEAD_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
@@ -103,7 +84,7 @@ export class MetricsSink implements SampleSink {
   constructor(opts: { version: string; collectDefaults?: boolean; clock?: () => number }) {
     this.clock = opts.clock ?? (() => performance.timeOrigin + performance.now());
     const r = this.registry;
-    if (opts.collectDefaults !== false) registerDefaultMetrics(r, "lasso_canary_");
+    if (opts.collectDefaults !== false) registerNodeMetrics(r);
     this.loopLag = new client.Histogram({
       name: "lasso_canary_eventloop_lag_seconds",
       help: "How late timers with a known due time ran (probe and watcher grids, 1 s heartbeat): the event-loop lag the probe clock suffers.",
