@@ -143,8 +143,8 @@ export class MetricsSink implements SampleSink {
       registers: [r],
     });
     this.retries = new client.Counter({
-      name: "lasso_canary_probe_retries_total",
-      help: "Upstream retries Lasso reported in routing metadata.",
+      name: "lasso_canary_probe_upstream_retries_total",
+      help: "Upstream retries Lasso made for probes, from routing metadata (the canary itself never retries).",
       labelNames: ["target", "chain", "route"],
       registers: [r],
     });
