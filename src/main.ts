@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import { LoopLag } from "./metrics/loopLag.js";
+import { expectedSeries } from "./metrics/fromPlan.js";
 import { MetricsSink } from "./metrics/registry.js";
 import type { Plan } from "./plan/index.js";
 import { ProbeEngine } from "./probes/engine.js";
@@ -62,6 +63,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     hourRetentionDays: plan.store.rollupRetentionDays,
   });
   const metrics = new MetricsSink({ version: VERSION });
+  metrics.expect(expectedSeries(plan));
   exportStoreStats(metrics, store);
   const loopLag = new LoopLag((ms) => metrics.observeLoopLag(ms));
 
