@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import { LoopLag } from "./metrics/loopLag.js";
+import { expectedSeries } from "./metrics/fromPlan.js";
 import { MetricsSink } from "./metrics/registry.js";
 import type { Plan } from "./plan/index.js";
 import { ProbeEngine } from "./probes/engine.js";
@@ -62,6 +63,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     hourRetentionDays: plan.store.rollupRetentionDays,
   });
   const metrics = new MetricsSink({ version: VERSION });
+  metrics.expect(expectedSeries(plan));
   exportStoreStats(metrics, store);
   const loopLag = new LoopLag((ms) => metrics.observeLoopLag(ms));
 
@@ -179,12 +181,12 @@ function exportStoreStats(metrics: MetricsSink, store: SampleStore): void {
   metrics.counter("lasso_canary_store_samples_written_total", "Samples committed to SQLite.", () => s().written);
   metrics.counter("lasso_canary_store_samples_dropped_total", "Samples dropped because the store could not keep up or failed.", () => s().dropped);
   metrics.counter("lasso_canary_store_write_errors_total", "Failed store write transactions (retried).", () => s().writeErrors);
-  metrics.gauge("lasso_canary_store_queue_samples", "Samples waiting to be written.", () => s().queued);
+  metrics.gauge("lasso_canary_store_queued_samples", "Samples waiting to be written.", () => s().queued);
   metrics.counter("lasso_canary_store_samples_rejected_total", "Samples that could not be encoded (a bug: please report).", () => s().rejected);
   metrics.counter("lasso_canary_store_compact_errors_total", "Failed compactions of closed minutes into raw rows and rollups.", () => s().compactErrors);
   metrics.counter("lasso_canary_store_prune_errors_total", "Failed retention steps.", () => s().pruneErrors);
-  metrics.gauge("lasso_canary_store_last_write_seconds", "Duration of the last store write transaction.", () => s().lastWriteDurationMs / 1000);
-  metrics.gauge("lasso_canary_store_last_compact_seconds", "Duration of the last compaction slice.", () => s().lastCompactDurationMs / 1000);
+  metrics.gauge("lasso_canary_store_last_write_duration_seconds", "Duration of the last store write transaction.", () => s().lastWriteDurationMs / 1000);
+  metrics.gauge("lasso_canary_store_last_compact_duration_seconds", "Duration of the last compaction slice.", () => s().lastCompactDurationMs / 1000);
 }
 
 /** Checks the plan against every target now and then every `intervalMs`; exports what it finds. */

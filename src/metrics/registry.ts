@@ -1,28 +1,10 @@
-import { createRequire } from "node:module";
 import { performance } from "node:perf_hooks";
 import client from "prom-client";
 import type { ContinuitySample, Sample, SampleSink } from "../samples.js";
+import { PLANNED_ERROR_CLASSES, plannedWatchEvents, type ExpectedSeries } from "./fromPlan.js";
+import { registerNodeMetrics } from "./nodeDefaults.js";
 
 const LOOP_LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
-
-/**
- * prom-client's default collectors, minus eventLoopLag: collectDefaultMetrics() cannot
- * leave that one out, and it runs monitorEventLoopDelay, whose 10 ms timer cost ~1% of a
- * core on its own (see loopLag.ts for the replacement). The names are prom-client 15's
- * lib/metrics modules; the metrics test fails if an upgrade moves them.
- */
-const DEFAULT_COLLECTORS = [
-  "processCpuTotal", "processStartTime", "osMemoryHeap", "processOpenFileDescriptors", "processMaxFileDescriptors",
-  "processResources", "processHandles", "processRequests", "heapSizeAndUsed", "heapSpacesSizeAndUsed", "version", "gc",
-];
-
-function registerDefaultMetrics(register: client.Registry, prefix: string): void {
-  const require = createRequire(import.meta.url);
-  for (const name of DEFAULT_COLLECTORS) {
-    const collector = require(`prom-client/lib/metrics/${name}.js`) as (r: client.Registry, c: object) => void;
-    collector(register, { register, prefix });
-  }
-}
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10];
 const OVERHEAD_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
@@ -74,11 +56,14 @@ function transportLabel(t: string | null): string {
 
 type WatcherLabels = { target: string; chain: string; watcher: string };
 
+const DELAY_SOURCES = ["block_time", "http_sighting"] as const;
+
 /** The prom-client sink: every sample becomes counter/histogram updates, nothing else. */
 export class MetricsSink implements SampleSink {
   readonly registry = new client.Registry();
   private readonly providers = new BoundedLabel(64);
   private readonly requests;
+  private readonly success;
   private readonly latency;
   private readonly served;
   private readonly headLag;
@@ -94,6 +79,7 @@ export class MetricsSink implements SampleSink {
   private readonly watchStalled;
   private readonly watchUnserved;
   private readonly loopLag;
+  private readonly sloObjective;
   /** Open stalls by watcher: stall seconds are added at each scrape while they last. */
   private readonly openStalls = new Map<string, { labels: WatcherLabels; openedAt: number; countedTo: number }>();
   private readonly knownWatchers = new Set<string>();
@@ -103,7 +89,7 @@ export class MetricsSink implements SampleSink {
   constructor(opts: { version: string; collectDefaults?: boolean; clock?: () => number }) {
     this.clock = opts.clock ?? (() => performance.timeOrigin + performance.now());
     const r = this.registry;
-    if (opts.collectDefaults !== false) registerDefaultMetrics(r, "lasso_canary_");
+    if (opts.collectDefaults !== false) registerNodeMetrics(r);
     this.loopLag = new client.Histogram({
       name: "lasso_canary_eventloop_lag_seconds",
       help: "How late timers with a known due time ran (probe and watcher grids, 1 s heartbeat): the event-loop lag the probe clock suffers.",
@@ -121,6 +107,12 @@ export class MetricsSink implements SampleSink {
       name: "lasso_canary_probe_requests_total",
       help: "Probe requests by outcome (ok|error|excluded) and error class (none when ok). excluded: plan mismatches (Lasso does not know the route), not Lasso's failures.",
       labelNames: [...series, "outcome", "error_class"],
+      registers: [r],
+    });
+    this.success = new client.Gauge({
+      name: "lasso_canary_probe_success",
+      help: "1 when the series' last probe got a good answer (outcome ok), 0 when it failed or was excluded (plan mismatch); absent before the first probe.",
+      labelNames: series,
       registers: [r],
     });
     this.latency = new client.Histogram({
@@ -162,8 +154,8 @@ export class MetricsSink implements SampleSink {
       registers: [r],
     });
     this.retries = new client.Counter({
-      name: "lasso_canary_probe_retries_total",
-      help: "Upstream retries Lasso reported in routing metadata.",
+      name: "lasso_canary_probe_upstream_retries_total",
+      help: "Upstream retries Lasso made for probes, from routing metadata (the canary itself never retries).",
       labelNames: ["target", "chain", "route"],
       registers: [r],
     });
@@ -222,6 +214,53 @@ export class MetricsSink implements SampleSink {
       labelNames: watcher,
       registers: [r],
     });
+    this.sloObjective = new client.Gauge({
+      name: "lasso_canary_slo_objective",
+      help: "SLO objectives of the plan, in base units named by sli: success_ratio, head_fresh_ratio (0..1), latency_p95_seconds, head_lag_max_blocks, delivery_delay_p95_seconds (when set).",
+      labelNames: ["chain", "sli"],
+      registers: [r],
+    });
+  }
+
+  /**
+   * Creates every series the plan implies at 0 (counters, histograms, stall gauges) and sets
+   * the SLO objectives, so a rate or increase() sees the first event after a start. The daemon
+   * calls it once with the plan before probes and watchers start; calling it again only adds.
+   */
+  expect(plan: ExpectedSeries): void {
+    for (const p of plan.probes) {
+      const series = { target: p.target, chain: p.chain, route: p.route, method: p.method };
+      const perRoute = { target: p.target, chain: p.chain, route: p.route };
+      this.requests.inc({ ...series, outcome: "ok", error_class: "none" }, 0);
+      this.requests.inc({ ...series, outcome: "excluded", error_class: "plan_mismatch" }, 0);
+      for (const errorClass of PLANNED_ERROR_CLASSES) this.requests.inc({ ...series, outcome: "error", error_class: errorClass }, 0);
+      this.latency.zero(series);
+      this.overhead.zero(perRoute);
+      this.regressions.inc(perRoute, 0);
+      this.retries.inc(perRoute, 0);
+      for (const assertion of p.assertions) this.assertionFailures.inc({ ...perRoute, assertion }, 0);
+      if (p.pinned) this.served.inc({ ...perRoute, provider: this.providers.value(p.pinned.provider), transport: p.pinned.transport }, 0);
+    }
+    for (const c of plan.consistency) for (const result of ["agree", "mismatch"]) this.consistency.inc({ ...c, result }, 0);
+    for (const w of plan.watchers) {
+      const labels = { target: w.target, chain: w.chain, watcher: w.watcher };
+      for (const event of plannedWatchEvents(w.subscription)) this.watchEvents.inc({ ...labels, event }, 0);
+      for (const source of DELAY_SOURCES) this.watchDelay.zero({ ...labels, source });
+      this.knowWatcher(labels);
+      this.watchStall.inc(labels, 0);
+    }
+    for (const o of plan.slos) this.sloObjective.set({ chain: o.chain, sli: o.sli }, o.value);
+  }
+
+  /** A watcher's gauges and refusal counter, created once at 0 (from the plan or its first sample). */
+  private knowWatcher(w: WatcherLabels): string {
+    const key = `${w.target}\u0000${w.chain}\u0000${w.watcher}`;
+    if (!this.knownWatchers.has(key)) {
+      this.knownWatchers.add(key);
+      this.watchStalled.set(w, 0);
+      this.watchUnserved.inc(w, 0);
+    }
+    return key;
   }
 
   private acceptContinuity(s: ContinuitySample): void {
@@ -229,12 +268,7 @@ export class MetricsSink implements SampleSink {
     const inc = watchEventIncrement(s);
     // inc(0) still creates the series, so a watcher's counters exist before its first incident.
     this.watchEvents.inc({ ...w, event: s.event }, inc);
-    const key = `${s.target}\u0000${s.chain}\u0000${s.watcher}`;
-    if (!this.knownWatchers.has(key)) {
-      this.knownWatchers.add(key);
-      this.watchStalled.set(w, 0);
-      this.watchUnserved.inc(w, 0);
-    }
+    const key = this.knowWatcher(w);
     if (s.event === "stall") this.stallSample(key, w, s);
     if (s.event === "subscribe_refused" || s.event === "upgrade_refused") this.watchUnserved.inc(w, Math.max(0, s.count));
     if (s.event !== "delivered") return;
@@ -275,6 +309,7 @@ export class MetricsSink implements SampleSink {
     const series = { target: s.target, chain: s.chain, route: s.route, method: s.method };
     const perRoute = { target: s.target, chain: s.chain, route: s.route };
     this.requests.inc({ ...series, outcome: s.errorClass === "plan_mismatch" ? "excluded" : s.outcome, error_class: s.errorClass ?? "none" });
+    this.success.set(series, s.outcome === "ok" ? 1 : 0);
     this.latency.observe(series, s.latencyMs / 1000);
     if (s.outcome === "ok") this.served.inc({ ...perRoute, provider: this.providers.value(s.provider), transport: transportLabel(s.transport) });
     if (s.headLagBlocks !== null) this.headLag.set(perRoute, s.headLagBlocks);
