@@ -119,13 +119,13 @@ export class MetricsSink implements SampleSink {
     const series = ["target", "chain", "route", "method"] as const;
     this.requests = new client.Counter({
       name: "lasso_canary_probe_requests_total",
-      help: "Probe requests by outcome (ok|error|excluded) and error class (none when ok). excluded: plan mismatches (Lasso does not know the route), not Lasso's failures.",
+      help: "Probe requests by outcome (ok|error|excluded) and error class (none when ok). ok: a well-formed answer, even one that failed an assertion (see lasso_canary_assertion_failures_total). excluded: plan mismatches (Lasso does not know the route), not Lasso's failures.",
       labelNames: [...series, "outcome", "error_class"],
       registers: [r],
     });
     this.latency = new client.Histogram({
       name: "lasso_canary_probe_latency_seconds",
-      help: "Client-observed probe latency, all outcomes.",
+      help: "Client-observed latency of well-formed answers (outcome ok), the population of the report's percentiles.",
       labelNames: series,
       buckets: LATENCY_BUCKETS,
       registers: [r],
@@ -275,7 +275,7 @@ export class MetricsSink implements SampleSink {
     const series = { target: s.target, chain: s.chain, route: s.route, method: s.method };
     const perRoute = { target: s.target, chain: s.chain, route: s.route };
     this.requests.inc({ ...series, outcome: s.errorClass === "plan_mismatch" ? "excluded" : s.outcome, error_class: s.errorClass ?? "none" });
-    this.latency.observe(series, s.latencyMs / 1000);
+    if (s.outcome === "ok") this.latency.observe(series, s.latencyMs / 1000);
     if (s.outcome === "ok") this.served.inc({ ...perRoute, provider: this.providers.value(s.provider), transport: transportLabel(s.transport) });
     if (s.headLagBlocks !== null) this.headLag.set(perRoute, s.headLagBlocks);
     if (s.headRegression) this.regressions.inc(perRoute);
