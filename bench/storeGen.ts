@@ -71,6 +71,8 @@ export function probeSamples(from: number, to: number, rand: () => number): Prob
           headLagBlocks: lag,
           headRegression: hasHead && rand() < 0.0005,
           failedAssertions: [],
+          // The reference plan asserts the shape of every answer: judged, and right.
+          correct: ok ? true : null,
         });
       }
     }

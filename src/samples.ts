@@ -10,8 +10,7 @@
  * - connect: could not connect / connection reset before an answer
  * - http_<status>: non-2xx HTTP status (http_429, http_502, ...)
  * - rpc_<code>: a JSON-RPC error object (rpc_-32000, rpc_-32600, ...)
- * - invalid_response: not JSON, not JSON-RPC 2.0, wrong id, or a result of the wrong shape
- * - assertion: a well-formed answer that failed an assertion (chain id, monotonic head, ...)
+ * - invalid_response: not JSON, not JSON-RPC 2.0, wrong id, neither result nor error
  * - plan_mismatch: Lasso does not know the route's chain, provider or profile (HTTP 400 -32602,
  *   404 -32000): our plan does not match the deployment. Excluded from Lasso's SLIs.
  */
@@ -21,8 +20,13 @@ export type ErrorClass =
   | `http_${number}`
   | `rpc_${number}`
   | "invalid_response"
-  | "assertion"
   | "plan_mismatch";
+
+/**
+ * The assertion judged by the head-freshness SLI (its own budget, from headLagBlocks). Every
+ * other assertion (chainId, shape:*, monotonicHead) is judged by the correctness SLI.
+ */
+export const FRESHNESS_ASSERTION = "freshness";
 
 export interface ProbeSample {
   kind: "probe";
@@ -34,9 +38,15 @@ export interface ProbeSample {
   /** Route name from the plan, e.g. "default", "fastest", "pin:alchemy", "canary/fastest". */
   route: string;
   method: string;
+  /**
+   * The availability SLI: "ok" when Lasso answered with a well-formed JSON-RPC `result`, whether
+   * or not that result passed the assertions (those are judged by the correctness and freshness
+   * SLIs, with budgets of their own); "error" when there was no such answer (errorClass says why).
+   */
   outcome: "ok" | "error";
+  /** Why there was no well-formed answer; null when outcome is "ok". */
   errorClass: ErrorClass | null;
-  /** Human-readable detail of the failure (secrets redacted); never a metric label. */
+  /** Human-readable detail of the failure or of the failed assertions (secrets redacted); never a metric label. */
   errorDetail: string | null;
   /** Client-observed latency, monotonic clock, ms. */
   latencyMs: number;
@@ -54,8 +64,14 @@ export interface ProbeSample {
   headLagBlocks: number | null;
   /** True when this answer's head was lower than the previous one on the same series. */
   headRegression: boolean;
-  /** Names of failed assertions, empty when all passed. */
+  /** Names of failed assertions, empty when all passed: "freshness", "chainId", "monotonicHead", "shape:<shape>". */
   failedAssertions: string[];
+  /**
+   * The correctness SLI: true when a well-formed answer passed every correctness assertion of
+   * its series (chainId, shape, monotonicHead: all but freshness), false when it failed one,
+   * null when it was not judged (no well-formed answer, or the series has no such assertion).
+   */
+  correct: boolean | null;
 }
 
 /** Cross-provider agreement on the hash of a block at a safe depth. */

@@ -8,6 +8,12 @@ import { waitFor } from "./helpers/waitFor.js";
 // One test bed and daemon for the whole file: the tests run in order and each undoes the
 // faults it sets. Probes run every second on every route.
 const PROVIDERS = ["alpha", "bravo", "charlie"];
+/** The delivery delay objective the checks set, and the watcher it judges. */
+const MAX_DELIVERY_DELAY_MS = 3000;
+const CHECKS = blockNumberChecks("ethereum", 1, PROVIDERS, "watchers:\n  - { subscription: newHeads, routes: [load-balanced] }\n")
+  .replace("maxHeadLagBlocks: 2 }", `maxHeadLagBlocks: 2, maxDeliveryDelay: ${MAX_DELIVERY_DELAY_MS / 1000}s }`);
+/** HdrHistogram with 2 significant digits: a percentile reads back at most 10^-2 (1%) above the sample. */
+const HDR_PRECISION = 10 ** -2;
 
 async function report(c: CanaryBed, since: number): Promise<Report> {
   const res = await fetch(`${c.daemon.url}/report?since=${(since / 1000).toFixed(3)}`);
@@ -39,7 +45,7 @@ describe("daemon against the test bed", { timeout: 200_000 }, () => {
   before(async () => {
     c = await startCanaryBed(
       { chains: [{ name: "ethereum", chainId: 1, blockTimeSec: 1, providers: PROVIDERS }], healthPollMs: 250, breakerOpenMs: 120_000 },
-      { ethereum: blockNumberChecks("ethereum", 1, PROVIDERS) },
+      { ethereum: CHECKS },
     );
   });
   after(async () => {
@@ -112,6 +118,18 @@ describe("daemon against the test bed", { timeout: 200_000 }, () => {
       assert.ok(served(lb, "charlie") > 0, "the lagging provider served");
       const freshness = r.chains[0]?.slo.find((s) => s.route === "load-balanced" && s.sli === "head_freshness");
       assert.equal(freshness?.pass, false, "the freshness SLO fails");
+      // A stale answer burns the freshness budget, not availability: it is stored as a well-formed answer.
+      const reader = StoreReader.open(c.plan.store.path);
+      let stale;
+      try {
+        stale = reader.probeSamples({ since: tDefect, until: Date.now() })
+          .filter((x) => x.route === "load-balanced" && x.failedAssertions.includes("freshness"));
+      } finally {
+        reader.close();
+      }
+      assert.ok(stale.length > 0, "stale answers were recorded");
+      assert.deepEqual([...new Set(stale.map((x) => `${x.outcome} ${x.errorClass}`))], ["ok null"]);
+      assert.equal(lb.errors.some((e) => e.errorClass === "assertion"), false, `no answer counted unavailable: ${JSON.stringify(lb.errors)}`);
       const metrics = await (await fetch(`${c.daemon.url}/metrics`)).text();
       assert.match(metrics, /lasso_canary_assertion_failures_total\{target="lb",chain="ethereum",route="load-balanced",assertion="freshness"\} [1-9]/);
     } finally {
@@ -120,24 +138,43 @@ describe("daemon against the test bed", { timeout: 200_000 }, () => {
     }
   });
 
-  test("p95 in /report agrees with the raw samples within the histogram's precision", async () => {
+  test("p95 in /report is the raw well-formed answers' p95, within the histogram's 1%", async () => {
     const since = Date.now() - 60 * 60_000;
-    const r = await report(c, since);
+    // Ends in the past so that every probe sent before it has been answered and recorded.
+    const until = Date.now() - 3000;
+    const res = await fetch(`${c.daemon.url}/report?since=${(since / 1000).toFixed(3)}&until=${(until / 1000).toFixed(3)}`);
+    assert.equal(res.status, 200);
+    const r = (await res.json()) as Report;
     const reader = StoreReader.open(c.plan.store.path);
     let raw;
     try {
-      raw = reader.probeSamples({ since, until: Date.now() }).filter((s) => s.route === "load-balanced" && s.method === "eth_blockNumber" && s.outcome === "ok");
+      raw = reader.probeSamples({ since, until }).filter((s) => s.route === "load-balanced" && s.method === "eth_blockNumber" && s.outcome === "ok");
     } finally {
       reader.close();
     }
     const reported = series(r, "load-balanced");
     assert.ok(reported && raw.length >= 10, `enough samples (${raw.length})`);
-    assert.equal(reported.ok, raw.length, "the report counts exactly the raw successes");
+    assert.equal(reported.ok, raw.length, "the report counts exactly the raw well-formed answers");
     const sorted = raw.map((s) => s.latencyMs).sort((a, b) => a - b);
     const exact = sorted[Math.ceil(0.95 * sorted.length) - 1] ?? NaN;
-    const p95 = reported.latencyMs.p95 ?? NaN;
-    // HdrHistogram, 2 significant digits: within 1%; raw rows store 10 us resolution.
-    assert.ok(Math.abs(p95 - exact) <= exact * r.latencyPrecision.relativeError + 0.02, `report p95 ${p95} vs raw ${exact}`);
+    const row = r.chains[0]?.slo.find((s) => s.route === "load-balanced" && s.sli === "latency_p95_ms");
+    for (const [what, p95] of [["series", reported.latencyMs.p95], ["SLO row", row?.actual]] as const) {
+      assert.ok(p95 !== null && p95 !== undefined && p95 >= exact && p95 <= exact * (1 + HDR_PRECISION), `${what} p95 ${p95} vs raw ${exact}`);
+    }
+  });
+
+  test("the delivery delay objective set in the checks is judged per watcher in /report", async () => {
+    const since = Date.now() - 60 * 60_000;
+    const r = await waitFor(async () => {
+      const rep = await report(c, since);
+      const w = rep.chains[0]?.continuity.watchers.find((x) => x.watcher === "newHeads:load-balanced");
+      return (w?.delayMs.samples ?? 0) >= 3 ? rep : null;
+    }, { timeoutMs: 30_000, intervalMs: 500, message: "3 heads delivered with a delay" });
+    const w = r.chains[0]?.continuity.watchers.find((x) => x.watcher === "newHeads:load-balanced");
+    const row = r.chains[0]?.slo.find((s) => s.watcher === "newHeads:load-balanced" && s.sli === "delivery_delay_p95_ms");
+    assert.deepEqual([row?.objective, row?.objectiveText, row?.events, row?.actual],
+      [MAX_DELIVERY_DELAY_MS, `delivery delay p95 <= ${MAX_DELIVERY_DELAY_MS} ms`, w?.delayMs.samples, w?.delayMs.p95]);
+    assert.equal(row?.pass, (w?.delayMs.p95 ?? Infinity) <= MAX_DELIVERY_DELAY_MS);
   });
 
   test("a restart keeps history and the accounting resumes", async () => {

@@ -40,14 +40,18 @@ const CHECKS = [
 
 const W = { target: "lb", chain: "ethereum", watcher: WATCHER };
 const BRAVO = { target: "lb", chain: "ethereum", route: "pin:bravo", method: "eth_blockNumber" };
-const BRAVO_ROUTE = { target: "lb", chain: "ethereum", route: "pin:bravo" };
 /** The incidents' series, named as an alert rule would select them. */
 const INCIDENT_SERIES: Array<{ what: string; name: string; labels: Record<string, string> }> = [
   { what: "gap blocks", name: "lasso_canary_watch_events_total", labels: { ...W, event: "gap" } },
   { what: "stalls begun", name: "lasso_canary_watch_events_total", labels: { ...W, event: "stall" } },
-  { what: "assertion errors", name: "lasso_canary_probe_requests_total", labels: { ...BRAVO, outcome: "error", error_class: "assertion" } },
-  { what: "freshness failures", name: "lasso_canary_assertion_failures_total", labels: { ...BRAVO_ROUTE, assertion: "freshness" } },
 ];
+
+/** bravo's pin's error series (every class), keyed by class. */
+function bravoErrors(samples: readonly PromSample[]): Map<string, number> {
+  return new Map(samples
+    .filter((s) => s.name === "lasso_canary_probe_requests_total" && s.labels["route"] === "pin:bravo" && s.labels["outcome"] === "error")
+    .map((s) => [s.labels["error_class"] ?? "?", s.value]));
+}
 
 function value(samples: readonly PromSample[], name: string, labels: Record<string, string>): number {
   const v = seriesValue(samples, name, labels);
@@ -104,23 +108,32 @@ describe("/metrics for Prometheus", { timeout: 150_000 }, () => {
       return seriesValue(m, "lasso_canary_watch_stalled", W) === 0 && (seriesValue(m, "lasso_canary_watch_events_total", { ...W, event: "gap" }) ?? 0) > 0;
     }, { timeoutMs: 30_000, intervalMs: 200, message: "the stall to end and its gap to be confirmed" });
 
-    // One error: a stale answer on bravo's pin (6 blocks behind fails freshness), for one probe only.
+    // One error: bravo answers 3 s late (past the probe's 800 ms timeout; latency trips no breaker),
+    // for one probe only: set right after one of its 5 s probes, cleared once the next has failed.
+    const errorsBefore = [...bravoErrors(first).values()].reduce((a, b) => a + b, 0);
     const before = bravoProbes(await scrape(c.daemon.url));
     await waitFor(async () => bravoProbes(await scrape(c.daemon.url)) > before, { timeoutMs: 15_000, intervalMs: 100, message: "a probe of bravo's pin" });
     const bravo = c.bed.provider("ethereum", "bravo");
-    bravo.setFault({ kind: "stale_head", blocks: 6 }, 60_000);
+    bravo.setFault({ kind: "latency", fixedMs: 3000, jitterMs: 0 }, 60_000);
     let failed: PromSample[];
     try {
       failed = await waitFor(async () => {
         const m = await scrape(c.daemon.url);
-        return (seriesValue(m, "lasso_canary_probe_requests_total", { ...BRAVO, outcome: "error", error_class: "assertion" }) ?? 0) > 0 ? m : null;
-      }, { timeoutMs: 15_000, intervalMs: 100, message: "bravo's next probe to fail its freshness assertion" });
+        return [...bravoErrors(m).values()].reduce((a, b) => a + b, 0) > errorsBefore ? m : null;
+      }, { timeoutMs: 15_000, intervalMs: 100, message: "bravo's next probe to fail" });
     } finally {
       bravo.clearFault();
     }
     assert.equal(value(failed, "lasso_canary_probe_success", BRAVO), 0, "probe_success is 0 after the failed probe");
 
     const second = await scrape(c.daemon.url);
+    const errorIncrease = new Map<string, number>();
+    for (const [cls, v] of bravoErrors(second)) {
+      const was = bravoErrors(first).get(cls);
+      assert.notEqual(was, undefined, `error class ${cls} on pin:bravo existed at 0 before its first event`);
+      if (v - (was ?? 0) !== 0) errorIncrease.set(cls, v - (was ?? 0));
+    }
+    assert.equal([...errorIncrease.values()].reduce((a, b) => a + b, 0), 1, `exactly one probe error on pin:bravo: ${JSON.stringify([...errorIncrease])}`);
     const increases = Object.fromEntries(INCIDENT_SERIES.map((s) => [s.what, value(second, s.name, s.labels) - value(first, s.name, s.labels)]));
     // The gap's size in blocks is how long the drop lasted; the store counted the same incident.
     const res = await fetch(`${c.daemon.url}/report?since=${((t0 - 1000) / 1000).toFixed(3)}`);
@@ -128,7 +141,7 @@ describe("/metrics for Prometheus", { timeout: 150_000 }, () => {
     const report = (await res.json()) as Report;
     const missing = report.chains[0]?.continuity.watchers.find((w) => w.watcher === WATCHER)?.missingBlocks;
     assert.ok(missing !== undefined && missing > 0, `the report counts the gap: ${missing}`);
-    assert.deepEqual(increases, { "gap blocks": missing, "stalls begun": 1, "assertion errors": 1, "freshness failures": 1 });
+    assert.deepEqual(increases, { "gap blocks": missing, "stalls begun": 1 });
   });
 
   test("Node's metrics under their standard names, SLO objectives in base units, a 0/1 probe_success per series", async () => {

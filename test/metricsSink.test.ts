@@ -108,13 +108,13 @@ describe("metrics sink: probe_success", () => {
   const base: ProbeSample = {
     kind: "probe", ts: 1_700_000_000_000, target: "lb", chain: "ethereum", route: "fastest", method: "eth_blockNumber",
     outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 12, provider: "alpha", transport: "http", retries: 0,
-    circuitState: null, upstreamLatencyMs: null, lassoOverheadMs: null, blockHeight: 10, headLagBlocks: 0, headRegression: false, failedAssertions: [],
+    circuitState: null, upstreamLatencyMs: null, lassoOverheadMs: null, blockHeight: 10, headLagBlocks: 0, headRegression: false, failedAssertions: [], correct: null,
   };
   const steps: Array<{ name: string; sample: Partial<ProbeSample>; want: number }> = [
     { name: "an ok answer", sample: {}, want: 1 },
     { name: "a timeout", sample: { outcome: "error", errorClass: "timeout" }, want: 0 },
     { name: "ok again", sample: {}, want: 1 },
-    { name: "a failed assertion", sample: { outcome: "error", errorClass: "assertion", failedAssertions: ["freshness"] }, want: 0 },
+    { name: "a well-formed answer that failed an assertion (blackbox-style: not a success)", sample: { failedAssertions: ["freshness"] }, want: 0 },
     { name: "a plan mismatch (excluded from SLIs, still not a success)", sample: { outcome: "error", errorClass: "plan_mismatch" }, want: 0 },
   ];
   const sink = new MetricsSink({ version: "t", collectDefaults: false });

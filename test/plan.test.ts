@@ -194,10 +194,10 @@ describe("valid fixture: routes, series, rates", () => {
     const base = plan.chains.find((c) => c.chain === "8453");
     assert.equal(eth?.chainId, 1);
     assert.equal(eth?.blockTimeMs, 12000);
-    assert.deepEqual(eth?.slo, { successRatio: 0.999, p95LatencyMs: 300, maxHeadLagBlocks: 2 });
+    assert.deepEqual(eth?.slo, { successRatio: 0.999, p95LatencyMs: 300, maxHeadLagBlocks: 2, headFreshRatio: 0.99, correctnessRatio: 0.999, consistencyRatio: 0.999, maxDeliveryDelayMs: null });
     assert.equal(base?.chainId, 8453);
     assert.equal(base?.blockTimeMs, 2000);
-    assert.deepEqual(base?.slo, { successRatio: 0.999, p95LatencyMs: 500, maxHeadLagBlocks: 2 });
+    assert.deepEqual(base?.slo, { successRatio: 0.999, p95LatencyMs: 500, maxHeadLagBlocks: 2, headFreshRatio: 0.99, correctnessRatio: 0.999, consistencyRatio: 0.999, maxDeliveryDelayMs: null });
     assert.deepEqual(eth?.targets, ["lb", "node-a"]);
     assert.deepEqual(base?.targets, ["lb"]);
   });
@@ -359,6 +359,26 @@ describe("watchers", () => {
     assert.match(text, /watchers \(HTTP via fastest: eth_blockNumber every 12s, 6 confirmations\/min; 0\.183 req\/s per target\):/);
     assert.match(text, /newHeads:pin:infura\s+\/ws\/rpc\/provider\/infura\/ethereum \(stall after 3 block times\)/);
     assert.ok(!text.includes("key@"));
+  });
+
+  it("SLO objectives are read from slo: every ratio, and the delivery delay as a duration", () => {
+    const plan = withWatchers(
+      "slo: { successRatio: 0.99, headFreshRatio: 0.95, correctnessRatio: 0.9999, consistencyRatio: 0.98, maxDeliveryDelay: 3s }\n" +
+      "watchers:\n  - { subscription: newHeads, routes: [fastest] }\n",
+    );
+    assert.deepEqual(plan.chains[0]?.slo, {
+      successRatio: 0.99, p95LatencyMs: 300, maxHeadLagBlocks: 2, headFreshRatio: 0.95, correctnessRatio: 0.9999,
+      consistencyRatio: 0.98, maxDeliveryDelayMs: 3000,
+    });
+    assert.deepEqual(plan.warnings.map((w) => `${w.path}: ${w.message}`), ["slo.consistencyRatio: has no effect: this chain has no consistency checks"]);
+    assert.match(summarizePlan(plan), /correct >= 99\.99%, consistent >= 98%, delivery delay p95 <= 3s/);
+  });
+
+  it("a delivery delay objective without watchers, or within the block timestamps' 1 s resolution, is a warning", () => {
+    assert.deepEqual(withWatchers("slo: { maxDeliveryDelay: 3s }\n").warnings.map((w) => `${w.path}: ${w.message}`),
+      ["slo.maxDeliveryDelay: has no effect: this chain has no watchers"]);
+    assert.deepEqual(withWatchers("slo: { maxDeliveryDelay: 800ms }\nwatchers:\n  - { subscription: newHeads, routes: [fastest] }\n").warnings.map((w) => w.message),
+      ["800ms is within the 1 s resolution of block timestamps: on-time blocks can measure up to 1 s late and fail it"]);
   });
 
   it("watch settings without watchers are a warning", () => {
@@ -590,6 +610,12 @@ const RULES: RuleCase[] = [
   { name: "reconnect initial above max", checks: { "checks/ethereum.yaml": eth({ extra: "watch: { reconnect: { initial: 10s, max: 5s } }\nwatchers:\n  - { subscription: newHeads, routes: all }\n" }) }, file: "checks/ethereum.yaml", path: "watch.reconnect.initial", message: /must not exceed max \(5s\)/ },
   { name: "head poll faster than 100 ms", checks: { "checks/ethereum.yaml": eth({ extra: "watch: { headPollInterval: 50ms }\nwatchers:\n  - { subscription: newHeads, routes: all }\n" }) }, file: "checks/ethereum.yaml", path: "watch.headPollInterval", message: /must be at least 100ms/ },
   { name: "SLO ratio above 1", checks: { "checks/ethereum.yaml": `${eth()}slo: { successRatio: 99.9 }\n` }, file: "checks/ethereum.yaml", path: "slo.successRatio", message: /must be <= 1/ },
+  { name: "freshness ratio above 1", checks: { "checks/ethereum.yaml": `${eth()}slo: { headFreshRatio: 2 }\n` }, file: "checks/ethereum.yaml", path: "slo.headFreshRatio", message: /must be <= 1/ },
+  { name: "correctness ratio of 0", checks: { "checks/ethereum.yaml": `${eth()}slo: { correctnessRatio: 0 }\n` }, file: "checks/ethereum.yaml", path: "slo.correctnessRatio", message: /must be > 0/ },
+  { name: "consistency ratio not a number", checks: { "checks/ethereum.yaml": `${eth()}slo: { consistencyRatio: high }\n` }, file: "checks/ethereum.yaml", path: "slo.consistencyRatio", message: /must be a ratio, e\.g\. 0\.999/ },
+  { name: "delivery delay not a duration", checks: { "checks/ethereum.yaml": `${eth()}slo: { maxDeliveryDelay: soon }\n` }, file: "checks/ethereum.yaml", path: "slo.maxDeliveryDelay", message: /"soon" is not a duration/ },
+  { name: "delivery delay of 0", checks: { "checks/ethereum.yaml": `${eth()}slo: { maxDeliveryDelay: 0 }\n` }, file: "checks/ethereum.yaml", path: "slo.maxDeliveryDelay", message: /must be at least 1ms/ },
+  { name: "unknown SLO key", checks: { "checks/ethereum.yaml": `${eth()}slo: { maxDeliveryDelayMs: 3000 }\n` }, file: "checks/ethereum.yaml", path: "slo.maxDeliveryDelayMs", message: /unknown key \(did you mean "maxDeliveryDelay"\?\)/ },
 ];
 
 describe("every validation rule names file, path and reason", () => {

@@ -65,26 +65,39 @@ const ok = (result: unknown, provider = "alpha"): RpcCallResult => ({
 
 const timing = (): ChainTiming => ({ blockTimeMs: 1000, horizonMs: 60_000 });
 
-test("sample: provider from metadata, head lag vs consensus at arrival, regressions and shape failures", () => {
+test("sample: provider from metadata, head lag vs consensus at arrival; a stale or wrong answer is still available", () => {
   const board = new HeadBoard(timing);
   board.report("lb", "eth", "alpha", 110, 500);
   const state = { lastHeight: null as number | null };
   const s1 = toSample(spec, 1000, ok("0x6c"), board, state); // 108
   assert.equal(s1.outcome, "ok");
+  assert.equal(s1.correct, true, "shape and monotonic head judged and passed");
+  assert.deepEqual(s1.failedAssertions, []);
   assert.equal(s1.provider, "alpha");
   assert.equal(s1.blockHeight, 108);
   assert.equal(s1.headLagBlocks, 2);
   assert.equal(s1.lassoOverheadMs, 1.5);
 
   const s2 = toSample(spec, 2000, ok("0x64", "bravo"), board, state); // 100: behind consensus and backwards
-  assert.equal(s2.outcome, "error");
-  assert.equal(s2.errorClass, "assertion");
+  assert.equal(s2.outcome, "ok", "a well-formed answer counts for availability whatever it says");
+  assert.equal(s2.errorClass, null);
+  assert.equal(s2.correct, false, "the regression is a correctness failure");
+  assert.equal(s2.errorDetail, "failed: monotonicHead, freshness");
   assert.equal(s2.headLagBlocks, 11, "judged on arrival (2012): 110 answered at 500 is carried one block on");
   assert.equal(s2.headRegression, true);
   assert.deepEqual(s2.failedAssertions.sort(), ["freshness", "monotonicHead"]);
 
   const s3 = toSample(spec, 3000, ok({ not: "a quantity" }), board, state);
-  assert.deepEqual(s3.failedAssertions, ["shape:quantity"]);
+  assert.deepEqual([s3.outcome, s3.correct, s3.failedAssertions], ["ok", false, ["shape:quantity"]]);
+
+  // Only stale: the freshness SLI's business, not correctness.
+  board.report("lb", "eth", "alpha", 120, 3500);
+  const s4 = toSample(spec, 4000, ok("0x6e"), board, state); // 110, 10 behind
+  assert.deepEqual([s4.outcome, s4.correct, s4.failedAssertions, s4.headLagBlocks], ["ok", true, ["freshness"], 10]);
+
+  const freshnessOnly: ProbeSeriesSpec = { ...spec, assertions: [{ kind: "freshness" }] };
+  const s5 = toSample(freshnessOnly, 5000, ok("0x6e"), board, { lastHeight: null });
+  assert.deepEqual([s5.outcome, s5.correct, s5.failedAssertions], ["ok", null, ["freshness"]], "no correctness assertion: not judged");
 });
 
 test("sample: pinned series feed the consensus; chainId assertion checks the number", () => {
@@ -95,14 +108,18 @@ test("sample: pinned series feed the consensus; chainId assertion checks the num
   assert.equal(board.consensus("lb", "eth", 1012), 32, "reported at its arrival, sentAt + latency");
   assert.equal(board.consensus("lb", "eth", 1011), null);
   const chainIdSpec: ProbeSeriesSpec = { ...pinned, method: "eth_chainId", assertions: [{ kind: "chainId" }] };
-  assert.equal(toSample(chainIdSpec, 1000, ok("0x1"), board, { lastHeight: null }).outcome, "ok");
-  assert.equal(toSample(chainIdSpec, 1000, ok("0x2105"), board, { lastHeight: null }).errorClass, "assertion");
+  const right = toSample(chainIdSpec, 1000, ok("0x1"), board, { lastHeight: null });
+  assert.deepEqual([right.outcome, right.correct, right.failedAssertions], ["ok", true, []]);
+  const wrong = toSample(chainIdSpec, 1000, ok("0x2105"), board, { lastHeight: null });
+  assert.deepEqual([wrong.outcome, wrong.errorClass, wrong.correct, wrong.failedAssertions], ["ok", null, false, ["chainId"]]);
 });
 
 test("sample: a transport failure keeps its class and carries no height", () => {
   const failed: RpcCallResult = { outcome: "error", errorClass: "timeout", errorDetail: "no answer", latencyMs: 500, httpStatus: null, rpcCode: null, result: undefined, meta: null };
   const s = toSample(spec, 1000, failed, new HeadBoard(timing), { lastHeight: 5 });
+  assert.equal(s.outcome, "error");
   assert.equal(s.errorClass, "timeout");
+  assert.equal(s.correct, null, "no answer: not judged for correctness");
   assert.equal(s.blockHeight, null);
   assert.equal(s.provider, null);
 });

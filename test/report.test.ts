@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { MetricsSink } from "../src/metrics/registry.js";
 import { buildReport } from "../src/report/build.js";
 import { renderMarkdown } from "../src/report/markdown.js";
 import { ReportRunner } from "../src/report/runner.js";
@@ -40,15 +41,21 @@ function assertJsonClean(v: unknown, path = "report"): void {
 
 const parseReport = (body: string): Report => JSON.parse(body) as Report;
 
+/**
+ * HdrHistogram with 2 significant digits (the report's stated latencyPrecision): a percentile
+ * reads back as the highest value of the sample's bucket, at most 10^-2 (1%) above it.
+ */
+const HDR_PRECISION = 10 ** -2;
+
 function chain(r: Report, name: string): ChainReport {
   const c = r.chains.find((x) => x.chain === name);
   assert.ok(c, `chain ${name} in report`);
   return c;
 }
 
-function sloRow(c: ChainReport, route: string, sli: SloRow["sli"]): SloRow {
-  const row = c.slo.find((r) => r.route === route && r.sli === sli);
-  assert.ok(row, `SLO row ${route} ${sli}`);
+function sloRow(c: ChainReport, route: string | null, sli: SloRow["sli"], target = "lb"): SloRow {
+  const row = c.slo.find((r) => r.route === route && r.sli === sli && r.target === target);
+  assert.ok(row, `SLO row ${target} ${route} ${sli}`);
   return row;
 }
 
@@ -128,7 +135,7 @@ describe("buildReport", () => {
       for (const [p, got] of [[50, s.latencyMs.p50], [95, s.latencyMs.p95], [99, s.latencyMs.p99]] as const) {
         const want = raw[Math.ceil((p / 100) * raw.length) - 1] as number;
         assert.ok(got !== null);
-        assert.ok(Math.abs(got - want) <= want * report.latencyPrecision.relativeError,
+        assert.ok(Math.abs(got - want) <= want * HDR_PRECISION,
           `p${p} over ${r.granularity}: report ${got} vs raw ${want}`);
       }
     }
@@ -216,11 +223,114 @@ describe("buildReport", () => {
     assert.deepEqual(c.consistency, {
       checks: 4, mismatches: 1, mismatchRatio: 0.25, byTarget: [{ target: "lb", checks: 4, mismatches: 1 }],
     });
+    const consistent = sloRow(c, null, "consistency");
+    assert.deepEqual([consistent.objective, consistent.actual, consistent.events, consistent.bad, consistent.pass], [0.999, 0.75, 4, 1, false]);
     const md = renderMarkdown(report);
-    for (const want of ["## base", "### SLOs", "success >= 99%", "FAIL", "PASS", "timeout: 10", "alchemy (http) 50.0%", "infura (ws) 5.0%", "1 of 4 checks found providers disagreeing"]) {
+    for (const want of ["## base", "### SLOs", "well-formed answers >= 99%", "| lb | — | — | providers agree on block hashes >= 99.9% of checks | 75.000% |", "FAIL", "PASS", "timeout: 10", "alchemy (http) 50.0%", "infura (ws) 5.0%", "1 of 4 checks found providers disagreeing"]) {
       assert.ok(md.includes(want), `markdown contains ${want}`);
     }
     assert.doesNotMatch(md, /NaN|undefined|Infinity/);
+    store.close();
+  });
+
+  test("availability, correctness, freshness and consistency are separate SLIs with separate budgets", () => {
+    const s: ProbeSample[] = [];
+    let t = T0;
+    const add = (n: number, over: Partial<ProbeSample>): void => {
+      for (let i = 0; i < n; i++) s.push(probe((t += 1000), over));
+    };
+    // route default, eth_blockNumber: 100 probes. 90 right and fresh; 5 wrong (chain id); 3 right but stale; 2 without an answer.
+    add(90, { headLagBlocks: 0 });
+    add(5, { headLagBlocks: 0, correct: false, failedAssertions: ["chainId"] });
+    add(3, { headLagBlocks: 5, failedAssertions: ["freshness"] });
+    add(2, { outcome: "error", errorClass: "timeout", latencyMs: 5000 });
+    // and 4 answers of a method with no correctness assertion: available, never judged.
+    add(4, { method: "eth_call", correct: null });
+    // route fastest: no correctness assertion configured (never judged), all answered.
+    add(10, { route: "fastest", correct: null });
+    const store = storeWith(s, T0 + DAY);
+    for (const [target, agree] of [["lb", true], ["lb", false], ["lb", true], ["lb", true], ["node-a", true], ["node-a", true]] as const) {
+      store.accept({ kind: "consistency", ts: (t += 1000), target, chain: "base", blockNumber: 1, hashes: { a: "0x1", b: agree ? "0x1" : "0x2" }, agree });
+    }
+    store.flush();
+    const objectives: SloObjective[] = [{ ...slos[0] as SloObjective, correctnessRatio: 0.9, consistencyRatio: 0.8, headFreshRatio: 0.95 }];
+    const report = buildReport({ since: T0, until: T0 + HOUR }, objectives, store.reader(), T0 + DAY);
+    const c = chain(report, "base");
+
+    const available = sloRow(c, "default", "success_ratio");
+    assert.deepEqual([available.events, available.bad, available.actual], [104, 2, 102 / 104], "wrong and stale answers are available");
+    const correct = sloRow(c, "default", "correctness");
+    assert.deepEqual([correct.objective, correct.events, correct.bad, correct.actual, correct.pass], [0.9, 98, 5, 93 / 98, true]);
+    assert.ok(Math.abs((correct.budgetLeft ?? NaN) - (1 - 5 / (0.1 * 98))) < 1e-9, `its own budget: ${correct.budgetLeft}`);
+    const fresh = sloRow(c, "default", "head_freshness");
+    assert.deepEqual([fresh.objective, fresh.events, fresh.bad, fresh.actual, fresh.pass], [0.95, 98, 3, 95 / 98, true]);
+    assert.equal(sloRow(c, "default", "latency_p95_ms").events, 102, "latency covers every well-formed answer");
+    assert.equal(c.slo.some((r) => r.route === "fastest" && r.sli === "correctness"), false, "nothing judged, no correctness row");
+
+    const d = c.series.find((x) => x.route === "default" && x.method === "eth_blockNumber");
+    assert.deepEqual(d?.correctness, { judged: 98, incorrect: 5, ratio: 93 / 98 });
+    assert.deepEqual(d?.failedAssertions, [{ assertion: "chainId", count: 5 }, { assertion: "freshness", count: 3 }]);
+    assert.deepEqual(d?.errors, [{ errorClass: "timeout", count: 2 }]);
+    assert.equal(c.series.find((x) => x.route === "fastest")?.correctness.ratio, null);
+
+    const lb = sloRow(c, null, "consistency");
+    assert.deepEqual([lb.objective, lb.events, lb.bad, lb.actual, lb.pass], [0.8, 4, 1, 0.75, false]);
+    const nodeA = sloRow(c, null, "consistency", "node-a");
+    assert.deepEqual([nodeA.events, nodeA.bad, nodeA.pass], [2, 0, true]);
+    const md = renderMarkdown(report);
+    for (const want of ["right answers (chain id, shape, monotonic head) >= 90%", "| chainId: 5, freshness: 3 |", "burns the correctness budget"]) {
+      assert.ok(md.includes(want), `markdown contains ${want}\n${md}`);
+    }
+    store.close();
+  });
+
+  test("the p95 SLO row's value is the p95 of the well-formed answers' latencies, within HdrHistogram's 1%", () => {
+    // 180 right answers at 50 + 1.37 i ms, 20 wrong ones (chain id) at 400.11 + 3.3 i ms, 30 timeouts
+    // at 5 s. Nearest rank 190 of the 200 answers is a wrong one; leaving the wrong answers out or
+    // counting the timeouts would move p95 far away (to ~221 ms or to 5 s).
+    const s: ProbeSample[] = [];
+    for (let i = 0; i < 180; i++) s.push(probe(T0 + 1000 * i, { latencyMs: Math.round((50 + 1.37 * i) * 100) / 100 }));
+    for (let i = 0; i < 20; i++) s.push(probe(T0 + 200_000 + 1000 * i, { latencyMs: Math.round((400.11 + 3.3 * i) * 100) / 100, correct: false, failedAssertions: ["chainId"] }));
+    for (let i = 0; i < 30; i++) s.push(probe(T0 + 250_000 + 1000 * i, { outcome: "error", errorClass: "timeout", latencyMs: 5000 }));
+    const answered = s.filter((x) => x.outcome === "ok").map((x) => x.latencyMs).sort((a, b) => a - b);
+    const exact = answered[Math.ceil(0.95 * answered.length) - 1] as number;
+    assert.equal(exact, Math.round((400.11 + 3.3 * 9) * 100) / 100, "the test's own nearest-rank p95");
+    const store = storeWith(s, T0 + DAY);
+    for (const range of [{ since: T0, until: T0 + HOUR }, { since: T0, until: T0 + 300_000 + 30 * 1000 + 1 }]) {
+      const c = chain(buildReport(range, slos, store.reader(), T0 + DAY), "base");
+      const row = sloRow(c, "default", "latency_p95_ms");
+      assert.ok(row.actual !== null && row.actual >= exact && row.actual <= exact * (1 + HDR_PRECISION),
+        `p95 row ${row.actual} ms vs exact ${exact} ms (+${HDR_PRECISION * 100}% at most)`);
+      assert.deepEqual([row.objective, row.events, row.bad, row.pass], [300, 200, 20, false], "20 answers over 300 ms");
+      assert.ok(Math.abs((row.budgetLeft ?? NaN) - (1 - 20 / (0.05 * 200))) < 1e-9, `budget ${row.budgetLeft}`);
+      assert.equal(c.series[0]?.latencyMs.p95, row.actual, "the series and the SLO row read the same population");
+    }
+    store.close();
+  });
+
+  test("/metrics latency histogram and the report's percentiles cover the same answers", async () => {
+    const s: ProbeSample[] = [
+      ...Array.from({ length: 7 }, (_, i) => probe(T0 + 1000 * i)),
+      ...Array.from({ length: 3 }, (_, i) => probe(T0 + 10_000 + 1000 * i, { correct: false, failedAssertions: ["shape:quantity"] })),
+      ...Array.from({ length: 4 }, (_, i) => probe(T0 + 20_000 + 1000 * i, { outcome: "error", errorClass: "connect" })),
+      probe(T0 + 30_000, { outcome: "error", errorClass: "plan_mismatch" }),
+    ];
+    const metrics = new MetricsSink({ version: "t", collectDefaults: false });
+    for (const x of s) metrics.accept(x);
+    const text = await metrics.registry.metrics();
+    const value = (line: string): number => {
+      const found = text.split("\n").find((l) => l.startsWith(`${line} `));
+      assert.ok(found, `${line} exported\n${text}`);
+      return Number(found.split(" ")[1]);
+    };
+    const series = 'target="lb",chain="base",route="default",method="eth_blockNumber"';
+    const store = storeWith(s, T0 + DAY);
+    const c = chain(buildReport({ since: T0, until: T0 + HOUR }, slos, store.reader(), T0 + DAY), "base");
+    const row = sloRow(c, "default", "latency_p95_ms");
+    assert.equal(row.events, 10);
+    assert.equal(value(`lasso_canary_probe_latency_seconds_count{${series}}`), row.events);
+    assert.equal(value(`lasso_canary_probe_requests_total{${series},outcome="ok",error_class="none"}`), 10, "wrong answers are ok for availability");
+    assert.equal(value('lasso_canary_assertion_failures_total{target="lb",chain="base",route="default",assertion="shape"}'), 3);
     store.close();
   });
 
@@ -256,7 +366,7 @@ describe("buildReport", () => {
       assert.deepEqual(d.providers.map((p) => [p.provider, p.count]), [["alpha", inRange.length - failed], [null, failed]],
         "bravo served nothing after it died");
       assert.deepEqual(d.errors, [{ errorClass: "connect", count: failed }], "the timeout before t1 is not counted");
-      assert.ok(d.latencyMs.p95 !== null && Math.abs(d.latencyMs.p95 - p95) <= p95 * report.latencyPrecision.relativeError,
+      assert.ok(d.latencyMs.p95 !== null && Math.abs(d.latencyMs.p95 - p95) <= p95 * HDR_PRECISION,
         `p95 ${d.latencyMs.p95} vs raw ${p95}`);
       assert.match(renderMarkdown(report), /\(minute rollups, edges exact to the millisecond\)/);
       store.close();
@@ -412,7 +522,7 @@ describe("subscription continuity in the report", () => {
     });
     assert.deepEqual([delayMs.samples, delayMs.max, delayMs.clamped], [100, 3000, 2]);
     for (const [got, want] of [[delayMs.p50, 500], [delayMs.p95, 3000], [delayMs.p99, 3000]] as const) {
-      assert.ok(got !== null && Math.abs(got - want) <= want * report.latencyPrecision.relativeError, `delay ${got} vs ${want}`);
+      assert.ok(got !== null && Math.abs(got - want) <= want * HDR_PRECISION, `delay ${got} vs ${want}`);
     }
     assert.deepEqual([sightingDelayMs.samples, sightingDelayMs.max, sightingDelayMs.clamped], [100, 700, 0]);
     assert.ok(sightingDelayMs.p95 !== null && Math.abs(sightingDelayMs.p95 - 100) <= 1);

@@ -4,8 +4,9 @@ import { describe, test } from "node:test";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../src/samples.js";
 import { RollupWriter } from "../src/store/compact.js";
 import type { EventStats } from "../src/store/continuity.js";
-import { clampUs, LATENCY_RELATIVE_ERROR, latencyIndex } from "../src/store/latency.js";
+import { clampUs, LATENCY_RELATIVE_ERROR, LatencyCounts, latencyIndex } from "../src/store/latency.js";
 import { encodeStaged, toStored } from "../src/store/record.js";
+import { addSample, encodeAgg, mergeEncoded, newAgg, SparseCounts } from "../src/store/rollup.js";
 import { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate } from "../src/store/schema.js";
 import { planRead } from "../src/store/segments.js";
 import { SampleStore } from "../src/store/store.js";
@@ -113,6 +114,10 @@ describe("batched writer", () => {
       probe(T0 + 5000, { provider: "infura", transport: "http" }),
       probe(T0 + 6000, { provider: null, transport: "ws" }),
       probe(T0 + 7000, { outcome: "error", errorClass: "plan_mismatch", provider: null }),
+      // Well-formed answers: wrong (and stale), not judged (stale), judged right.
+      probe(T0 + 8000, { correct: false, failedAssertions: ["chainId", "freshness"], errorDetail: "failed: chainId, freshness" }),
+      probe(T0 + 9000, { correct: null, failedAssertions: ["freshness"] }),
+      probe(T0 + 10_000, { correct: true }),
     ];
     for (const s of samples) store.accept(s);
     const reader = store.reader();
@@ -124,6 +129,25 @@ describe("batched writer", () => {
     assert.equal(store.stats().written, samples.length);
     assert.equal(store.stats().queued, 0);
     store.close();
+  });
+
+  test("a rollup blob written before correctness was counted reads as nothing judged; a current one keeps its counts", () => {
+    const ids = { series: 1, errorClass: 0, provider: 0, circuit: 0, assertions: [7] };
+    const wrong = newAgg(new SparseCounts());
+    addSample(wrong, toStored(probe(T0, { correct: false, failedAssertions: ["chainId"] }), ids));
+    const current = newAgg(new LatencyCounts());
+    mergeEncoded(current, 1, 1, encodeAgg(wrong));
+    assert.deepEqual([current.judged, current.incorrect, [...current.failedAssertions], current.latency.total], [1, 1, [[7, 1]], 1]);
+
+    const unjudged = newAgg(new SparseCounts());
+    addSample(unjudged, toStored(probe(T0, { correct: null }), { ...ids, assertions: [] }));
+    const blob = encodeAgg(unjudged);
+    // The earlier layout is this blob without its last three fields: judged 0, incorrect 0, no assertion counts.
+    assert.deepEqual([...blob.subarray(blob.length - 3)], [0, 0, 0]);
+    const earlier = newAgg(new LatencyCounts());
+    mergeEncoded(earlier, 1, 1, blob.subarray(0, blob.length - 3));
+    assert.deepEqual([earlier.n, earlier.ok, earlier.latency.total, earlier.retriedRequests, earlier.judged, earlier.incorrect, earlier.failedAssertions.size],
+      [1, 1, 1, 0, 0, 0, 0]);
   });
 
   test("a full batch is written on the next turn, and the timer writes a partial one", async () => {
@@ -146,7 +170,9 @@ describe("batched writer", () => {
     const store = open(path, clock);
     const samples: ProbeSample[] = [];
     for (let i = 0; i < 120; i++) {
-      samples.push(probe(T0 + i * 5000 + (i % 3), { latencyMs: 20 + (i % 17) + 0.01 * i, blockHeight: 21_000_000 + Math.floor(i / 2) }));
+      samples.push(probe(T0 + i * 5000 + (i % 3), {
+        latencyMs: 20 + (i % 17) + 0.01 * i, blockHeight: 21_000_000 + Math.floor(i / 2), correct: [true, false, null][i % 3] ?? null,
+      }));
     }
     for (const s of samples) store.accept(s);
     store.flush();
@@ -349,6 +375,9 @@ interface Summary {
   regressions: number;
   retriesTotal: number;
   retriedRequests: number;
+  judged: number;
+  incorrect: number;
+  failedAssertions: [string, number][];
 }
 
 const seriesName = (s: { chain: string; route: string; method: string }): string => `${s.chain} ${s.route} ${s.method}`;
@@ -357,7 +386,7 @@ const us = (ms: number): number => Math.round((ms * 1000) / 10) * 10;
 
 function expectedSeries(samples: readonly ProbeSample[], r: TimeRange): Map<string, Summary> {
   const acc = new Map<string, { s: Summary; errors: Map<string, number>; providers: Map<string | null, number>;
-    latency: Map<number, number>; lag: Map<number, number> }>();
+    latency: Map<number, number>; lag: Map<number, number>; failed: Map<string, number> }>();
   const bump = <K>(m: Map<K, number>, k: K): void => void m.set(k, (m.get(k) ?? 0) + 1);
   for (const p of samples) {
     if (p.ts < r.since || p.ts >= r.until || (r.chain !== undefined && p.chain !== r.chain)) continue;
@@ -366,8 +395,8 @@ function expectedSeries(samples: readonly ProbeSample[], r: TimeRange): Map<stri
     if (!a) {
       a = {
         s: { requests: 0, ok: 0, errors: [], providers: [], latency: [], overhead: { count: 0, sumUs: 0, maxUs: null },
-          headLag: [], regressions: 0, retriesTotal: 0, retriedRequests: 0 },
-        errors: new Map(), providers: new Map(), latency: new Map(), lag: new Map(),
+          headLag: [], regressions: 0, retriesTotal: 0, retriedRequests: 0, judged: 0, incorrect: 0, failedAssertions: [] },
+        errors: new Map(), providers: new Map(), latency: new Map(), lag: new Map(), failed: new Map(),
       };
       acc.set(key, a);
     }
@@ -391,11 +420,16 @@ function expectedSeries(samples: readonly ProbeSample[], r: TimeRange): Map<stri
       a.s.retriesTotal += p.retries ?? 0;
       a.s.retriedRequests++;
     }
+    if (p.outcome === "ok" && p.correct !== null) {
+      a.s.judged++;
+      if (!p.correct) a.s.incorrect++;
+    }
+    for (const name of p.failedAssertions) bump(a.failed, name);
   }
   const out = new Map<string, Summary>();
   for (const [k, a] of acc) {
     out.set(k, { ...a.s, errors: sorted(a.errors), providers: sorted(a.providers),
-      latency: [...a.latency].sort((x, y) => x[0] - y[0]), headLag: sorted(a.lag) });
+      latency: [...a.latency].sort((x, y) => x[0] - y[0]), headLag: sorted(a.lag), failedAssertions: sorted(a.failed) });
   }
   return out;
 }
@@ -410,7 +444,7 @@ function actualSeries(agg: AggregateResult): Map<string, Summary> {
       overhead: { count: s.overhead.count, sumUs: Math.round(s.overhead.sumMs * 1000),
         maxUs: s.overhead.count === 0 ? null : Math.round(s.overhead.maxMs * 1000) },
       headLag: sorted(s.headLag), regressions: s.regressions, retriesTotal: s.retriesTotal,
-      retriedRequests: s.retriedRequests,
+      retriedRequests: s.retriedRequests, judged: s.judged, incorrect: s.incorrect, failedAssertions: sorted(s.failedAssertions),
     });
   }
   return out;
@@ -453,8 +487,14 @@ function edgeSamples(seed: number): { probes: ProbeSample[]; checks: Consistency
   for (const lane of lanes) {
     for (let ts = T0 + Math.floor(rand() * 2000); ts < T0 + 4 * MIN; ts += 1 + Math.floor(rand() * 4000)) {
       const failed = rand() < 0.2;
+      // A well-formed answer: judged right, judged wrong, or not judged; stale or not.
+      const correct = failed ? null : pick([true, true, false, null]);
+      const failedAssertions = [...(correct === false ? [pick(["chainId", "shape:quantity", "monotonicHead"])] : []),
+        ...(!failed && rand() < 0.2 ? ["freshness"] : [])];
       probes.push(probe(ts, {
         ...lane,
+        correct,
+        failedAssertions,
         outcome: failed ? "error" : "ok",
         errorClass: failed ? pick<ErrorClass | null>(["timeout", "http_502", "connect", null]) : null,
         errorDetail: failed ? "no" : null,

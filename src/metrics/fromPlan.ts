@@ -11,7 +11,7 @@ import type { ContinuityEvent } from "../samples.js";
  * its first occurrence: sum over outcome="error" for alerts, not over one class.
  */
 export const PLANNED_ERROR_CLASSES = [
-  "timeout", "connect", "invalid_response", "assertion",
+  "timeout", "connect", "invalid_response",
   "rpc_-32000", "rpc_-32002", "rpc_-32004", "rpc_-32005", "rpc_-32007", "http_503",
 ] as const;
 
@@ -71,6 +71,8 @@ export function sloObjectiveValues(slo: ResolvedSlo): SloObjectiveValue[] {
     { chain: slo.chain, sli: "latency_p95_seconds", value: slo.p95LatencyMs / 1000 },
     { chain: slo.chain, sli: "head_lag_max_blocks", value: slo.maxHeadLagBlocks },
     { chain: slo.chain, sli: "head_fresh_ratio", value: slo.headFreshRatio },
+    { chain: slo.chain, sli: "correctness_ratio", value: slo.correctnessRatio },
+    { chain: slo.chain, sli: "consistency_ratio", value: slo.consistencyRatio },
   ];
   if (slo.maxDeliveryDelayMs !== null) out.push({ chain: slo.chain, sli: "delivery_delay_p95_seconds", value: slo.maxDeliveryDelayMs / 1000 });
   return out;

@@ -105,19 +105,19 @@ export class MetricsSink implements SampleSink {
     const series = ["target", "chain", "route", "method"] as const;
     this.requests = new client.Counter({
       name: "lasso_canary_probe_requests_total",
-      help: "Probe requests by outcome (ok|error|excluded) and error class (none when ok). excluded: plan mismatches (Lasso does not know the route), not Lasso's failures.",
+      help: "Probe requests by outcome (ok|error|excluded) and error class (none when ok). ok: a well-formed answer, even one that failed an assertion (see lasso_canary_assertion_failures_total). excluded: plan mismatches (Lasso does not know the route), not Lasso's failures.",
       labelNames: [...series, "outcome", "error_class"],
       registers: [r],
     });
     this.success = new client.Gauge({
       name: "lasso_canary_probe_success",
-      help: "1 when the series' last probe got a good answer (outcome ok), 0 when it failed or was excluded (plan mismatch); absent before the first probe.",
+      help: "1 when the series' last probe got a well-formed answer that passed every assertion, 0 when it failed, failed an assertion or was excluded (plan mismatch); absent before the first probe.",
       labelNames: series,
       registers: [r],
     });
     this.latency = new client.Histogram({
       name: "lasso_canary_probe_latency_seconds",
-      help: "Client-observed probe latency, all outcomes.",
+      help: "Client-observed latency of well-formed answers (outcome ok), the population of the report's percentiles.",
       labelNames: series,
       buckets: LATENCY_BUCKETS,
       registers: [r],
@@ -216,7 +216,7 @@ export class MetricsSink implements SampleSink {
     });
     this.sloObjective = new client.Gauge({
       name: "lasso_canary_slo_objective",
-      help: "SLO objectives of the plan, in base units named by sli: success_ratio, head_fresh_ratio (0..1), latency_p95_seconds, head_lag_max_blocks, delivery_delay_p95_seconds (when set).",
+      help: "SLO objectives of the plan, in base units named by sli: success_ratio, head_fresh_ratio, correctness_ratio, consistency_ratio (0..1), latency_p95_seconds, head_lag_max_blocks, delivery_delay_p95_seconds (when set).",
       labelNames: ["chain", "sli"],
       registers: [r],
     });
@@ -309,8 +309,9 @@ export class MetricsSink implements SampleSink {
     const series = { target: s.target, chain: s.chain, route: s.route, method: s.method };
     const perRoute = { target: s.target, chain: s.chain, route: s.route };
     this.requests.inc({ ...series, outcome: s.errorClass === "plan_mismatch" ? "excluded" : s.outcome, error_class: s.errorClass ?? "none" });
-    this.success.set(series, s.outcome === "ok" ? 1 : 0);
-    this.latency.observe(series, s.latencyMs / 1000);
+    // Blackbox-style: the last probe succeeded only when the answer was well-formed AND passed every assertion.
+    this.success.set(series, s.outcome === "ok" && s.failedAssertions.length === 0 ? 1 : 0);
+    if (s.outcome === "ok") this.latency.observe(series, s.latencyMs / 1000);
     if (s.outcome === "ok") this.served.inc({ ...perRoute, provider: this.providers.value(s.provider), transport: transportLabel(s.transport) });
     if (s.headLagBlocks !== null) this.headLag.set(perRoute, s.headLagBlocks);
     if (s.headRegression) this.regressions.inc(perRoute);

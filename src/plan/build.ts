@@ -23,14 +23,16 @@ import {
 } from "./schema.js";
 import type { Assertion, ChainPlan, ConsistencyPlan, PlanIssue, ProbeSeries, Route, Shape, Slo, WatcherSpec, WatchPlan } from "./types.js";
 import type { YamlSource } from "./yamlfile.js";
-
-export const DEFAULT_SLO = { successRatio: 0.999, p95LatencyMs: 300 } as const;
+import { DEFAULT_SLO } from "../report/types.js";
 
 /**
  * DESIGN.md: the served head must be within max(2 blocks, 2 block times) of the consensus.
  * Expressed in blocks, 2 block times is 2 blocks, so the default is 2 whatever the block time.
  */
-export const DEFAULT_MAX_HEAD_LAG_BLOCKS = 2;
+export const DEFAULT_MAX_HEAD_LAG_BLOCKS = DEFAULT_SLO.maxHeadLagBlocks;
+
+/** Block timestamps have 1 s resolution, so a measured delivery delay carries up to 1 s of rounding. */
+const BLOCK_TIMESTAMP_RESOLUTION_MS = 1000;
 
 /** Route name: "fastest", "pin:alchemy", and with a profile "canary/fastest", "canary/pin:alchemy". */
 export function routeName(r: { strategy?: string | undefined; provider?: string | undefined; profile?: string | undefined }): string {
@@ -289,6 +291,15 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
   const rawDoc = input.src.value;
   if ((input.watchers === undefined || input.watchers?.length === 0) && rawDoc !== null && typeof rawDoc === "object" && "watch" in rawDoc)
     warn(["watch"], "has no effect: this chain has no watchers");
+  const delayObjective = input.full?.slo.maxDeliveryDelay;
+  if (delayObjective !== undefined) {
+    if (input.watchers === undefined || input.watchers?.length === 0)
+      warn(["slo", "maxDeliveryDelay"], "has no effect: this chain has no watchers");
+    else if (delayObjective <= BLOCK_TIMESTAMP_RESOLUTION_MS)
+      warn(["slo", "maxDeliveryDelay"], `${formatDuration(delayObjective)} is within the 1 s resolution of block timestamps: on-time blocks can measure up to 1 s late and fail it`);
+  }
+  if (input.full?.slo.consistencyRatio !== undefined && input.consistency === undefined)
+    warn(["slo", "consistencyRatio"], "has no effect: this chain has no consistency checks");
   let httpRoute: Route | undefined;
   if (watchOpts !== null && routesComplete) {
     if (watchOpts.httpRoute !== undefined) {
@@ -307,6 +318,10 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
     successRatio: c.slo.successRatio ?? DEFAULT_SLO.successRatio,
     p95LatencyMs: c.slo.p95LatencyMs ?? DEFAULT_SLO.p95LatencyMs,
     maxHeadLagBlocks: input.maxHeadLagBlocks,
+    headFreshRatio: c.slo.headFreshRatio ?? DEFAULT_SLO.headFreshRatio,
+    correctnessRatio: c.slo.correctnessRatio ?? DEFAULT_SLO.correctnessRatio,
+    consistencyRatio: c.slo.consistencyRatio ?? DEFAULT_SLO.consistencyRatio,
+    maxDeliveryDelayMs: c.slo.maxDeliveryDelay ?? null,
   };
 
   // expansion and rate

@@ -438,6 +438,9 @@ export const watchOptionsSchema = z
 
 export type ParsedWatchOptions = z.output<typeof watchOptionsSchema>;
 
+/** An SLO objective that is a share of good events: (0, 1]. */
+const sloRatio = z.number({ error: "must be a ratio, e.g. 0.999" }).gt(0, { error: "must be > 0" }).lte(1, { error: "must be <= 1 (a ratio, e.g. 0.999)" });
+
 /** The fields of a checks document, also parsed one by one so cross-object rules can run on the valid parts of an invalid document. */
 export const chainFields = {
   chain: z.union([z.string(), z.number()], { error: 'must be a chain name as Lasso knows it ("ethereum") or a numeric chain id' }).transform((v, ctx): string => {
@@ -452,9 +455,13 @@ export const chainFields = {
   targets: z.array(identifier("target name"), { error: "must be a list of target names from the daemon config" }).min(1, { error: "must name at least one target (or be left out to use all)" }).optional(),
   slo: z
     .strictObject({
-      successRatio: z.number({ error: "must be a ratio, e.g. 0.999" }).gt(0, { error: "must be > 0" }).lte(1, { error: "must be <= 1 (a ratio, e.g. 0.999)" }).optional(),
+      successRatio: sloRatio.optional(),
       p95LatencyMs: z.number({ error: "must be a number of milliseconds" }).positive({ error: "must be > 0" }).optional(),
       maxHeadLagBlocks: z.number({ error: "must be a number of blocks" }).int({ error: "must be a whole number of blocks" }).min(0, { error: "must be >= 0" }).optional(),
+      headFreshRatio: sloRatio.optional(),
+      correctnessRatio: sloRatio.optional(),
+      consistencyRatio: sloRatio.optional(),
+      maxDeliveryDelay: duration(1).optional(),
     })
     .prefault({}),
   routes: z.array(routeSchema, { error: "must be a list of routes" }).min(1, { error: "needs at least one route" }),

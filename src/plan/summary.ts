@@ -39,7 +39,9 @@ export function summarizePlan(plan: Plan): string {
     out.push("");
     out.push(`${c.chain} (chain id ${c.chainId}, block time ${formatDuration(c.blockTimeMs)}) from ${displayFile(c.file)}`);
     out.push(`  targets: ${c.targets.join(", ")}`);
-    out.push(`  slo: success >= ${c.slo.successRatio * 100}%, p95 <= ${c.slo.p95LatencyMs} ms, head lag <= ${c.slo.maxHeadLagBlocks} blocks`);
+    out.push(`  slo: available >= ${c.slo.successRatio * 100}%, p95 <= ${c.slo.p95LatencyMs} ms, head lag <= ${c.slo.maxHeadLagBlocks} blocks for >= ${c.slo.headFreshRatio * 100}%, ` +
+      `correct >= ${c.slo.correctnessRatio * 100}%, consistent >= ${c.slo.consistencyRatio * 100}%` +
+      (c.slo.maxDeliveryDelayMs === null ? "" : `, delivery delay p95 <= ${formatDuration(c.slo.maxDeliveryDelayMs)}`));
     out.push(`  routes:`);
     for (const r of c.routes) out.push(`    ${r.name.padEnd(24)} ${r.path}${r.transport === "any" ? "" : `?transport=${r.transport}`}`);
     out.push(`  probes:`);

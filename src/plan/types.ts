@@ -34,13 +34,25 @@ export interface Target {
   headers: Record<string, string>;
 }
 
+/**
+ * A chain's SLO objectives (checks `slo:`), defaults filled in (report/types.ts DEFAULT_SLO).
+ * Availability, latency, freshness, correctness, consistency and delivery each have their own.
+ */
 export interface Slo {
-  /** Objective for the ratio of successful HTTP probes (0..1]. Default 0.999. */
+  /** Availability: share of probes Lasso answers with a well-formed JSON-RPC result, (0..1]. Default 0.999. */
   successRatio: number;
-  /** p95 latency objective per route, ms. Default 300. */
+  /** p95 latency objective per route, ms, of well-formed answers. Default 300. */
   p95LatencyMs: number;
   /** Served head may lag the pinned providers' consensus by at most this many blocks. Default 2. */
   maxHeadLagBlocks: number;
+  /** Share of head samples within maxHeadLagBlocks, (0..1]. Default 0.99. */
+  headFreshRatio: number;
+  /** Share of judged answers that pass chainId, shape and monotonicHead, (0..1]. Default 0.999. */
+  correctnessRatio: number;
+  /** Share of cross-provider block hash checks that agree, (0..1]. Default 0.999. */
+  consistencyRatio: number;
+  /** p95 subscription delivery delay (arrival - block timestamp) per watcher, ms (`maxDeliveryDelay`); null: not judged (default). */
+  maxDeliveryDelayMs: number | null;
 }
 
 interface RouteCommon {

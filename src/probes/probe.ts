@@ -1,4 +1,4 @@
-import type { ProbeSample } from "../samples.js";
+import { FRESHNESS_ASSERTION, type ProbeSample } from "../samples.js";
 import type { RpcCallResult } from "../lasso/rpcClient.js";
 import type { HeadBoard } from "./heads.js";
 import { heightOf, matchesShape, parseQuantity } from "./shapes.js";
@@ -11,7 +11,9 @@ export interface SeriesState {
 
 /**
  * Turns one call's result into a sample: decode who served it, check the assertions,
- * and feed the consensus board when the series is pinned to a provider.
+ * and feed the consensus board when the series is pinned to a provider. A well-formed answer
+ * is outcome "ok" (availability) even when it fails an assertion: a wrong or stale answer is
+ * judged by the correctness and freshness SLIs, not counted as unavailable.
  */
 export function toSample(
   spec: ProbeSeriesSpec,
@@ -47,7 +49,7 @@ export function toSample(
           const consensus = height === null ? null : board.consensus(spec.target, spec.chain, arrivedAt);
           if (height !== null && consensus !== null) {
             headLagBlocks = Math.max(0, consensus - height);
-            if (headLagBlocks > spec.maxHeadLagBlocks) failed.push("freshness");
+            if (headLagBlocks > spec.maxHeadLagBlocks) failed.push(FRESHNESS_ASSERTION);
           }
           break;
         }
@@ -59,7 +61,8 @@ export function toSample(
     }
   }
 
-  const assertionFailed = failed.length > 0;
+  const answered = call.outcome === "ok";
+  const judgesCorrectness = spec.assertions.some((a) => a.kind !== FRESHNESS_ASSERTION);
   const mismatch = call.outcome === "error" && isPlanMismatch(call);
   return {
     kind: "probe",
@@ -68,9 +71,9 @@ export function toSample(
     chain: spec.chain,
     route: spec.route,
     method: spec.method,
-    outcome: call.outcome === "ok" && !assertionFailed ? "ok" : "error",
-    errorClass: call.outcome === "ok" ? (assertionFailed ? "assertion" : null) : mismatch ? "plan_mismatch" : call.errorClass,
-    errorDetail: call.outcome === "ok" ? (assertionFailed ? `failed: ${failed.join(", ")}` : null) : call.errorDetail,
+    outcome: call.outcome,
+    errorClass: answered ? null : mismatch ? "plan_mismatch" : call.errorClass,
+    errorDetail: answered ? (failed.length > 0 ? `failed: ${failed.join(", ")}` : null) : call.errorDetail,
     latencyMs: call.latencyMs,
     provider: meta?.selected_provider?.id ?? spec.pinnedProvider,
     transport: meta?.selected_provider?.protocol ?? meta?.transport ?? null,
@@ -82,6 +85,7 @@ export function toSample(
     headLagBlocks,
     headRegression,
     failedAssertions: failed,
+    correct: answered && judgesCorrectness ? failed.every((a) => a === FRESHNESS_ASSERTION) : null,
   };
 }
 

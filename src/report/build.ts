@@ -27,6 +27,7 @@ function mergeSeries(list: readonly SeriesAggregate[]): SeriesAggregate {
   const m: SeriesAggregate = {
     ...first, requests: 0, ok: 0, errors: new Map(), providers: new Map(), latency: new LatencyCounts(),
     overhead: { count: 0, sumMs: 0, maxMs: 0 }, headLag: new Map(), regressions: 0, retriesTotal: 0, retriedRequests: 0,
+    judged: 0, incorrect: 0, failedAssertions: new Map(),
   };
   for (const s of list) {
     m.requests += s.requests;
@@ -43,6 +44,9 @@ function mergeSeries(list: readonly SeriesAggregate[]): SeriesAggregate {
     m.regressions += s.regressions;
     m.retriesTotal += s.retriesTotal;
     m.retriedRequests += s.retriedRequests;
+    m.judged += s.judged;
+    m.incorrect += s.incorrect;
+    addMaps(m.failedAssertions, s.failedAssertions);
   }
   return m;
 }
@@ -76,9 +80,13 @@ function seriesReport(s: SeriesAggregate, slo: ResolvedSlo): SeriesReport {
     target: s.target, route: s.route, method: s.method,
     requests: s.requests, ok: s.ok, planMismatches: excluded, successRatio: ratio(s.ok, s.requests - excluded),
     latencyMs: { p50: p50 ?? null, p95: p95 ?? null, p99: p99 ?? null },
+    correctness: { judged: s.judged, incorrect: s.incorrect, ratio: ratio(s.judged - s.incorrect, s.judged) },
     errors: [...s.errors]
       .map(([errorClass, count]) => ({ errorClass, count }))
       .sort((a, b) => b.count - a.count || byName(a.errorClass, b.errorClass)),
+    failedAssertions: [...s.failedAssertions]
+      .map(([assertion, count]) => ({ assertion, count }))
+      .sort((a, b) => b.count - a.count || byName(a.assertion, b.assertion)),
     // Most used first; ties by name, the unknown provider last.
     providers: [...s.providers]
       .map(([servedBy, count]) => ({ ...parseServedBy(servedBy), count, share: count / Math.max(1, s.requests) }))
@@ -113,10 +121,10 @@ function pct(r: number): string {
 function sloRows(s: SeriesAggregate, slo: ResolvedSlo): SloRow[] {
   const base = { target: s.target, route: s.route, watcher: null };
   const rows: SloRow[] = [
-    ratioRow({ ...base, sli: "success_ratio", objectiveText: `success >= ${pct(slo.successRatio)}` },
+    ratioRow({ ...base, sli: "success_ratio", objectiveText: `well-formed answers >= ${pct(slo.successRatio)}` },
       slo.successRatio, s.requests - planMismatches(s), s.requests - planMismatches(s) - s.ok),
   ];
-  // p95 <= X is the same as "at most 5% of requests slower than X": budget counts those.
+  // Of well-formed answers. p95 <= X is the same as "at most 5% of them slower than X": budget counts those.
   const [p95] = s.latency.percentilesMs([95]);
   const events = s.latency.total;
   const bad = s.latency.countAbove(slo.p95LatencyMs * 1000);
@@ -135,7 +143,21 @@ function sloRows(s: SeriesAggregate, slo: ResolvedSlo): SloRow[] {
       slo.headFreshRatio, head.samples, head.overThreshold,
     ));
   }
+  if (s.judged > 0) {
+    rows.push(ratioRow(
+      { ...base, sli: "correctness", objectiveText: `right answers (chain id, shape, monotonic head) >= ${pct(slo.correctnessRatio)}` },
+      slo.correctnessRatio, s.judged, s.incorrect,
+    ));
+  }
   return rows;
+}
+
+function consistencyRow(c: { target: string; checks: number; mismatches: number }, slo: ResolvedSlo): SloRow {
+  return ratioRow(
+    { target: c.target, route: null, watcher: null, sli: "consistency",
+      objectiveText: `providers agree on block hashes >= ${pct(slo.consistencyRatio)} of checks` },
+    slo.consistencyRatio, c.checks, c.mismatches,
+  );
 }
 
 const NO_EVENTS: EventStats = { events: 0, countSum: 0, countMax: 0, delayed: 0, delaySumMs: 0, delayMaxMs: 0 };
@@ -332,6 +354,7 @@ export function buildReport(
       chain, requests, ok, successRatio: ratio(ok, requests),
       slo: [
         ...[...routes.values()].flatMap((list) => sloRows(mergeSeries(list), slo)),
+        ...cons.filter((c) => c.checks > 0).map((c) => consistencyRow(c, slo)),
         ...watchers.flatMap(({ c, w }) => watcherSloRows(c, w, slo)),
       ],
       series: series.map((s) => seriesReport(s, slo)),

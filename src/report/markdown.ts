@@ -72,21 +72,24 @@ function subscriptions(c: ChainReport): string[] {
 
 function renderChain(c: ChainReport): string {
   const out: string[] = [`## ${c.chain}`, ""];
-  out.push(`Requests: ${c.requests}, success ${pct(c.successRatio)}.`, "");
+  out.push(`Requests: ${c.requests}, well-formed answers ${pct(c.successRatio)}.`, "");
   out.push("### SLOs", "");
   out.push(table(
     ["target", "route", "watcher", "objective", "actual", "events", "bad", "budget left", "verdict"],
-    c.slo.map((r) => [r.target, r.route, r.watcher ?? DASH, r.objectiveText, sloActual(r), String(r.events), String(r.bad),
+    c.slo.map((r) => [r.target, r.route ?? DASH, r.watcher ?? DASH, r.objectiveText, sloActual(r), String(r.events), String(r.bad),
       pct(r.budgetLeft, 1), verdict(r.pass) + (r.reason === null ? "" : `: ${r.reason}`)]),
   ), "");
+  out.push("Availability counts every well-formed answer as good; a wrong answer (chain id, shape, monotonic head) " +
+    "burns the correctness budget and a stale one the freshness budget instead. Latency is of well-formed answers.", "");
   out.push("### Series", "");
   out.push(table(
-    ["target", "route", "method", "requests", "success", "p50 ms", "p95 ms", "p99 ms", "errors", "providers",
+    ["target", "route", "method", "requests", "well-formed", "p50 ms", "p95 ms", "p99 ms", "errors", "failed assertions", "providers",
       "overhead ms (mean/max)", "head lag (mean/max, >thr)", "regressions", "retries"],
     c.series.map((s) => [
       s.target, s.route, s.method, String(s.requests), pct(s.successRatio),
       num(s.latencyMs.p50), num(s.latencyMs.p95), num(s.latencyMs.p99),
       s.errors.length === 0 ? DASH : s.errors.map((e) => `${e.errorClass}: ${e.count}`).join(", "),
+      s.failedAssertions.length === 0 ? DASH : s.failedAssertions.map((a) => `${a.assertion}: ${a.count}`).join(", "),
       s.providers.length === 0 ? DASH : s.providers.map((p) => `${p.provider ?? "unknown"}${p.transport === null ? "" : ` (${p.transport})`} ${pct(p.share, 1)}`).join(", "),
       s.overheadMs.samples === 0 ? DASH : `${num(s.overheadMs.mean, 2)} / ${num(s.overheadMs.max, 2)}`,
       s.head.samples === 0

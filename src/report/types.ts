@@ -1,37 +1,54 @@
-/** SLO objectives for one chain (DESIGN.md "Default SLOs"). */
+/**
+ * SLO objectives for one chain (DESIGN.md "Default SLOs"). Availability and correctness are
+ * separate SLIs with separate budgets: a well-formed answer is available even when it is wrong
+ * or stale; a wrong one burns the correctness budget, a stale one the freshness budget.
+ */
 export interface SloObjective {
   chain: string;
-  /** HTTP success ratio per route, e.g. 0.999. */
+  /** Availability per route: share of probes Lasso answered with a well-formed JSON-RPC result, e.g. 0.999. */
   successRatio: number;
-  /** p95 latency of successful requests per route, ms, e.g. 300. */
+  /** p95 latency of well-formed answers per route, ms, e.g. 300. */
   p95LatencyMs: number;
   /** Served head may trail the providers' consensus by at most this many blocks. */
   maxHeadLagBlocks: number;
   /** Share of head samples that must be within maxHeadLagBlocks. Default 0.99. */
   headFreshRatio?: number;
+  /** Share of judged answers per route that must pass every correctness assertion (chainId, shape, monotonicHead). Default 0.999. */
+  correctnessRatio?: number;
+  /** Share of cross-provider block hash comparisons per target that must agree. Default 0.999. */
+  consistencyRatio?: number;
   /**
    * Subscription delivery delay objective: p95 of (arrival - block timestamp) per watcher must
-   * be <= this, ms (e.g. 2 block times). Optional, no default: the report does not know block
-   * times, so without it there is no delay SLO row. Delivery (100% of blocks, no gap) and
-   * duplicates (0) are always judged.
+   * be <= this, ms (e.g. 2 block times). Optional, no default (null or absent: none): the report
+   * does not know block times, so without it there is no delay SLO row. Delivery (100% of
+   * blocks, no gap) and duplicates (0) are always judged.
    */
-  maxDeliveryDelayMs?: number;
+  maxDeliveryDelayMs?: number | null;
 }
 
 /** An SloObjective with defaults filled in; maxDeliveryDelayMs null when not given. */
 export type ResolvedSlo = Required<Omit<SloObjective, "maxDeliveryDelayMs">> & { maxDeliveryDelayMs: number | null };
 
+/** The defaults of every objective but the delivery delay (which has none); the plan uses them too. */
 export const DEFAULT_SLO: Omit<ResolvedSlo, "chain" | "maxDeliveryDelayMs"> = {
   successRatio: 0.999,
   p95LatencyMs: 300,
   maxHeadLagBlocks: 2,
   headFreshRatio: 0.99,
+  correctnessRatio: 0.999,
+  consistencyRatio: 0.999,
 };
 
 export function sloFor(chain: string, slos: readonly SloObjective[]): ResolvedSlo {
   const s = slos.find((x) => x.chain === chain);
   return {
-    ...DEFAULT_SLO, ...s, chain, headFreshRatio: s?.headFreshRatio ?? DEFAULT_SLO.headFreshRatio,
+    chain,
+    successRatio: s?.successRatio ?? DEFAULT_SLO.successRatio,
+    p95LatencyMs: s?.p95LatencyMs ?? DEFAULT_SLO.p95LatencyMs,
+    maxHeadLagBlocks: s?.maxHeadLagBlocks ?? DEFAULT_SLO.maxHeadLagBlocks,
+    headFreshRatio: s?.headFreshRatio ?? DEFAULT_SLO.headFreshRatio,
+    correctnessRatio: s?.correctnessRatio ?? DEFAULT_SLO.correctnessRatio,
+    consistencyRatio: s?.consistencyRatio ?? DEFAULT_SLO.consistencyRatio,
     maxDeliveryDelayMs: s?.maxDeliveryDelayMs ?? null,
   };
 }
@@ -70,16 +87,25 @@ export interface SeriesReport {
   route: string;
   method: string;
   requests: number;
+  /** Well-formed answers (a JSON-RPC result), right or wrong, fresh or stale. */
   ok: number;
   /**
    * Answers that were plan mismatches (Lasso does not know this route's chain, provider or
-   * profile): our configuration's fault, so excluded from the success SLI (successRatio is
+   * profile): our configuration's fault, so excluded from every SLI (successRatio is
    * ok / (requests - planMismatches)).
    */
   planMismatches: number;
+  /** Availability: ok / (requests - planMismatches). */
   successRatio: number | null;
-  /** ms, successful requests, from merged HdrHistograms (within 1%). */
+  /** ms, well-formed answers (the population of lasso_canary_probe_latency_seconds), from merged HdrHistograms (within 1%). */
   latencyMs: LatencyReport;
+  /**
+   * Answers judged by a correctness assertion (chainId, shape, monotonicHead), those that failed
+   * one, and correct / judged (null when none was judged).
+   */
+  correctness: { judged: number; incorrect: number; ratio: number | null };
+  /** Answers that failed each assertion (freshness included), most first. */
+  failedAssertions: { assertion: string; count: number }[];
   errors: { errorClass: string; count: number }[];
   /** Per provider and the transport it served over (`selected_provider.protocol`; null when unknown). */
   providers: { provider: string | null; transport: string | null; count: number; share: number }[];
@@ -97,7 +123,18 @@ export interface SeriesReport {
 }
 
 /**
- * Probe SLIs (per target and route): success_ratio, latency_p95_ms, head_freshness.
+ * Probe SLIs (per target and route), each with its own budget:
+ * - success_ratio: availability. events = probes (plan mismatches excluded), bad = no well-formed
+ *   answer (timeouts, connect errors, HTTP and JSON-RPC errors, invalid responses). An answer
+ *   that fails an assertion is good here: it is judged by the rows below.
+ * - latency_p95_ms: p95 of the well-formed answers' latency; events = those answers, bad = slower than the objective.
+ * - head_freshness: events = answers with a head lag (freshness assertion), bad = lag over maxHeadLagBlocks.
+ * - correctness: events = answers judged by chainId, shape or monotonicHead assertions, bad = those
+ *   that failed any of them. One row for all three: each is a wrong answer with the same impact on
+ *   a client, and split they would each hold too few events for a ratio objective to mean much
+ *   (the series' failedAssertions say which one failed). Only when some answer was judged.
+ * Chain consistency (per target, `route` null): consistency, events = cross-provider block hash
+ *   comparisons at a safe depth, bad = those where providers disagreed. Only when checks ran.
  * Subscription SLIs (per watcher, `watcher` set):
  * - delivery: events = units owed (delivered + missing blocks + missing logs + unserved blocks),
  *   bad = missing + unserved (confirmed gaps after Lasso's gap filling, logs missing against
@@ -110,15 +147,18 @@ export interface SeriesReport {
  *   actual = the number of repeats.
  * - delivery_delay_p95_ms: only when SloObjective.maxDeliveryDelayMs is given; like latency.
  */
-export type Sli = "success_ratio" | "latency_p95_ms" | "head_freshness" | "delivery" | "duplicates" | "delivery_delay_p95_ms";
+export type Sli =
+  | "success_ratio" | "latency_p95_ms" | "head_freshness" | "correctness" | "consistency"
+  | "delivery" | "duplicates" | "delivery_delay_p95_ms";
 
 export interface SloRow {
   target: string;
-  route: string;
+  /** null for the consistency SLI: it compares the chain's pinned routes with each other. */
+  route: string | null;
   /** The subscription watcher a subscription SLI is about; null for probe SLIs. */
   watcher: string | null;
   sli: Sli;
-  /** Ratio for success/freshness/delivery, ms for latency and delay, a count for duplicates. */
+  /** Ratio for success/freshness/correctness/consistency/delivery, ms for latency and delay, a count for duplicates. */
   objective: number;
   objectiveText: string;
   /** Same unit as objective. */
@@ -215,6 +255,7 @@ export interface ChainReport {
   chain: string;
   /** Probe requests that count for Lasso's SLIs (plan mismatches excluded). */
   requests: number;
+  /** Well-formed answers among them (availability). */
   ok: number;
   successRatio: number | null;
   slo: SloRow[];

@@ -28,12 +28,13 @@ export interface TimeRange {
 /** Rollups of one probe series merged over a range, with ids resolved to names. */
 export interface SeriesAggregate extends SeriesKey {
   requests: number;
+  /** Well-formed answers (ProbeSample outcome "ok"), whatever the assertions said. */
   ok: number;
   /** error class -> count; "unknown" when a failed sample carried no class. */
   errors: Map<string, number>;
   /** provider id -> count; null when routing metadata named no provider. */
   providers: Map<string | null, number>;
-  /** Latency of successful requests. */
+  /** Latency of well-formed answers (outcome ok). */
   latency: LatencyCounts;
   overhead: { count: number; sumMs: number; maxMs: number };
   /** head lag in blocks -> number of samples */
@@ -41,6 +42,11 @@ export interface SeriesAggregate extends SeriesKey {
   regressions: number;
   retriesTotal: number;
   retriedRequests: number;
+  /** Answers the correctness SLI judged (ProbeSample.correct not null), and those that failed it. */
+  judged: number;
+  incorrect: number;
+  /** assertion name -> answers that failed it (freshness included). */
+  failedAssertions: Map<string, number>;
 }
 
 export interface ConsistencyAggregate {
@@ -593,12 +599,18 @@ function name(dict: Dictionary, id: number): string | null {
   return id === 0 ? null : (dict.names.get(id) ?? `#${id}`);
 }
 
-function resolve(s: SeriesKey, a: Agg<LatencyCounts>, dict: Dictionary): SeriesAggregate {
-  const errors = new Map<string, number>();
-  for (const [id, c] of a.errors) {
-    const k = name(dict, id) ?? "unknown";
-    errors.set(k, (errors.get(k) ?? 0) + c);
+/** Counts by name id -> counts by name; `unnamed` for id 0. */
+function byName(counts: Map<number, number>, dict: Dictionary, unnamed: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [id, c] of counts) {
+    const k = name(dict, id) ?? unnamed;
+    out.set(k, (out.get(k) ?? 0) + c);
   }
+  return out;
+}
+
+function resolve(s: SeriesKey, a: Agg<LatencyCounts>, dict: Dictionary): SeriesAggregate {
+  const errors = byName(a.errors, dict, "unknown");
   const providers = new Map<string | null, number>();
   for (const [id, c] of a.providers) {
     const k = name(dict, id);
@@ -609,6 +621,7 @@ function resolve(s: SeriesKey, a: Agg<LatencyCounts>, dict: Dictionary): SeriesA
     requests: a.n, ok: a.ok, errors, providers, latency: a.latency,
     overhead: { count: a.overheadCount, sumMs: a.overheadSumUs / 1000, maxMs: a.overheadMaxUs / 1000 },
     headLag: a.lag, regressions: a.regressions, retriesTotal: a.retriesTotal, retriedRequests: a.retriedRequests,
+    judged: a.judged, incorrect: a.incorrect, failedAssertions: byName(a.failedAssertions, dict, "unknown"),
   };
 }
 
@@ -648,5 +661,6 @@ function toProbeSample(r: StoredProbe, s: SeriesKey, dict: Dictionary): ProbeSam
     headLagBlocks: r.lag,
     headRegression: r.regression,
     failedAssertions: r.assertions.map((id) => name(dict, id) ?? `#${id}`),
+    correct: r.correct,
   };
 }

@@ -21,6 +21,8 @@ export interface StoredProbe {
   lag: number | null;
   regression: boolean;
   assertions: number[];
+  /** ProbeSample.correct; always null when not ok. */
+  correct: boolean | null;
 }
 
 /** Error details are for humans; cap them so one noisy upstream cannot bloat the file. */
@@ -42,6 +44,10 @@ const REGRESSION = 256;
 const ERROR_CLASS = 512;
 const DETAIL = 1024;
 const ASSERTIONS = 2048;
+// Correctness of an ok answer, encoded so the common case (judged and correct) sets no bit:
+// a record of an earlier version (neither bit) reads as judged and correct.
+const NOT_JUDGED = 4096;
+const INCORRECT = 8192;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -82,6 +88,8 @@ export function writeRecord(w: ByteWriter, r: StoredProbe, st: PackState): void 
   if (r.errorClass !== 0) flags |= ERROR_CLASS;
   if (r.errorDetail !== null) flags |= DETAIL;
   if (r.assertions.length > 0) flags |= ASSERTIONS;
+  if (r.ok && r.correct === null) flags |= NOT_JUDGED;
+  if (r.ok && r.correct === false) flags |= INCORRECT;
   w.uint(flags);
   const delta = r.ts - st.ts;
   w.int(delta - st.delta);
@@ -132,8 +140,9 @@ export function readRecord(rd: ByteReader, series: number, st: PackState): Store
   st.ts = ts;
   st.delta = delta;
   if (block !== null) st.block = block;
+  const ok = (flags & OK) !== 0;
   return {
-    series, ts, ok: (flags & OK) !== 0, errorClass, errorDetail, latencyUs, provider: st.provider, retries,
+    series, ts, ok, correct: !ok || (flags & NOT_JUDGED) !== 0 ? null : (flags & INCORRECT) === 0, errorClass, errorDetail, latencyUs, provider: st.provider, retries,
     circuit: st.circuit, upstreamUs, overheadUs, block, lag, regression: (flags & REGRESSION) !== 0, assertions,
   };
 }
@@ -189,6 +198,7 @@ export interface ProbeFields {
   blockHeight: number | null;
   headLagBlocks: number | null;
   headRegression: boolean;
+  correct: boolean | null;
 }
 
 /** Numeric part of a sample as stored (ids are filled in by the caller). */
@@ -217,5 +227,6 @@ export function toStored(
     lag: optInt(s.headLagBlocks),
     regression: s.headRegression,
     assertions: ids.assertions,
+    correct: s.outcome === "ok" ? s.correct : null,
   };
 }

@@ -17,10 +17,11 @@ export class SparseCounts implements LatencySink {
 
 /**
  * What a minute or hour rollup holds for one series. `n`/`ok` are all requests and the
- * successful ones; the latency histogram covers successful requests only (errors are
- * the success SLI's business, and a fast "connection refused" must not improve p95).
- * Head lag is kept as exact counts per lag value, so mean, max and the share over any
- * threshold are computed at report time.
+ * well-formed answers (availability); the latency histogram covers those answers only, as
+ * the /metrics latency histogram does (errors are the availability SLI's business, and a fast
+ * "connection refused" must not improve p95). `judged`/`incorrect` are the answers the
+ * correctness SLI judged and those that failed it. Head lag is kept as exact counts per lag
+ * value, so mean, max and the share over any threshold are computed at report time.
  */
 export interface Agg<L extends LatencySink = LatencySink> {
   n: number;
@@ -38,13 +39,17 @@ export interface Agg<L extends LatencySink = LatencySink> {
   regressions: number;
   retriesTotal: number;
   retriedRequests: number;
+  judged: number;
+  incorrect: number;
+  /** assertion name id -> failed answers (freshness included) */
+  failedAssertions: Map<number, number>;
 }
 
 export function newAgg<L extends LatencySink>(latency: L): Agg<L> {
   return {
     n: 0, ok: 0, errors: new Map(), providers: new Map(), latency,
     overheadCount: 0, overheadSumUs: 0, overheadMaxUs: 0, lag: new Map(),
-    regressions: 0, retriesTotal: 0, retriedRequests: 0,
+    regressions: 0, retriesTotal: 0, retriedRequests: 0, judged: 0, incorrect: 0, failedAssertions: new Map(),
   };
 }
 
@@ -72,6 +77,11 @@ export function addSample(a: Agg, r: StoredProbe): void {
     a.retriesTotal += r.retries;
     a.retriedRequests++;
   }
+  if (r.correct !== null) {
+    a.judged++;
+    if (!r.correct) a.incorrect++;
+  }
+  for (const id of r.assertions) bump(a.failedAssertions, id, 1);
 }
 
 function writeCounts(w: ByteWriter, m: Map<number, number>): void {
@@ -173,7 +183,10 @@ export function readLatency(rd: ByteReader, sink: LatencySink): void {
   }
 }
 
-/** The blob next to the (n, ok) columns of a rollup row. */
+/**
+ * The blob next to the (n, ok) columns of a rollup row. The correctness counts come last: a
+ * blob written before they existed ends before them and reads as none judged.
+ */
 export function encodeAgg(a: Agg<SparseCounts>): Buffer {
   const w = new ByteWriter(64);
   writeCounts(w, a.errors);
@@ -188,6 +201,9 @@ export function encodeAgg(a: Agg<SparseCounts>): Buffer {
   w.uint(a.regressions);
   w.uint(a.retriesTotal);
   w.uint(a.retriedRequests);
+  w.uint(a.judged);
+  w.uint(a.incorrect);
+  writeCounts(w, a.failedAssertions);
   return w.finish();
 }
 
@@ -211,6 +227,10 @@ export function mergeEncoded(a: Agg, n: number, ok: number, blob: Uint8Array): v
   a.regressions += rd.uint();
   a.retriesTotal += rd.uint();
   a.retriedRequests += rd.uint();
+  if (rd.done) return;
+  a.judged += rd.uint();
+  a.incorrect += rd.uint();
+  for (let i = rd.uint(); i > 0; i--) bump(a.failedAssertions, rd.uint(), rd.uint());
 }
 
 /** Merges one in-memory aggregate into another (same latency container type). */
@@ -229,4 +249,7 @@ export function mergeAgg(into: Agg<SparseCounts>, from: Agg<SparseCounts>): void
   into.regressions += from.regressions;
   into.retriesTotal += from.retriesTotal;
   into.retriedRequests += from.retriedRequests;
+  into.judged += from.judged;
+  into.incorrect += from.incorrect;
+  for (const [k, c] of from.failedAssertions) bump(into.failedAssertions, k, c);
 }

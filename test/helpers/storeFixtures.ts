@@ -31,7 +31,7 @@ export function probeSample(ts: number, over: Partial<ProbeSample> = {}): ProbeS
     kind: "probe", ts, target: "lb", chain: "ethereum", route: "default", method: "eth_blockNumber",
     outcome: "ok", errorClass: null, errorDetail: null, latencyMs: 42.17, provider: "alchemy", transport: null, retries: 0,
     circuitState: "closed", upstreamLatencyMs: 39.5, lassoOverheadMs: 1.25, blockHeight: 21_000_000,
-    headLagBlocks: 0, headRegression: false, failedAssertions: [], ...over,
+    headLagBlocks: 0, headRegression: false, failedAssertions: [], correct: over.outcome === "error" ? null : true, ...over,
   };
 }
 
