@@ -152,8 +152,10 @@ describe("/metrics for Prometheus", { timeout: 150_000 }, () => {
     assert.deepEqual([...names].filter((n) => !/^(lasso_canary_|process_|nodejs_)/.test(n)), [], "nothing outside the three name spaces");
     assert.deepEqual([...names].filter((n) => /^lasso_canary_(process|nodejs)_|^nodejs_eventloop_lag/.test(n)), [], "no prefixed Node metrics, no eventloop-lag monitor");
     const objectives = Object.fromEntries(m.filter((s) => s.name === "lasso_canary_slo_objective" && s.labels["chain"] === "ethereum").map((s) => [s.labels["sli"], s.value]));
-    // head_fresh_ratio: the checks cannot set it; 0.99 is the documented default.
-    assert.deepEqual(objectives, { success_ratio: 0.995, latency_p95_seconds: 0.25, head_lag_max_blocks: 2, head_fresh_ratio: 0.99 });
+    // Not set in these checks: head_fresh_ratio, correctness_ratio and consistency_ratio take their documented defaults.
+    assert.deepEqual(objectives, {
+      success_ratio: 0.995, latency_p95_seconds: 0.25, head_lag_max_blocks: 2, head_fresh_ratio: 0.99, correctness_ratio: 0.999, consistency_ratio: 0.999,
+    });
     const routes = ["load-balanced", "pin:alpha", "pin:bravo", "pin:charlie"];
     const success = routes.map((route) => seriesValue(m, "lasso_canary_probe_success", { target: "lb", chain: "ethereum", route, method: "eth_blockNumber" }));
     assert.deepEqual(success.map((v) => v === 0 || v === 1), routes.map(() => true), `one 0/1 probe_success per series: ${JSON.stringify(success)}`);

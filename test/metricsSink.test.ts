@@ -15,7 +15,7 @@ const CHECKS = [
   "chain: ethereum",
   "chainId: 1",
   "blockTimeMs: 2000",
-  "slo: { successRatio: 0.99, p95LatencyMs: 400, maxHeadLagBlocks: 3 }",
+  "slo: { successRatio: 0.99, p95LatencyMs: 400, maxHeadLagBlocks: 3, headFreshRatio: 0.95, correctnessRatio: 0.98 }",
   "routes:",
   "  - { strategy: fastest }",
   "  - { provider: alpha }",
@@ -29,7 +29,7 @@ const CHECKS = [
   "  - { subscription: logs, routes: [pin:alpha], filter: { address: '0x0000000000000000000000000000000000000001' } }",
 ].join("\n");
 
-const ERROR_CLASSES = ["timeout", "connect", "invalid_response", "assertion", "rpc_-32000", "rpc_-32002", "rpc_-32004", "rpc_-32005", "rpc_-32007", "http_503"];
+const ERROR_CLASSES = ["timeout", "connect", "invalid_response", "rpc_-32000", "rpc_-32002", "rpc_-32004", "rpc_-32005", "rpc_-32007", "http_503"];
 const COMMON_EVENTS = ["delivered", "reconnect", "client_gap", "subscription_id_change", "first_event", "out_of_order", "subscribe_refused", "upgrade_refused", "connect_failed", "plan_mismatch"];
 
 function labelSets(samples: readonly PromSample[], name: string, fixed: Record<string, string>, key: string): string[] {
@@ -82,8 +82,8 @@ describe("metrics sink: series the plan implies", () => {
     { name: "upstream retries per route", metric: "lasso_canary_probe_upstream_retries_total", fixed: lb, key: "route", want: ["fastest=0", "pin:alpha=0", "pin:bravo=0"] },
     {
       name: "SLO objectives in base units", metric: "lasso_canary_slo_objective", fixed: { chain: "ethereum" }, key: "sli",
-      // head_fresh_ratio cannot be set in checks: 0.99 is the report's documented default.
-      want: ["head_fresh_ratio=0.99", "head_lag_max_blocks=3", "latency_p95_seconds=0.4", "success_ratio=0.99"],
+      // consistencyRatio is not set in the checks: 0.999 is the documented default.
+      want: ["consistency_ratio=0.999", "correctness_ratio=0.98", "head_fresh_ratio=0.95", "head_lag_max_blocks=3", "latency_p95_seconds=0.4", "success_ratio=0.99"],
     },
   ];
   for (const c of cases) {
