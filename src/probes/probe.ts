@@ -1,4 +1,5 @@
 import type { ProbeSample } from "../samples.js";
+import { circuitStateOf, transportOf } from "../lasso/answerValues.js";
 import type { RpcCallResult } from "../lasso/rpcClient.js";
 import type { HeadBoard } from "./heads.js";
 import { heightOf, matchesShape, parseQuantity } from "./shapes.js";
@@ -73,15 +74,16 @@ export function toSample(
     errorDetail: call.outcome === "ok" ? (assertionFailed ? `failed: ${failed.join(", ")}` : null) : call.errorDetail,
     latencyMs: call.latencyMs,
     provider: meta?.selected_provider?.id ?? spec.pinnedProvider,
-    transport: meta?.selected_provider?.protocol ?? meta?.transport ?? null,
+    transport: transportOf(meta?.selected_provider?.protocol ?? meta?.transport),
     retries: meta?.retries ?? null,
-    circuitState: meta?.circuit_breaker_state ?? null,
+    circuitState: circuitStateOf(meta?.circuit_breaker_state),
     upstreamLatencyMs: meta?.upstream_latency_ms ?? null,
     lassoOverheadMs: meta?.lasso_overhead_ms ?? null,
     blockHeight: height,
     headLagBlocks,
     headRegression,
     failedAssertions: failed,
+    metaStatus: call.metaStatus ?? null,
   };
 }
 
