@@ -187,6 +187,8 @@ function exportStoreStats(metrics: MetricsSink, store: SampleStore): void {
   metrics.counter("lasso_canary_store_prune_errors_total", "Failed retention steps.", () => s().pruneErrors);
   metrics.gauge("lasso_canary_store_last_write_duration_seconds", "Duration of the last store write transaction.", () => s().lastWriteDurationMs / 1000);
   metrics.gauge("lasso_canary_store_last_compact_duration_seconds", "Duration of the last compaction slice.", () => s().lastCompactDurationMs / 1000);
+  metrics.labelledCounter("lasso_canary_store_names_overflow_total", "Names from Lasso's answers stored as \"other\" because the store's names table was full for their kind.",
+    ["kind"], () => Object.entries(s().namesOverflowed).map(([kind, n]) => [{ kind }, n] as [Record<"kind", string>, number]));
 }
 
 /** Checks the plan against every target now and then every `intervalMs`; exports what it finds. */

@@ -5,7 +5,8 @@
  */
 
 /**
- * Why a probe failed. Bounded: safe as a metric label.
+ * Why a probe failed. rpc_<code> and http_<status> carry a number from the answer: the sinks
+ * keep known codes and a budget of others, and name the rest rpc_other / http_other.
  * - timeout: no complete answer within the probe's deadline
  * - connect: could not connect / connection reset before an answer
  * - http_<status>: non-2xx HTTP status (http_429, http_502, ...)
@@ -52,9 +53,10 @@ export interface ProbeSample {
   latencyMs: number;
   /** Provider id that served the request, from routing metadata; null when unknown. */
   provider: string | null;
-  /** Upstream channel that served it (`selected_provider.protocol`, else `transport`): "http", "ws"; null when unknown. */
+  /** Upstream channel that served it (`selected_provider.protocol`, else `transport`): "http", "ws", "other" (any other value); null when unknown. */
   transport: string | null;
   retries: number | null;
+  /** `circuit_breaker_state`: closed, open, half_open, unknown (Lasso's set), "other" (any other value), null when absent. */
   circuitState: string | null;
   upstreamLatencyMs: number | null;
   lassoOverheadMs: number | null;
@@ -72,6 +74,11 @@ export interface ProbeSample {
    * null when it was not judged (no well-formed answer, or the series has no such assertion).
    */
   correct: boolean | null;
+  /**
+   * The answer's routing metadata: decoded (ok), not sent (missing) or sent but undecodable
+   * (invalid). Null or absent when no HTTP answer arrived, and on samples read back from the store.
+   */
+  metaStatus?: "ok" | "missing" | "invalid" | null;
 }
 
 /** Cross-provider agreement on the hash of a block at a safe depth. */

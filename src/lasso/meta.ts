@@ -22,6 +22,10 @@ const isNumber: FieldCheck = (v) => typeof v === "number" && Number.isFinite(v);
 const isInteger: FieldCheck = (v) => Number.isInteger(v);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
+/** Lasso's provider ids are names from its profile files; a longer "id" is not one, and would make a huge label and stored name. */
+export const MAX_PROVIDER_ID_CHARS = 128;
+const isProviderId: FieldCheck = (v) => typeof v === "string" && v.length > 0 && v.length <= MAX_PROVIDER_ID_CHARS;
+
 /**
  * What each known field must be. A hand-written check, not zod: it runs on every probe
  * answer, and the schema parse was a visible share of the probe path's CPU.
@@ -33,7 +37,7 @@ const FIELDS: Record<string, FieldCheck> = {
   chain_id: isInteger,
   transport: isString,
   candidate_providers: (v) => Array.isArray(v) && v.every(isString),
-  selected_provider: (v) => isObject(v) && isString(v.id) && (v.protocol === undefined || isString(v.protocol)),
+  selected_provider: (v) => isObject(v) && isProviderId(v.id) && (v.protocol === undefined || isString(v.protocol)),
   selection_latency_ms: isNumber,
   upstream_latency_ms: isNumber,
   end_to_end_latency_ms: isNumber,
@@ -59,12 +63,35 @@ export function parseLassoMeta(value: unknown): LassoMeta | null {
   return value as LassoMeta;
 }
 
-/** Decodes an `X-Lasso-Meta` header (base64url JSON, no padding). Returns null when absent or unreadable. */
-export function decodeLassoMetaHeader(value: string | null | undefined): LassoMeta | null {
-  if (!value) return null;
+/**
+ * What became of an answer's routing metadata: decoded, not sent (Lasso omits it on its own
+ * 400/404/413 refusals and -32601, and when it would exceed 4 KB), or sent but undecodable
+ * (not base64url, not JSON, not an object, a known field of the wrong type).
+ */
+export type MetaStatus = "ok" | "missing" | "invalid";
+
+export interface MetaReading {
+  status: MetaStatus;
+  meta: LassoMeta | null;
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*={0,2}$/;
+
+/** Reads an `X-Lasso-Meta` header value (base64url JSON, no padding); undefined or null when the header is absent. */
+export function readLassoMetaHeader(value: string | null | undefined): MetaReading {
+  if (value === null || value === undefined) return { status: "missing", meta: null };
+  // Buffer.from(..., "base64url") skips characters outside the alphabet instead of failing.
+  if (value === "" || !BASE64URL.test(value)) return { status: "invalid", meta: null };
+  let meta: LassoMeta | null;
   try {
-    return parseLassoMeta(JSON.parse(Buffer.from(value, "base64url").toString("utf8")));
+    meta = parseLassoMeta(JSON.parse(Buffer.from(value, "base64url").toString("utf8")));
   } catch {
-    return null;
+    meta = null;
   }
+  return meta === null ? { status: "invalid", meta } : { status: "ok", meta };
+}
+
+/** Decodes an `X-Lasso-Meta` header. Returns null when absent or unreadable. */
+export function decodeLassoMetaHeader(value: string | null | undefined): LassoMeta | null {
+  return readLassoMetaHeader(value).meta;
 }

@@ -2,7 +2,8 @@ import { performance } from "node:perf_hooks";
 import { createRequire } from "node:module";
 import type { Agent as UndiciAgent, Dispatcher } from "undici";
 import type { ErrorClass } from "../samples.js";
-import { decodeLassoMetaHeader, type LassoMeta } from "./meta.js";
+import { isPlausibleRpcCode } from "./answerValues.js";
+import { readLassoMetaHeader, type LassoMeta, type MetaStatus } from "./meta.js";
 
 export interface RpcCallResult {
   outcome: "ok" | "error";
@@ -16,7 +17,15 @@ export interface RpcCallResult {
   /** The JSON-RPC `result` when outcome is ok. */
   result: unknown;
   meta: LassoMeta | null;
+  /**
+   * What became of the answer's `X-Lasso-Meta` header; null when no HTTP answer arrived.
+   * Always set by RpcHttpClient; optional so results built elsewhere (tests) need not say.
+   */
+  metaStatus?: MetaStatus | null;
 }
+
+/** What a call's body and status say, before latency and the metadata header's fate are added. */
+type CallVerdict = Omit<RpcCallResult, "latencyMs" | "metaStatus">;
 
 /**
  * undici's Agent from its own module: the package index also loads fetch, WebSocket,
@@ -60,13 +69,14 @@ export class RpcHttpClient {
       let settled = false;
       let status = 0;
       let meta: LassoMeta | null = null;
+      let metaStatus: MetaStatus | null = null;
       let size = 0;
       const chunks: Buffer[] = [];
-      const finish = (r: Omit<RpcCallResult, "latencyMs">): void => {
+      const finish = (r: CallVerdict): void => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        resolve({ ...r, latencyMs: performance.now() - started });
+        resolve({ ...r, metaStatus, latencyMs: performance.now() - started });
       };
       const timer = setTimeout(() => {
         finish(failure("timeout", `no answer within ${timeoutMs} ms`, null, null));
@@ -81,7 +91,7 @@ export class RpcHttpClient {
           },
           onResponseStart(_c, statusCode, headers) {
             status = statusCode;
-            meta = decodeLassoMetaHeader(headerValue(headers["x-lasso-meta"]));
+            ({ meta, status: metaStatus } = readLassoMetaHeader(headerValue(headers["x-lasso-meta"])));
           },
           onResponseData(c, chunk) {
             size += chunk.length;
@@ -135,7 +145,7 @@ class DeadlineExceeded extends Error {
   }
 }
 
-function failure(errorClass: ErrorClass, detail: string, httpStatus: number | null, meta: LassoMeta | null, rpcCode: number | null = null): Omit<RpcCallResult, "latencyMs"> {
+function failure(errorClass: ErrorClass, detail: string, httpStatus: number | null, meta: LassoMeta | null, rpcCode: number | null = null): CallVerdict {
   return { outcome: "error", errorClass, errorDetail: detail, httpStatus, rpcCode, result: undefined, meta };
 }
 
@@ -144,14 +154,14 @@ function errorCodeOf(text: string): number | null {
   try {
     const body: unknown = JSON.parse(text);
     const code = isObject(body) && isObject(body.error) ? body.error.code : undefined;
-    return typeof code === "number" && Number.isInteger(code) ? code : null;
+    return isPlausibleRpcCode(code) ? code : null;
   } catch {
     return null;
   }
 }
 
 /** Exported for tests: what a 2xx body means. */
-export function interpretBody(text: string, id: number, status: number, meta: LassoMeta | null): Omit<RpcCallResult, "latencyMs"> {
+export function interpretBody(text: string, id: number, status: number, meta: LassoMeta | null): CallVerdict {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -162,9 +172,9 @@ export function interpretBody(text: string, id: number, status: number, meta: La
     return failure("invalid_response", "not a JSON-RPC 2.0 response object", status, meta);
   }
   if (isObject(body.error)) {
-    const code = typeof body.error.code === "number" && Number.isInteger(body.error.code) ? body.error.code : null;
+    const code = isPlausibleRpcCode(body.error.code) ? body.error.code : null;
     const message = typeof body.error.message === "string" ? body.error.message : "";
-    if (code === null) return failure("invalid_response", "error object without an integer code", status, meta);
+    if (code === null) return failure("invalid_response", "error object without a 32-bit integer code", status, meta);
     return failure(`rpc_${code}`, `JSON-RPC error ${code}: ${message.slice(0, 200)}`, status, meta, code);
   }
   if (body.id !== id) return failure("invalid_response", `response id ${JSON.stringify(body.id)} does not match request id ${id}`, status, meta);

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import client from "prom-client";
 import type { ContinuitySample, Sample, SampleSink } from "../samples.js";
 import { PLANNED_ERROR_CLASSES, plannedWatchEvents, type ExpectedSeries } from "./fromPlan.js";
+import { AnswerLabels, DEFAULT_LABEL_BUDGETS, OVERFLOW_LABELS, type LabelBudgets } from "./labelBounds.js";
 import { registerNodeMetrics } from "./nodeDefaults.js";
 
 const LOOP_LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -33,27 +34,6 @@ export function watchEventIncrement(s: ContinuitySample): number {
   }
 }
 
-/**
- * Provider ids arrive in Lasso's metadata, so their number is not ours to bound. The
- * first `max` distinct values keep their name; later ones are reported as "other".
- */
-export class BoundedLabel {
-  private readonly seen = new Set<string>();
-  constructor(private readonly max: number) {}
-  value(v: string | null): string {
-    if (v === null) return "unknown";
-    if (this.seen.has(v)) return v;
-    if (this.seen.size >= this.max) return "other";
-    this.seen.add(v);
-    return v;
-  }
-}
-
-/** Lasso's metadata names the transport; anything but http/ws is not ours to make a label of. */
-function transportLabel(t: string | null): string {
-  return t === "http" || t === "ws" ? t : "unknown";
-}
-
 type WatcherLabels = { target: string; chain: string; watcher: string };
 
 const DELAY_SOURCES = ["block_time", "http_sighting"] as const;
@@ -61,7 +41,11 @@ const DELAY_SOURCES = ["block_time", "http_sighting"] as const;
 /** The prom-client sink: every sample becomes counter/histogram updates, nothing else. */
 export class MetricsSink implements SampleSink {
   readonly registry = new client.Registry();
-  private readonly providers = new BoundedLabel(64);
+  /** Provider ids, error codes, transports and circuit states come from Lasso's answers: bounded here. */
+  private readonly answerLabels: AnswerLabels;
+  private readonly labelOverflow;
+  private readonly probeMeta;
+  private readonly metaRoutes = new Set<string>();
   private readonly requests;
   private readonly success;
   private readonly latency;
@@ -85,8 +69,11 @@ export class MetricsSink implements SampleSink {
   private readonly knownWatchers = new Set<string>();
   private readonly clock: () => number;
 
-  /** `clock`: epoch ms on the watchers' clock (sample timestamps), for open stalls at scrape time. */
-  constructor(opts: { version: string; collectDefaults?: boolean; clock?: () => number }) {
+  /**
+   * `clock`: epoch ms on the watchers' clock (sample timestamps), for open stalls at scrape time.
+   * `labelBudgets`: distinct provider ids and error codes kept by name (see labelBounds.ts).
+   */
+  constructor(opts: { version: string; collectDefaults?: boolean; clock?: () => number; labelBudgets?: Partial<LabelBudgets> }) {
     this.clock = opts.clock ?? (() => performance.timeOrigin + performance.now());
     const r = this.registry;
     if (opts.collectDefaults !== false) registerNodeMetrics(r);
@@ -102,6 +89,21 @@ export class MetricsSink implements SampleSink {
       labelNames: ["version", "node_version"],
       registers: [r],
     }).set({ version: opts.version, node_version: process.version }, 1);
+    this.labelOverflow = new client.Counter({
+      name: "lasso_canary_label_overflow_total",
+      help: "Probe answers whose value for a label was replaced by \"other\": provider and error_class beyond their budget of distinct values, transport and circuit_state outside Lasso's set.",
+      labelNames: ["label"],
+      registers: [r],
+    });
+    for (const label of OVERFLOW_LABELS) this.labelOverflow.inc({ label }, 0);
+    const overflow = this.labelOverflow;
+    this.answerLabels = new AnswerLabels({ ...DEFAULT_LABEL_BUDGETS, ...opts.labelBudgets }, (label) => overflow.inc({ label }));
+    this.probeMeta = new client.Counter({
+      name: "lasso_canary_probe_meta_total",
+      help: "HTTP answers to probes by what became of their X-Lasso-Meta routing metadata: ok (decoded), missing (not sent), invalid (sent but not base64url JSON of the right shape).",
+      labelNames: ["target", "chain", "route", "status"],
+      registers: [r],
+    });
     const series = ["target", "chain", "route", "method"] as const;
     this.requests = new client.Counter({
       name: "lasso_canary_probe_requests_total",
@@ -239,7 +241,7 @@ export class MetricsSink implements SampleSink {
       this.regressions.inc(perRoute, 0);
       this.retries.inc(perRoute, 0);
       for (const assertion of p.assertions) this.assertionFailures.inc({ ...perRoute, assertion }, 0);
-      if (p.pinned) this.served.inc({ ...perRoute, provider: this.providers.value(p.pinned.provider), transport: p.pinned.transport }, 0);
+      if (p.pinned) this.served.inc({ ...perRoute, provider: this.answerLabels.plannedProvider(p.pinned.provider), transport: p.pinned.transport }, 0);
     }
     for (const c of plan.consistency) for (const result of ["agree", "mismatch"]) this.consistency.inc({ ...c, result }, 0);
     for (const w of plan.watchers) {
@@ -308,16 +310,33 @@ export class MetricsSink implements SampleSink {
     const s = sample;
     const series = { target: s.target, chain: s.chain, route: s.route, method: s.method };
     const perRoute = { target: s.target, chain: s.chain, route: s.route };
-    this.requests.inc({ ...series, outcome: s.errorClass === "plan_mismatch" ? "excluded" : s.outcome, error_class: s.errorClass ?? "none" });
+    const labels = this.answerLabels.of(s);
+    this.requests.inc({ ...series, outcome: s.errorClass === "plan_mismatch" ? "excluded" : s.outcome, error_class: labels.errorClass });
     // Blackbox-style: the last probe succeeded only when the answer was well-formed AND passed every assertion.
     this.success.set(series, s.outcome === "ok" && s.failedAssertions.length === 0 ? 1 : 0);
     if (s.outcome === "ok") this.latency.observe(series, s.latencyMs / 1000);
-    if (s.outcome === "ok") this.served.inc({ ...perRoute, provider: this.providers.value(s.provider), transport: transportLabel(s.transport) });
+    if (s.outcome === "ok") this.served.inc({ ...perRoute, provider: labels.provider, transport: labels.transport });
+    if (s.metaStatus) this.metaSample(perRoute, s.metaStatus);
     if (s.headLagBlocks !== null) this.headLag.set(perRoute, s.headLagBlocks);
     if (s.headRegression) this.regressions.inc(perRoute);
     for (const a of s.failedAssertions) this.assertionFailures.inc({ ...perRoute, assertion: a.split(":")[0] ?? a });
     if (s.lassoOverheadMs !== null) this.overhead.observe(perRoute, s.lassoOverheadMs / 1000);
     if (s.retries) this.retries.inc(perRoute, s.retries);
+  }
+
+  /** Every status of a route exists from its first answer, so the first invalid one is an increase. */
+  private metaSample(perRoute: { target: string; chain: string; route: string }, status: "ok" | "missing" | "invalid"): void {
+    const key = `${perRoute.target}\u0000${perRoute.chain}\u0000${perRoute.route}`;
+    if (!this.metaRoutes.has(key)) {
+      this.metaRoutes.add(key);
+      for (const st of ["ok", "missing", "invalid"] as const) this.probeMeta.inc({ ...perRoute, status: st }, 0);
+    }
+    this.probeMeta.inc({ ...perRoute, status });
+  }
+
+  /** Distinct Lasso-given label values held (bounded by the budgets). */
+  answerLabelSizes(): { providers: number; rpcCodes: number; httpStatuses: number } {
+    return this.answerLabels.sizes();
   }
 
   observeLoopLag(lateMs: number): void {

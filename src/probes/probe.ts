@@ -1,4 +1,5 @@
 import { FRESHNESS_ASSERTION, type ProbeSample } from "../samples.js";
+import { circuitStateOf, transportOf } from "../lasso/answerValues.js";
 import type { RpcCallResult } from "../lasso/rpcClient.js";
 import type { HeadBoard } from "./heads.js";
 import { heightOf, matchesShape, parseQuantity } from "./shapes.js";
@@ -76,9 +77,9 @@ export function toSample(
     errorDetail: answered ? (failed.length > 0 ? `failed: ${failed.join(", ")}` : null) : call.errorDetail,
     latencyMs: call.latencyMs,
     provider: meta?.selected_provider?.id ?? spec.pinnedProvider,
-    transport: meta?.selected_provider?.protocol ?? meta?.transport ?? null,
+    transport: transportOf(meta?.selected_provider?.protocol ?? meta?.transport),
     retries: meta?.retries ?? null,
-    circuitState: meta?.circuit_breaker_state ?? null,
+    circuitState: circuitStateOf(meta?.circuit_breaker_state),
     upstreamLatencyMs: meta?.upstream_latency_ms ?? null,
     lassoOverheadMs: meta?.lasso_overhead_ms ?? null,
     blockHeight: height,
@@ -86,6 +87,7 @@ export function toSample(
     headRegression,
     failedAssertions: failed,
     correct: answered && judgesCorrectness ? failed.every((a) => a === FRESHNESS_ASSERTION) : null,
+    metaStatus: call.metaStatus ?? null,
   };
 }
 

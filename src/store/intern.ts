@@ -1,4 +1,5 @@
 import type Database from "better-sqlite3";
+import { CIRCUIT_STATES, errorFamilyOf, isKnownErrorClass, OTHER, overflowErrorClass } from "../lasso/answerValues.js";
 import type { Db } from "./schema.js";
 
 export const SERIES_PROBE = 0;
@@ -8,6 +9,38 @@ export const NAME_PROVIDER = 1;
 export const NAME_ERROR_CLASS = 2;
 export const NAME_CIRCUIT = 3;
 export const NAME_ASSERTION = 4;
+
+export type NameKind = "provider" | "errorClass" | "circuit" | "assertion";
+const KIND_CODES: Record<NameKind, number> = {
+  provider: NAME_PROVIDER, errorClass: NAME_ERROR_CLASS, circuit: NAME_CIRCUIT, assertion: NAME_ASSERTION,
+};
+const KINDS = Object.keys(KIND_CODES) as NameKind[];
+const kindOf = (code: number): NameKind | undefined => KINDS.find((k) => KIND_CODES[k] === code);
+
+/**
+ * Most distinct names of a kind the `names` table takes, over the database's life (they are
+ * never deleted: raw rows and rollups refer to them). Names that are always kept (known error
+ * classes, Lasso's circuit states, "other") do not need room. Provider names are per transport
+ * (`alpha`, `alpha|http`, `alpha|ws`).
+ */
+export type NameCaps = Record<NameKind, number>;
+export const DEFAULT_NAME_CAPS: NameCaps = { provider: 256, errorClass: 64, circuit: 16, assertion: 64 };
+
+export function zeroByKind(): Record<NameKind, number> {
+  return { provider: 0, errorClass: 0, circuit: 0, assertion: 0 };
+}
+
+/** The finite names of each kind that never need room, and where a name that finds none goes. */
+function alwaysKept(kind: NameKind, name: string): boolean {
+  if (name === OTHER) return true;
+  if (kind === "errorClass") return isKnownErrorClass(name);
+  return kind === "circuit" && CIRCUIT_STATES.has(name);
+}
+
+function overflowName(kind: NameKind, name: string): string {
+  const family = kind === "errorClass" ? errorFamilyOf(name) : null;
+  return family === null ? OTHER : overflowErrorClass(family);
+}
 
 export interface SeriesKey {
   target: string;
@@ -37,7 +70,11 @@ export interface SeriesRow extends SeriesKey {
 /**
  * String -> id interning for series and names. Must be called inside the write
  * transaction; if that transaction rolls back, call reset() because ids handed out for
- * rows that were never committed would otherwise be reused from the cache.
+ * rows that were never committed would otherwise be reused from the cache; after it
+ * commits, call committed() so the names it sent to "other" are counted once.
+ *
+ * Names come from Lasso's answers, so the `names` table is capped per kind (NameCaps): once
+ * a kind is full, a new name is stored as "other" (rpc_other / http_other for error classes).
  */
 export class Interner {
   private readonly series = new Map<string, number>();
@@ -49,8 +86,13 @@ export class Interner {
   private readonly cseries = new Map<string, number>();
   private readonly insCseries: Database.Statement<[string, string, string, string, string]>;
   private readonly getCseries: Database.Statement<[string, string, string, string, string], { id: number }>;
+  private readonly countNames: Database.Statement<[], { kind: number; n: number }>;
+  /** Rows in `names` per kind, as the current transaction sees them. */
+  private stored = zeroByKind();
+  private pendingOverflow = zeroByKind();
+  private readonly overflowed = zeroByKind();
 
-  constructor(db: Db) {
+  constructor(db: Db, private readonly caps: NameCaps = DEFAULT_NAME_CAPS) {
     this.insSeries = db.prepare(
       "INSERT INTO series (kind, target, chain, route, method) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
     );
@@ -65,6 +107,8 @@ export class Interner {
     this.getCseries = db.prepare(
       "SELECT id FROM cseries WHERE target = ? AND chain = ? AND watcher = ? AND route = ? AND subscription = ?",
     );
+    this.countNames = db.prepare("SELECT kind, count(*) AS n FROM names GROUP BY kind");
+    this.loadCounts();
   }
 
   continuitySeriesId(k: ContinuityKey): number {
@@ -99,19 +143,55 @@ export class Interner {
     const key = `${kind}\u0000${name}`;
     let id = this.names.get(key);
     if (id === undefined) {
-      this.insName.run(kind, name);
-      const row = this.getName.get(kind, name);
-      if (row === undefined) throw new Error("name row vanished after insert");
+      let row = this.getName.get(kind, name);
+      if (row === undefined) {
+        const k = kindOf(kind);
+        if (k !== undefined && !alwaysKept(k, name) && this.stored[k] >= this.caps[k]) {
+          // Not cached: the cache holds only names that have a row, so it stays as small as the table.
+          this.pendingOverflow[k]++;
+          return this.nameId(kind, overflowName(k, name));
+        }
+        this.insName.run(kind, name);
+        row = this.getName.get(kind, name);
+        if (row === undefined) throw new Error("name row vanished after insert");
+        if (k !== undefined) this.stored[k]++;
+      }
       id = row.id;
       this.names.set(key, id);
     }
     return id;
   }
 
+  /** The transaction that used this interner committed: its overflows are now fact. */
+  committed(): void {
+    for (const k of KINDS) this.overflowed[k] += this.pendingOverflow[k];
+    this.pendingOverflow = zeroByKind();
+  }
+
+  /** Names sent to "other" because their kind was full, per kind, over this interner's life (committed writes only). */
+  overflowCounts(): Record<NameKind, number> {
+    return { ...this.overflowed };
+  }
+
+  /** Names held in memory (at most the rows of `names` this process used). */
+  get cachedNames(): number {
+    return this.names.size;
+  }
+
   reset(): void {
     this.series.clear();
     this.names.clear();
     this.cseries.clear();
+    this.pendingOverflow = zeroByKind();
+    this.loadCounts();
+  }
+
+  private loadCounts(): void {
+    this.stored = zeroByKind();
+    for (const r of this.countNames.all()) {
+      const k = kindOf(r.kind);
+      if (k !== undefined) this.stored[k] = r.n;
+    }
   }
 }
 

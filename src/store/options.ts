@@ -1,3 +1,5 @@
+import { DEFAULT_NAME_CAPS, type NameCaps } from "./intern.js";
+
 /** The subset of pino the store uses (a pino logger satisfies it). */
 export interface StoreLogger {
   info(obj: object, msg?: string): void;
@@ -46,9 +48,15 @@ export interface StoreOptions {
   pruneBatchRows?: number;
   /** SQLite busy timeout. It blocks the event loop while waiting, so it stays short. Default 100. */
   busyTimeoutMs?: number;
+  /**
+   * Most distinct names per kind in the `names` table over the file's life (provider ids, error
+   * classes, circuit states, assertions come from Lasso's answers); beyond, a name is stored as
+   * "other". Defaults: provider 256, errorClass 64, circuit 16, assertion 64.
+   */
+  nameCaps?: Partial<NameCaps>;
 }
 
-export type ResolvedStoreOptions = Required<StoreOptions>;
+export type ResolvedStoreOptions = Required<Omit<StoreOptions, "nameCaps">> & { nameCaps: NameCaps };
 
 const silent: StoreLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -80,5 +88,17 @@ export function resolveOptions(o: StoreOptions): ResolvedStoreOptions {
     pruneIntervalMs: positive("pruneIntervalMs", o.pruneIntervalMs ?? 10_000),
     pruneBatchRows: positive("pruneBatchRows", o.pruneBatchRows ?? 2000),
     busyTimeoutMs: nonNegative("busyTimeoutMs", o.busyTimeoutMs ?? 100),
+    nameCaps: resolveNameCaps(o.nameCaps ?? {}),
   };
+}
+
+function resolveNameCaps(caps: Partial<NameCaps>): NameCaps {
+  const out = { ...DEFAULT_NAME_CAPS };
+  for (const [kind, v] of Object.entries(caps) as [keyof NameCaps, number | undefined][]) {
+    if (!(kind in DEFAULT_NAME_CAPS)) throw new Error(`store option nameCaps: unknown kind "${kind}" (known: ${Object.keys(DEFAULT_NAME_CAPS).join(", ")})`);
+    if (v === undefined) continue;
+    if (!Number.isInteger(v) || v < 0) throw new Error(`store option nameCaps.${kind} must be a whole number >= 0, got ${v}`);
+    out[kind] = v;
+  }
+  return out;
 }

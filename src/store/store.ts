@@ -9,6 +9,7 @@ import {
 } from "./continuity.js";
 import {
   Interner, NAME_ASSERTION, NAME_CIRCUIT, NAME_ERROR_CLASS, NAME_PROVIDER, SERIES_CONSISTENCY, SERIES_PROBE,
+  type NameKind,
 } from "./intern.js";
 import { resolveOptions, type ResolvedStoreOptions, type StoreOptions } from "./options.js";
 import { rowKey, SERIES_SPAN } from "./keys.js";
@@ -44,6 +45,10 @@ export interface StoreStats {
   /** Rows deleted by retention. */
   pruned: number;
   pruneErrors: number;
+  /** Names stored as "other" because the `names` table was full for their kind (nameCaps), this process. */
+  namesOverflowed: Record<NameKind, number>;
+  /** Names held in the interner's memory (at most the rows of `names`). */
+  namesCached: number;
 }
 
 interface PruneJob {
@@ -81,7 +86,7 @@ export class SampleStore implements SampleSink {
     metaMax: Database.Statement<[string, number]>;
   };
   private readonly pruneJobs: PruneJob[];
-  private readonly counters: StoreStats = {
+  private readonly counters: Omit<StoreStats, "namesOverflowed" | "namesCached"> = {
     queued: 0, written: 0, dropped: 0, rejected: 0, writeErrors: 0, lastWriteDurationMs: 0, lastWriteAt: 0,
     compacted: 0, lastCompactDurationMs: 0, compactErrors: 0, pruned: 0, pruneErrors: 0,
   };
@@ -101,7 +106,7 @@ export class SampleStore implements SampleSink {
     try {
       const { from, to } = migrate(this.db);
       if (from !== to) this.o.logger.info({ path: this.path, from, to }, "store schema migrated");
-      this.interner = new Interner(this.db);
+      this.interner = new Interner(this.db, this.o.nameCaps);
       this.rollups = new RollupWriter(this.db);
       this.cont = new ContinuityWriter(this.db);
       const db = this.db;
@@ -158,7 +163,10 @@ export class SampleStore implements SampleSink {
   }
 
   stats(): StoreStats {
-    return { ...this.counters, queued: this.queue.size };
+    return {
+      ...this.counters, queued: this.queue.size,
+      namesOverflowed: this.interner.overflowCounts(), namesCached: this.interner.cachedNames,
+    };
   }
 
   /** Writes everything queued now. Returns false (and keeps the samples) if the database failed. */
@@ -238,6 +246,7 @@ export class SampleStore implements SampleSink {
         this.cont.applyDelivered(delivered, outputs);
         return samples.length;
       })();
+      this.interner.committed();
       this.counters.written += n;
     } catch (err) {
       this.interner.reset();
@@ -287,6 +296,7 @@ export class SampleStore implements SampleSink {
     const started = performance.now();
     try {
       const { written, rejected } = this.db.transaction(() => this.writeBatch(batch))();
+      this.interner.committed();
       this.queue.drop(batch.length);
       this.counters.written += written;
       this.counters.rejected += rejected;
