@@ -118,7 +118,9 @@ describe("buildReport", () => {
     for (const r of ranges) {
       const report = buildReport(r, slos, reader, T0 + DAY);
       const delivered = { from: Math.floor(r.since / MIN) * MIN, to: Math.ceil(r.until / MIN) * MIN };
-      assert.deepEqual(report.coverage, { from: r.since, to: r.until, granularity: r.granularity, exactEdges: true,
+      const stamps = reader.probeSamples(r).map((x) => x.ts);
+      assert.deepEqual(report.coverage, { from: Math.min(...stamps), to: Math.max(...stamps), samplesExact: true,
+        read: { from: r.since, to: r.until }, granularity: r.granularity, exactEdges: true,
         continuity: { from: r.since, to: r.until, exactEdges: true,
           delivered: { ...delivered, exactEdges: delivered.from === r.since && delivered.to === r.until } } });
       const raw = reader.probeSamples(r).filter((s) => s.outcome === "ok").map((s) => s.latencyMs).sort((a, b) => a - b);
@@ -248,7 +250,8 @@ describe("buildReport", () => {
       const store = storeWith(samples, now);
       assert.equal(store.reader().rowCounts()["staging"], samples.filter((x) => x.ts >= stagedFrom).length);
       const report = buildReport(range, slos, store.reader(), now);
-      assert.deepEqual(report.coverage, { from: range.since, to: range.until, granularity: "minute", exactEdges: true,
+      assert.deepEqual(report.coverage, { from: inRange[0]?.ts, to: inRange.at(-1)?.ts, samplesExact: true,
+        read: { from: range.since, to: range.until }, granularity: "minute", exactEdges: true,
         continuity: { from: range.since, to: range.until, exactEdges: true, delivered: { from: T0 + MIN, to: T0 + 4 * MIN, exactEdges: false } } });
       const d = chain(report, "base").series[0];
       assert.ok(d);
@@ -277,7 +280,9 @@ describe("buildReport", () => {
     const range = { since: oldMinute + 30_000, until: recentMinute + 30_000 };
     const report = buildReport(range, slos, store.reader(), now);
     const oldHour = Math.floor(oldMinute / HOUR) * HOUR; // continuity minute rollups are kept 3 days
-    assert.deepEqual(report.coverage, { from: oldMinute, to: range.until, granularity: "mixed", exactEdges: false,
+    // The old minute's raw samples are gone: its first sample is known to the minute only.
+    assert.deepEqual(report.coverage, { from: range.since, to: recentMinute + 25_000, samplesExact: false,
+      read: { from: oldMinute, to: range.until }, granularity: "mixed", exactEdges: false,
       continuity: { from: oldHour, to: range.until, exactEdges: false, delivered: { from: oldHour, to: recentMinute + MIN, exactEdges: false } } });
     const d = chain(report, "base").series[0];
     assert.deepEqual(d?.providers.map((p) => [p.provider, p.count]), [["early", 12], ["late", 6]], "whole old minute");
