@@ -292,6 +292,28 @@ describe("buildReport", () => {
     store.close();
   });
 
+  const oldMinute = T0 + DAY + 5 * HOUR + 3 * MIN;
+  const spanCases = [
+    // raw pruned (7 days), minute rollups kept (14): the minute the sample is in
+    { name: "minute rollups", now: T0 + 10 * DAY, first: oldMinute },
+    // minute rollups pruned too: the hour
+    { name: "hour rollups", now: T0 + 20 * DAY, first: Math.floor(oldMinute / HOUR) * HOUR },
+  ];
+  for (const c of spanCases) {
+    test(`data covered past raw retention: the first sample is known to its bucket in ${c.name}, not the requested since`, () => {
+      const store = new SampleStore({ path: newPath(), now: () => c.now, flushIntervalMs: 0 });
+      store.accept(probe(oldMinute + 17_000));
+      store.accept(probe(c.now - HOUR + 5_000));
+      assert.ok(store.flush(), "written");
+      store.compact();
+      store.pruneAll();
+      const report = buildReport({ since: T0, until: c.now }, slos, store.reader(), c.now);
+      assert.deepEqual([report.coverage.from, report.coverage.to, report.coverage.samplesExact], [c.first, c.now - HOUR + 5_000, false]);
+      assert.match(renderMarkdown(report), /\(known to their rollup bucket where raw samples are past retention\)/);
+      store.close();
+    });
+  }
+
   test("an empty range says so, with nulls and no NaN", () => {
     const store = storeWith([probe(T0)], T0 + DAY);
     const report = buildReport({ since: T0 + 2 * DAY, until: T0 + 3 * DAY }, slos, store.reader(), T0 + 3 * DAY);
