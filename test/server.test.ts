@@ -100,11 +100,15 @@ describe("/report: input at the edges", { timeout: 150_000 }, () => {
     const r = await reportOf(c, `since=${since / 1000}&until=${until / 1000}`);
     const reader = StoreReader.open(c.plan.store.path);
     let stamps: number[];
+    let baseStamps: number[];
     try {
       stamps = reader.probeSamples({ since, until }).map((s) => s.ts);
+      baseStamps = reader.probeSamples({ since, until, chain: "base" }).map((s) => s.ts);
     } finally {
       reader.close();
     }
+    const base = await reportOf(c, `since=${since / 1000}&until=${until / 1000}&chain=base`);
+    assert.deepEqual([base.coverage.from, base.coverage.to], [Math.min(...baseStamps), Math.max(...baseStamps)], "one chain's own samples");
     assert.ok(stamps.length >= 10, `samples in range: ${stamps.length}`);
     assert.deepEqual([r.coverage.from, r.coverage.to, r.coverage.samplesExact], [Math.min(...stamps), Math.max(...stamps), true]);
     assert.ok((r.coverage.from ?? 0) > since, "the first sample is after the requested since (the daemon started minutes ago at most)");

@@ -40,16 +40,20 @@ function timestamped(db: Preparer, table: "staging" | "consistency", dir: Dir, s
 
 /** First (or last) sample ts in [since, until) in the packed raw rows: the edge minute with a wanted row, unpacked. */
 function packed(db: Preparer, dir: Dir, since: number, until: number, wanted: Wanted): number | null {
-  const rows = db.prepare<[number, number], { key: number; data: Buffer }>(
-    `SELECT key, data FROM raw WHERE key >= ? AND key < ? ORDER BY key ${dir === "first" ? "ASC" : "DESC"}`,
+  // Keys only while skipping other chains' rows: their blobs are never read.
+  const keys = db.prepare<[number, number], { key: number }>(
+    `SELECT key FROM raw WHERE key >= ? AND key < ? ORDER BY key ${dir === "first" ? "ASC" : "DESC"}`,
   );
+  const blob = db.prepare<[number], { data: Buffer }>("SELECT data FROM raw WHERE key = ?");
   let found: number | null = null;
   let minute: number | null = null;
-  for (const r of rows.iterate(rowKey(Math.floor(since / MINUTE_MS), 0), rowKey(Math.ceil(until / MINUTE_MS), 0))) {
+  for (const r of keys.iterate(rowKey(Math.floor(since / MINUTE_MS), 0), rowKey(Math.ceil(until / MINUTE_MS), 0))) {
     const bucket = bucketOfKey(r.key);
     if (minute !== null && bucket !== minute) break;
     if (!wanted(seriesOfKey(r.key), SERIES_PROBE)) continue;
-    for (const rec of unpackRecords(r.data, seriesOfKey(r.key), bucket * MINUTE_MS)) {
+    const data = [...blob.iterate(r.key)][0]?.data;
+    if (data === undefined) continue;
+    for (const rec of unpackRecords(data, seriesOfKey(r.key), bucket * MINUTE_MS)) {
       if (rec.ts >= since && rec.ts < until) found = better(dir, found, rec.ts);
     }
     // Only rows of this minute can hold an earlier (later) sample than one found here.
