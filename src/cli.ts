@@ -2,7 +2,7 @@
 import { parseArgs } from "node:util";
 import { createLogger } from "./log.js";
 import { startDaemon, VERSION } from "./main.js";
-import { DEFAULT_CONFIG_PATH, formatPlanErrors, loadPlan, summarizePlan, type Plan } from "./plan/index.js";
+import { DEFAULT_CONFIG_PATH, formatPlanErrors, loadPlan, PlanError, summarizePlan, type Env, type Plan } from "./plan/index.js";
 import { formatRate } from "./plan/build.js";
 import { formatIssue } from "./plan/errors.js";
 import {
@@ -18,40 +18,76 @@ import {
   writeChecksFiles,
   type Budget,
 } from "./profile/index.js";
-import { buildReport, parseReportQuery, renderMarkdown, TimeParamError } from "./report/index.js";
-import { StoreReader } from "./store/index.js";
+import { buildReport, renderMarkdown } from "./report/index.js";
+import { parseReportFormat, parseReportQuery, REPORT_FORMATS, ReportQueryError, reportQueryOptions } from "./report/time.js";
+import { SchemaVersionError, StoreOpenError, StoreReader } from "./store/index.js";
 
 const USAGE = `lasso-canary ${VERSION}
 
 usage:
   lasso-canary run      [--config FILE]                 run the daemon (SIGTERM/SIGINT stop it)
   lasso-canary validate [--config FILE]                 check config + checks, list every error, print the plan
-  lasso-canary report   [--config FILE] [--since 24h] [--until now] [--chain NAME] [--format table|json|md]
-                                                        SLIs and SLO verdicts from the store (works while the daemon runs)
+  lasso-canary report   [--config FILE] [--since 24h] [--until now] [--chain NAME] [--format ${REPORT_FORMATS.join("|")}]
+                                                        SLIs and SLO verdicts from the store (works while the daemon runs;
+                                                        needs no target URL: unset variables in targets are tolerated)
   lasso-canary checks-from-profile PROFILE.yml [--out DIR] [--force] [--config FILE] [--budget N]
                                                         checks files (one per chain) from a Lasso profile, within the budget
                                                         (--config: its budget and targets; --budget: req/s per chain);
                                                         without --out, printed to stdout
+  lasso-canary help                                     this text
 
 --config defaults to ${DEFAULT_CONFIG_PATH} (checks-from-profile: no default; without it, the default budget for one target).
-since/until take durations (24h, 7d), ISO-8601 or unix seconds.`;
+since/until take durations (24h, 7d), ISO-8601 or unix seconds; since defaults to 24h before until.
+report --format defaults to md (the same formats as GET /report?format=).`;
 
 const STOP_DEADLINE_MS = 5000;
 
-function load(configPath: string): Plan {
+function load(configPath: string, env: Env = process.env): Plan {
   try {
-    return loadPlan(configPath);
+    return loadPlan(configPath, env);
   } catch (err) {
     process.stderr.write(`${formatPlanErrors(err)}\n`);
     process.exit(2);
   }
 }
 
+/** Stands in for environment variables a command does not use (target URLs and headers for `report`). */
+const UNSET_PLACEHOLDER = "http://unset.invalid";
+
+/** Names of unset variables when those are the plan's only problems and all sit under `targets`; else null. */
+function unsetTargetVariables(err: unknown): string[] | null {
+  if (!(err instanceof PlanError)) return null;
+  const names = err.issues.map((i) => (i.path.startsWith("targets") ? /^environment variable (\w+) is not set/.exec(i.message)?.[1] : undefined));
+  return names.every((n) => n !== undefined) ? [...new Set(names)] : null;
+}
+
+/** The plan for commands that only read the store: target URLs (often secrets in env) may be unset. */
+function loadForReading(configPath: string): Plan {
+  try {
+    return loadPlan(configPath);
+  } catch (err) {
+    const unset = unsetTargetVariables(err);
+    if (unset === null) refuse(formatPlanErrors(err));
+    return load(configPath, { ...process.env, ...Object.fromEntries(unset.map((n) => [n, UNSET_PLACEHOLDER])) });
+  }
+}
+
+/** A store that cannot be opened: say which and why, exit 2 (nothing has started yet). */
+function refuseStore(err: unknown): void {
+  if (err instanceof StoreOpenError || err instanceof SchemaVersionError) refuse(`lasso-canary: ${err.message}`);
+}
+
 async function run(configPath: string): Promise<void> {
   const plan = load(configPath);
   const logger = createLogger(plan.log.level);
   for (const w of plan.warnings) logger.warn({ file: w.file, path: w.path }, w.message);
-  const daemon = await startDaemon({ plan, logger });
+  let daemon;
+  try {
+    daemon = await startDaemon({ plan, logger });
+  } catch (err) {
+    refuseStore(err);
+    throw err;
+  }
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
@@ -111,25 +147,28 @@ function checksFromProfile(profilePath: string | undefined, opts: { config?: str
 }
 
 function report(configPath: string, opts: { since?: string; until?: string; chain?: string; format?: string }): void {
-  const plan = load(configPath);
+  const plan = loadForReading(configPath);
   const now = Date.now();
   let range;
+  let format;
   try {
-    range = parseReportQuery({ since: opts.since, until: opts.until, chain: opts.chain }, now);
+    format = parseReportFormat(opts.format, "md");
+    range = parseReportQuery({ since: opts.since, until: opts.until, chain: opts.chain }, now, reportQueryOptions(plan));
   } catch (err) {
-    if (err instanceof TimeParamError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(2);
-    }
+    if (err instanceof ReportQueryError) refuse(err.message);
     throw err;
   }
-  const reader = StoreReader.open(plan.store.path);
+  let reader;
+  try {
+    reader = StoreReader.open(plan.store.path);
+  } catch (err) {
+    refuseStore(err);
+    throw err;
+  }
   try {
     const slos = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
     const r = buildReport(range, slos, reader, now);
-    const format = opts.format ?? "table";
-    if (format === "json") process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    else process.stdout.write(`${renderMarkdown(r)}\n`);
+    process.stdout.write(format === "json" ? `${JSON.stringify(r, null, 2)}\n` : `${renderMarkdown(r)}\n`);
   } finally {
     reader.close();
   }
@@ -154,7 +193,8 @@ async function main(argv: string[]): Promise<void> {
   });
   if (values.version) return void process.stdout.write(`${VERSION}\n`);
   const command = positionals[0];
-  if (values.help || !command) return void process.stdout.write(`${USAGE}\n`);
+  if (values.help || command === "help") return void process.stdout.write(`${USAGE}\n`);
+  if (command === undefined) refuse(`lasso-canary needs a command\n\n${USAGE}`);
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
   switch (command) {
     case "run":

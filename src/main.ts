@@ -10,9 +10,10 @@ import { RpcHttpClient } from "./lasso/rpcClient.js";
 import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
 import { Recorder } from "./recorder.js";
 import { ReportRunner } from "./report/runner.js";
-import { parseReportQuery, TimeParamError } from "./report/time.js";
+import { parseReportQuery, reportQueryOptions } from "./report/time.js";
 import type { SloObjective } from "./report/types.js";
-import { BadRequest, createApp, listen } from "./server/app.js";
+import { createApp, listen } from "./server/app.js";
+import { AnswerTracker, readinessReasons, silenceLimits } from "./server/readiness.js";
 import { SampleStore } from "./store/index.js";
 import { plannedWatchers, WatchEngine, watchGroupSpecs } from "./watchers/index.js";
 import type { Logger } from "./log.js";
@@ -70,6 +71,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const recorder = new Recorder((err) => logger.error({ err }, "a sample sink failed"));
   recorder.addSink(store);
   recorder.addSink(metrics);
+  const answers = new AnswerTracker();
+  recorder.addSink(answers);
   const probes = new ProbeEngine({
     series: seriesSpecs(plan),
     consistency: consistencySpecs(plan),
@@ -96,29 +99,22 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
 
   const slos: SloObjective[] = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
   const reports = new ReportRunner({ path: plan.store.path, watchers: plannedWatchers(watchGroups) });
-  let probesRunning = false;
+  /** When the probes started; null before and while stopping. */
+  let startedAt: number | null = null;
+  const silence = silenceLimits(plan);
   const app = createApp({
     registry: metrics.registry,
     async report(query, format) {
       const now = Date.now();
-      let range;
-      try {
-        range = parseReportQuery(query, now);
-      } catch (err) {
-        if (err instanceof TimeParamError) throw new BadRequest(err.message);
-        throw err;
-      }
+      const range = parseReportQuery(query, now, reportQueryOptions(plan));
       store.flush();
       const body = await reports.render(range, slos, format, now, { planMismatches: planCheck.checker.current() });
       return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
     },
     readiness() {
-      const stats = store.stats();
-      const reasons: string[] = [];
-      if (!probesRunning) reasons.push("probes not started");
-      if (stats.queued > 10_000) reasons.push(`store is behind: ${stats.queued} samples queued`);
-      for (const m of planCheck.checker.current())
-        reasons.push(`plan mismatch: target ${m.target}, ${m.chain}${m.route === null ? "" : ` route ${m.route}`}: ${m.fix}`);
+      const reasons = readinessReasons({
+        now: Date.now(), startedAt, store: store.stats(), answers, silenceLimits: silence, planMismatches: planCheck.checker.current(),
+      });
       return { ready: reasons.length === 0, reasons };
     },
     onError: (err) => logger.error({ err }, "http handler failed"),
@@ -138,7 +134,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   loopLag.start();
   probes.start();
   watchers.start();
-  probesRunning = true;
+  startedAt = Date.now();
   logger.info(
     {
       listen: `${where.host}:${port}`,
@@ -159,7 +155,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     watchers,
     stop() {
       stopping ??= (async () => {
-        probesRunning = false;
+        startedAt = null;
         loopLag.stop();
         await planCheck.stop();
         server.closeIdleConnections();

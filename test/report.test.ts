@@ -125,7 +125,9 @@ describe("buildReport", () => {
     for (const r of ranges) {
       const report = buildReport(r, slos, reader, T0 + DAY);
       const delivered = { from: Math.floor(r.since / MIN) * MIN, to: Math.ceil(r.until / MIN) * MIN };
-      assert.deepEqual(report.coverage, { from: r.since, to: r.until, granularity: r.granularity, exactEdges: true,
+      const stamps = reader.probeSamples(r).map((x) => x.ts);
+      assert.deepEqual(report.coverage, { from: Math.min(...stamps), to: Math.max(...stamps), samplesExact: true,
+        read: { from: r.since, to: r.until }, granularity: r.granularity, exactEdges: true,
         continuity: { from: r.since, to: r.until, exactEdges: true,
           delivered: { ...delivered, exactEdges: delivered.from === r.since && delivered.to === r.until } } });
       const raw = reader.probeSamples(r).filter((s) => s.outcome === "ok").map((s) => s.latencyMs).sort((a, b) => a - b);
@@ -358,7 +360,8 @@ describe("buildReport", () => {
       const store = storeWith(samples, now);
       assert.equal(store.reader().rowCounts()["staging"], samples.filter((x) => x.ts >= stagedFrom).length);
       const report = buildReport(range, slos, store.reader(), now);
-      assert.deepEqual(report.coverage, { from: range.since, to: range.until, granularity: "minute", exactEdges: true,
+      assert.deepEqual(report.coverage, { from: inRange[0]?.ts, to: inRange.at(-1)?.ts, samplesExact: true,
+        read: { from: range.since, to: range.until }, granularity: "minute", exactEdges: true,
         continuity: { from: range.since, to: range.until, exactEdges: true, delivered: { from: T0 + MIN, to: T0 + 4 * MIN, exactEdges: false } } });
       const d = chain(report, "base").series[0];
       assert.ok(d);
@@ -387,7 +390,9 @@ describe("buildReport", () => {
     const range = { since: oldMinute + 30_000, until: recentMinute + 30_000 };
     const report = buildReport(range, slos, store.reader(), now);
     const oldHour = Math.floor(oldMinute / HOUR) * HOUR; // continuity minute rollups are kept 3 days
-    assert.deepEqual(report.coverage, { from: oldMinute, to: range.until, granularity: "mixed", exactEdges: false,
+    // The old minute's raw samples are gone: its first sample is known to the minute only.
+    assert.deepEqual(report.coverage, { from: range.since, to: recentMinute + 25_000, samplesExact: false,
+      read: { from: oldMinute, to: range.until }, granularity: "mixed", exactEdges: false,
       continuity: { from: oldHour, to: range.until, exactEdges: false, delivered: { from: oldHour, to: recentMinute + MIN, exactEdges: false } } });
     const d = chain(report, "base").series[0];
     assert.deepEqual(d?.providers.map((p) => [p.provider, p.count]), [["early", 12], ["late", 6]], "whole old minute");
@@ -396,6 +401,28 @@ describe("buildReport", () => {
     assert.doesNotMatch(md, /edges exact/);
     store.close();
   });
+
+  const oldMinute = T0 + DAY + 5 * HOUR + 3 * MIN;
+  const spanCases = [
+    // raw pruned (7 days), minute rollups kept (14): the minute the sample is in
+    { name: "minute rollups", now: T0 + 10 * DAY, first: oldMinute },
+    // minute rollups pruned too: the hour
+    { name: "hour rollups", now: T0 + 20 * DAY, first: Math.floor(oldMinute / HOUR) * HOUR },
+  ];
+  for (const c of spanCases) {
+    test(`data covered past raw retention: the first sample is known to its bucket in ${c.name}, not the requested since`, () => {
+      const store = new SampleStore({ path: newPath(), now: () => c.now, flushIntervalMs: 0 });
+      store.accept(probe(oldMinute + 17_000));
+      store.accept(probe(c.now - HOUR + 5_000));
+      assert.ok(store.flush(), "written");
+      store.compact();
+      store.pruneAll();
+      const report = buildReport({ since: T0, until: c.now }, slos, store.reader(), c.now);
+      assert.deepEqual([report.coverage.from, report.coverage.to, report.coverage.samplesExact], [c.first, c.now - HOUR + 5_000, false]);
+      assert.match(renderMarkdown(report), /\(known to their rollup bucket where raw samples are past retention\)/);
+      store.close();
+    });
+  }
 
   test("an empty range says so, with nulls and no NaN", () => {
     const store = storeWith([probe(T0)], T0 + DAY);

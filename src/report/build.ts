@@ -369,9 +369,10 @@ export function buildReport(
   const empty = chains.every((c) => c.requests === 0 && c.consistency.checks === 0) && agg.continuity.length === 0;
   return {
     generatedAt: now,
-    range: { since: range.since, until: range.until, chain: range.chain ?? null },
+    range: { since: range.since, until: range.until, chain: range.chain ?? null, adjusted: range.adjusted ?? null },
     coverage: {
-      from: agg.plan.from, to: agg.plan.to, granularity: agg.plan.granularity, exactEdges: agg.plan.exactEdges,
+      from: agg.samples.first, to: agg.samples.last, samplesExact: agg.samples.exact,
+      read: { from: agg.plan.from, to: agg.plan.to }, granularity: agg.plan.granularity, exactEdges: agg.plan.exactEdges,
       continuity: {
         ...agg.continuityCoverage,
         delivered: {

@@ -115,8 +115,8 @@ function coverageText(r: Report): string {
   const source = c.granularity === "raw" ? "raw samples" : `${c.granularity} rollups`;
   if (c.exactEdges) return `${source}, edges exact to the millisecond`;
   const rounded: string[] = [];
-  if (c.from !== null && c.from < r.range.since) rounded.push(`start to ${iso(c.from)}`);
-  if (c.to !== null && c.to > r.range.until) rounded.push(`end to ${iso(c.to)}`);
+  if (c.read.from !== null && c.read.from < r.range.since) rounded.push(`start to ${iso(c.read.from)}`);
+  if (c.read.to !== null && c.read.to > r.range.until) rounded.push(`end to ${iso(c.read.to)}`);
   return `${source}; ${rounded.join(" and ")} rounded out to whole buckets: the raw samples there are past retention`;
 }
 
@@ -136,7 +136,11 @@ function renderPlanMismatches(r: Report): string {
 export function renderMarkdown(r: Report): string {
   const out: string[] = ["# lasso-canary report", ""];
   out.push(`Range: ${iso(r.range.since)} to ${iso(r.range.until)}${r.range.chain ? `, chain ${r.range.chain}` : ""}.`);
-  out.push(`Data covered: ${iso(r.coverage.from)} to ${iso(r.coverage.to)} (${coverageText(r)}).`);
+  if (r.range.adjusted) out.push(`Range adjusted: ${r.range.adjusted.note}.`);
+  out.push(r.coverage.from === null
+    ? `Data covered: no probe or consistency sample in this range (${coverageText(r)}).`
+    : `Data covered: first sample ${iso(r.coverage.from)}, last ${iso(r.coverage.to)}` +
+      `${r.coverage.samplesExact ? "" : " (known to their rollup bucket where raw samples are past retention)"} (${coverageText(r)}).`);
   const k = r.coverage.continuity;
   if (r.chains.some((c) => c.continuity.watchers.length > 0) && !(k.exactEdges && k.delivered.exactEdges)) {
     const anomalies = k.exactEdges

@@ -1,11 +1,12 @@
+import type { ReportFormat } from "./time.js";
 import type { ReportContext, ReportRange, SloObjective } from "./types.js";
+
+export type { ReportFormat };
 
 /**
  * Messages between ReportRunner and its worker. Both ends are this code base in one
  * process and SLOs come from the validated plan, so the worker trusts their shape.
  */
-export type ReportFormat = "json" | "md";
-
 export interface RequestMessage {
   id: number;
   range: ReportRange;

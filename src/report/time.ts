@@ -1,15 +1,34 @@
 import parseDuration from "parse-duration";
+import type { Plan } from "../plan/index.js";
 
 export type TimeParamName = "since" | "until";
 
-/** A bad query parameter; `message` names it, so the server can answer 400 with it. */
-export class TimeParamError extends Error {
+/** A report query the caller got wrong; the message says what and how to fix it (HTTP 400, CLI exit 2). */
+export class ReportQueryError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReportQueryError";
+  }
+}
+
+/** A bad query parameter value; `message` names it. */
+export class TimeParamError extends ReportQueryError {
   constructor(readonly param: string, value: string, reason: string) {
     super(`invalid ${param} ${JSON.stringify(value)}: ${reason}`);
     this.name = "TimeParamError";
   }
 }
 
+/** Report formats, shared by `/report?format=` and `lasso-canary report --format` so they cannot diverge. */
+export const REPORT_FORMATS = ["json", "md"] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** Every parameter `/report` takes; each at most once. */
+export const REPORT_PARAMS = ["since", "until", "chain", "format"] as const;
+
+const DAY_MS = 86_400_000;
+const DEFAULT_SPAN = "24h";
+const DEFAULT_SPAN_MS = DAY_MS;
 const EXPECTED = "expected a duration back from now (24h, 7d, 90m), an ISO-8601 time, or unix seconds";
 const UNIX_SECONDS = /^\d{1,12}(\.\d+)?$/;
 const ISO_8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
@@ -35,31 +54,89 @@ export function parseTimeParam(name: TimeParamName, value: string, now: number):
   return now - duration;
 }
 
+/** `format=` of a query (given at most once): one of REPORT_FORMATS, json when absent. */
+export function reportFormatOf(query: Record<string, unknown>): ReportFormat {
+  return parseReportFormat(single(query, "format"));
+}
+
+/** `--format` / `format=`: one of REPORT_FORMATS, or `fallback` when not given. */
+export function parseReportFormat(value: string | undefined, fallback: ReportFormat = "json"): ReportFormat {
+  if (value === undefined) return fallback;
+  const known: readonly string[] = REPORT_FORMATS;
+  if (known.includes(value)) return value as ReportFormat;
+  throw new TimeParamError("format", value, `expected ${REPORT_FORMATS.join(" or ")}`);
+}
+
 export interface ReportQuery {
   since: number;
   until: number;
   chain?: string;
+  /** Set when `since` was moved: the requested value, and why (a line for the report). */
+  adjusted?: { requestedSince: number | null; note: string };
+}
+
+export interface ReportQueryOptions {
+  /** The plan's chains: any other `chain` is refused, naming these. */
+  chains?: readonly string[];
+  /** The store's longest retention: an earlier `since` is clamped to `now` minus it. */
+  retentionDays?: number;
+}
+
+/** What the plan says about report queries: its chains, and the store's longest retention. */
+export function reportQueryOptions(plan: Plan): ReportQueryOptions {
+  const { rawRetentionDays, minuteRollupRetentionDays, rollupRetentionDays } = plan.store;
+  return { chains: plan.chains.map((c) => c.chain), retentionDays: Math.max(rawRetentionDays, minuteRollupRetentionDays, rollupRetentionDays) };
+}
+
+/** A query value given once, as a string (Express and the CLI both hand over strings; repeats are arrays). */
+function single(query: Record<string, unknown>, param: string): string | undefined {
+  const v = query[param];
+  if (v === undefined) return undefined;
+  if (Array.isArray(v)) throw new ReportQueryError(`invalid ${param}: given ${v.length} times; give it once`);
+  if (typeof v !== "string") throw new TimeParamError(param, String(v), "must be given once, as a string");
+  return v;
 }
 
 /**
- * Validates `/report` query parameters: since (default 24h), until (default now), chain.
- * Throws TimeParamError (message names the parameter) on bad input.
+ * Validates `/report` query parameters (REPORT_PARAMS; `format` is read by the caller with
+ * parseReportFormat): until (default now), since (default 24h before until, so a lone
+ * `until` means the day before it), chain. A `since` older than the retention is clamped to
+ * it and `adjusted` says so. Throws ReportQueryError (the message names the parameter).
  */
-export function parseReportQuery(query: Record<string, unknown>, now: number): ReportQuery {
-  const text = (param: string): string | undefined => {
-    const v = query[param];
-    if (v === undefined) return undefined;
-    if (typeof v !== "string") throw new TimeParamError(param, String(v), "must be given once, as a string");
-    return v;
-  };
-  const sinceText = text("since");
-  const untilText = text("until");
-  const chain = text("chain");
-  const since = parseTimeParam("since", sinceText ?? "24h", now);
-  const until = untilText === undefined ? now : parseTimeParam("until", untilText, now);
-  if (since >= until) throw new TimeParamError("since", sinceText ?? "24h", "must be before until");
-  if (chain !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(chain)) {
-    throw new TimeParamError("chain", chain, "expected a chain name");
+export function parseReportQuery(query: Record<string, unknown>, now: number, opts: ReportQueryOptions = {}): ReportQuery {
+  const unknown = Object.keys(query).filter((k) => !(REPORT_PARAMS as readonly string[]).includes(k));
+  if (unknown.length > 0) {
+    throw new ReportQueryError(`unknown parameter${unknown.length > 1 ? "s" : ""} ${unknown.map((k) => JSON.stringify(k)).join(", ")}: expected ${REPORT_PARAMS.join(", ")}`);
   }
-  return chain === undefined ? { since, until } : { since, until, chain };
+  const sinceText = single(query, "since");
+  const untilText = single(query, "until");
+  const chain = single(query, "chain");
+  single(query, "format");
+  const until = untilText === undefined ? now : parseTimeParam("until", untilText, now);
+  let since = sinceText === undefined ? until - DEFAULT_SPAN_MS : parseTimeParam("since", sinceText, now);
+  let adjusted: ReportQuery["adjusted"];
+  if (sinceText === undefined && untilText !== undefined) {
+    adjusted = { requestedSince: null, note: `since not given: ${DEFAULT_SPAN} before until` };
+  }
+  if (opts.retentionDays !== undefined) {
+    const oldest = now - opts.retentionDays * DAY_MS;
+    if (since < oldest) {
+      if (until <= oldest) {
+        throw new TimeParamError("until", untilText ?? "now", `the whole range is older than the store's retention (${opts.retentionDays} days): nothing is kept before ${new Date(oldest).toISOString()}`);
+      }
+      adjusted = {
+        requestedSince: sinceText === undefined ? null : since,
+        note: `since ${new Date(since).toISOString()} is beyond the store's retention (${opts.retentionDays} days): clamped to ${new Date(oldest).toISOString()}`,
+      };
+      since = oldest;
+    }
+  }
+  if (since >= until) throw new TimeParamError("since", sinceText ?? DEFAULT_SPAN, "must be before until");
+  if (chain !== undefined) {
+    if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(chain)) throw new TimeParamError("chain", chain, "expected a chain name");
+    if (opts.chains !== undefined && !opts.chains.includes(chain)) {
+      throw new ReportQueryError(`unknown chain ${JSON.stringify(chain)}: the plan's chains are ${opts.chains.join(", ") || "(none)"}`);
+    }
+  }
+  return { since, until, ...(chain === undefined ? {} : { chain }), ...(adjusted === undefined ? {} : { adjusted }) };
 }

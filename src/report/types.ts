@@ -70,10 +70,18 @@ export interface ReportContext {
   planMismatches?: PlanMismatchEntry[];
 }
 
+/** Why the range differs from what was asked (see parseReportQuery). */
+export interface RangeAdjustment {
+  /** The requested since when it was clamped to the retention; null when since was not given. */
+  requestedSince: number | null;
+  note: string;
+}
+
 export interface ReportRange {
   since: number;
   until: number;
   chain?: string | undefined;
+  adjusted?: RangeAdjustment | undefined;
 }
 
 export interface LatencyReport {
@@ -272,24 +280,35 @@ export interface ChainReport {
 
 export interface Report {
   generatedAt: number;
-  range: { since: number; until: number; chain: string | null };
   /**
-   * What the data read actually covers. Whole days, hours and minutes come from rollups;
-   * the partial minutes at the edges from the raw samples, filtered by timestamp, so
-   * normally from = since and to = until exactly (exactEdges). Where an edge's raw samples
-   * are past raw retention (or finer rollups past theirs), that edge is rounded out to the
-   * enclosing minute, hour or day bucket: from/to say where to, and exactEdges is false.
-   * Samples written but not yet compacted (the last ~2 minutes) are included.
+   * The range judged. `adjusted` (null when the range is as asked) says why it differs: since
+   * clamped to the store's retention, or since not given with until (24h before until).
    */
+  range: { since: number; until: number; chain: string | null; adjusted: RangeAdjustment | null };
   coverage: {
+    /**
+     * The first and last probe or consistency sample in the range (null when none): exact
+     * timestamps within raw retention; where only rollups are left, the bound of the finest
+     * bucket holding one, clamped to the range, and `samplesExact` is false.
+     */
     from: number | null;
     to: number | null;
+    samplesExact: boolean;
+    /**
+     * What was read. Whole days, hours and minutes come from rollups; the partial minutes at
+     * the edges from the raw samples, filtered by timestamp, so normally read.from = since and
+     * read.to = until exactly (exactEdges). Where an edge's raw samples are past raw retention
+     * (or finer rollups past theirs), that edge is rounded out to the enclosing minute, hour or
+     * day bucket: read.from/to say where to, and exactEdges is false. Samples written but not
+     * yet compacted (the last ~2 minutes) are included.
+     */
+    read: { from: number | null; to: number | null };
     /**
      * Rollup level the whole buckets were read from ("mixed" when several); "raw" when the
      * range holds no whole minute and was read from raw samples only; "none" when empty.
      */
     granularity: "minute" | "hour" | "day" | "mixed" | "raw" | "none";
-    /** True when the data covers exactly [since, until) (from = since, to = until, or an empty range). */
+    /** True when the data read covers exactly [since, until) (read.from = since, read.to = until, or an empty range). */
     exactEdges: boolean;
     /**
      * Subscriptions (chains[].continuity and their SLO rows) have a coverage of their own.

@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from "express";
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
+import { reportFormatOf, ReportQueryError, type ReportFormat } from "../report/time.js";
 
 
 /** Thrown for a query the caller got wrong: becomes a 400 with this message. */
@@ -8,9 +9,15 @@ export class BadRequest extends Error {}
 
 export interface ServerDeps {
   registry: Registry;
-  /** Returns the rendered report body; throws BadRequest for a bad parameter. */
-  report(query: Record<string, unknown>, format: "json" | "md"): Promise<{ contentType: string; body: string }>;
-  /** Ready when the plan loaded, the store is writable and the probes run. */
+  /**
+   * Returns the rendered report body for the query (`format` included, already read);
+   * throws BadRequest or ReportQueryError for a bad parameter.
+   */
+  report(query: Record<string, unknown>, format: ReportFormat): Promise<{ contentType: string; body: string }>;
+  /**
+   * Ready when the probes run, the store commits its writes, every target answered recently
+   * and the plan matches the targets; otherwise the reasons why not.
+   */
   readiness(): { ready: boolean; reasons: string[] };
   onError(err: unknown): void;
 }
@@ -38,17 +45,12 @@ export function createApp(deps: ServerDeps): express.Express {
   });
 
   app.get("/report", async (req: Request, res: Response) => {
-    const format = stringParam(req.query.format) ?? "json";
-    if (format !== "json" && format !== "md") {
-      res.status(400).json({ error: `format: must be json or md, got ${JSON.stringify(format)}` });
-      return;
-    }
     try {
-      const { format: _format, ...query } = req.query;
-      const out = await deps.report(query, format);
+      const query = req.query as Record<string, unknown>;
+      const out = await deps.report(query, reportFormatOf(query));
       res.set("content-type", out.contentType).send(out.body);
     } catch (err) {
-      if (err instanceof BadRequest) {
+      if (err instanceof BadRequest || err instanceof ReportQueryError) {
         res.status(400).json({ error: err.message });
         return;
       }
@@ -61,12 +63,6 @@ export function createApp(deps: ServerDeps): express.Express {
     res.status(404).json({ error: "not found", endpoints: ["/metrics", "/healthz", "/readyz", "/report"] });
   });
   return app;
-}
-
-function stringParam(v: unknown): string | undefined {
-  if (typeof v === "string") return v;
-  if (Array.isArray(v) && typeof v[0] === "string") return v[0];
-  return undefined;
 }
 
 export async function listen(app: express.Express, host: string, port: number): Promise<Server> {

@@ -1,4 +1,5 @@
 export { SampleStore, type StoreStats } from "./store.js";
+export { StoreOpenError } from "./openError.js";
 export type { StoreLogger, StoreOptions } from "./options.js";
 export {
   StoreReader, type AggregateResult, type ConsistencyAggregate, type ContinuityAggregate, type RowsRead, type SeriesAggregate,

@@ -12,9 +12,11 @@ import { bucketOfKey, rowKey, seriesOfKey } from "./keys.js";
 import { LatencyCounts } from "./latency.js";
 import { decodeStaged, unpackRecords, type StoredProbe } from "./record.js";
 import { addSample, mergeEncoded, newAgg, type Agg } from "./rollup.js";
-import { openDatabase, type Db } from "./schema.js";
+import { StoreOpenError } from "./openError.js";
+import { openDatabase, SchemaVersionError, type Db } from "./schema.js";
 import { parseServedBy } from "./servedBy.js";
 import { planRead, type Horizons, type ReadPlan } from "./segments.js";
+import { sampleSpan, type SampleSpan, type Wanted } from "./span.js";
 import { DAY_MS, HOUR_MS, MINUTE_MS, minuteOf } from "./time.js";
 
 export interface TimeRange {
@@ -111,7 +113,10 @@ export interface RowsRead {
 }
 
 export interface AggregateResult {
+  /** What was read: the range, its edges rounded out where raw samples are past retention. */
   plan: ReadPlan;
+  /** The first and last probe or consistency sample actually in the range (see SampleSpan). */
+  samples: SampleSpan;
   series: SeriesAggregate[];
   consistency: ConsistencyAggregate[];
   continuity: ContinuityAggregate[];
@@ -168,8 +173,6 @@ interface EdgeMinute {
   checks: ConsSample[];
 }
 
-type Wanted = (id: number, kind: number) => boolean;
-
 function emptyRowsRead(): RowsRead {
   return {
     rollup_d: 0, rollup_h: 0, rollup_m: 0, raw: 0, staging: 0, cons_d: 0, cons_h: 0, cons_m: 0, consistency: 0,
@@ -209,7 +212,11 @@ export class StoreReader {
   }
 
   static open(path: string): StoreReader {
-    return new StoreReader(openDatabase(path, { readonly: true }));
+    try {
+      return new StoreReader(openDatabase(path, { readonly: true }));
+    } catch (err) {
+      throw err instanceof SchemaVersionError ? err : new StoreOpenError(path, err, true);
+    }
   }
 
   close(): void {
@@ -328,7 +335,8 @@ export class StoreReader {
       if (s) consistency.push({ target: s.target, chain: s.chain, ...c });
     }
     const cont = this.readContinuity(range, dict, { ...horizons, continuityMinute: this.meta("cminute_horizon") ?? 0 }, rowsRead);
-    return { plan, series, consistency, continuity: cont.continuity, continuityCoverage: cont.coverage, rowsRead };
+    const samples = sampleSpan(this, range.since, range.until, wanted, horizons);
+    return { plan, samples, series, consistency, continuity: cont.continuity, continuityCoverage: cont.coverage, rowsRead };
   }
 
   /**

@@ -11,6 +11,7 @@ import {
   Interner, NAME_ASSERTION, NAME_CIRCUIT, NAME_ERROR_CLASS, NAME_PROVIDER, SERIES_CONSISTENCY, SERIES_PROBE,
   type NameKind,
 } from "./intern.js";
+import { StoreOpenError } from "./openError.js";
 import { resolveOptions, type ResolvedStoreOptions, type StoreOptions } from "./options.js";
 import { rowKey, SERIES_SPAN } from "./keys.js";
 import { Pruner } from "./prune.js";
@@ -18,7 +19,7 @@ import { RingQueue } from "./queue.js";
 import { StoreReader } from "./reader.js";
 import { decodeStaged, encodeStaged, toStored, type StoredProbe } from "./record.js";
 import { servedByName } from "./servedBy.js";
-import { migrate, openDatabase, type Db } from "./schema.js";
+import { migrate, openDatabase, SchemaVersionError, type Db } from "./schema.js";
 import { DAY_MS, dayOf, HOUR_MS, hourOf, MINUTE_MS, minuteOf } from "./time.js";
 
 /** Counters for the metrics sink (all monotonic except queued and lastWrite*). */
@@ -37,6 +38,10 @@ export interface StoreStats {
   lastWriteDurationMs: number;
   /** Wall-clock ms of the last successful write, 0 before the first. */
   lastWriteAt: number;
+  /** Wall-clock ms of the first failed write since the last successful one; null while writes succeed. */
+  failingSince: number | null;
+  /** Why the last write failed (the database's message); null after a successful write. */
+  lastWriteError: string | null;
   /** Staged samples folded into raw and rollup rows. */
   compacted: number;
   /** Duration of the last compaction transaction that folded anything, ms. */
@@ -88,6 +93,7 @@ export class SampleStore implements SampleSink {
   private readonly pruneJobs: PruneJob[];
   private readonly counters: Omit<StoreStats, "namesOverflowed" | "namesCached"> = {
     queued: 0, written: 0, dropped: 0, rejected: 0, writeErrors: 0, lastWriteDurationMs: 0, lastWriteAt: 0,
+    failingSince: null, lastWriteError: null,
     compacted: 0, lastCompactDurationMs: 0, compactErrors: 0, pruned: 0, pruneErrors: 0,
   };
   private timer: NodeJS.Timeout | null = null;
@@ -102,7 +108,11 @@ export class SampleStore implements SampleSink {
     this.o = resolveOptions(options);
     this.path = this.o.path;
     this.queue = new RingQueue(Math.floor(this.o.maxQueue));
-    this.db = openDatabase(this.o.path, { busyTimeoutMs: this.o.busyTimeoutMs });
+    try {
+      this.db = openDatabase(this.o.path, { busyTimeoutMs: this.o.busyTimeoutMs });
+    } catch (err) {
+      throw new StoreOpenError(this.o.path, err);
+    }
     try {
       const { from, to } = migrate(this.db);
       if (from !== to) this.o.logger.info({ path: this.path, from, to }, "store schema migrated");
@@ -133,7 +143,8 @@ export class SampleStore implements SampleSink {
       this.pruneJobs = this.makePruneJobs();
     } catch (err) {
       this.db.close();
-      throw err;
+      // A schema from a newer lasso-canary names the path and the fix already.
+      throw err instanceof SchemaVersionError ? err : new StoreOpenError(this.o.path, err);
     }
     if (this.o.flushIntervalMs > 0) {
       this.timer = setInterval(() => this.tick(), this.o.flushIntervalMs);
@@ -302,6 +313,8 @@ export class SampleStore implements SampleSink {
       this.counters.rejected += rejected;
       this.counters.lastWriteDurationMs = performance.now() - started;
       this.counters.lastWriteAt = this.o.now();
+      this.counters.failingSince = null;
+      this.counters.lastWriteError = null;
       if (this.failing) {
         this.failing = false;
         this.o.logger.info({ writeErrors: this.counters.writeErrors, queued: this.queue.size }, "store writes recovered");
@@ -310,6 +323,8 @@ export class SampleStore implements SampleSink {
     } catch (err) {
       this.interner.reset();
       this.counters.writeErrors++;
+      this.counters.failingSince ??= this.o.now();
+      this.counters.lastWriteError = err instanceof Error ? err.message : String(err);
       this.failing = true;
       this.logError(err, "store write failed; samples stay queued and are retried");
       return false;
