@@ -97,6 +97,7 @@ describe("readinessReasons (clock given)", () => {
   const stats = (over: Partial<StoreStats> = {}): StoreStats => ({
     queued: 0, written: 0, dropped: 0, rejected: 0, writeErrors: 0, lastWriteDurationMs: 0, lastWriteAt: 0,
     failingSince: null, lastWriteError: null, compacted: 0, lastCompactDurationMs: 0, compactErrors: 0, pruned: 0, pruneErrors: 0,
+    namesOverflowed: { provider: 0, errorClass: 0, circuit: 0, assertion: 0 }, namesCached: 0,
     ...over,
   });
   const START = 1_000_000;

@@ -16,7 +16,7 @@ export const STORE_BEHIND_SAMPLES = 10_000;
  */
 function wellFormed(s: ProbeSample): boolean {
   const c = s.errorClass;
-  return s.outcome === "ok" || c === "assertion" || c === "plan_mismatch" || (c !== null && c.startsWith("rpc_"));
+  return s.outcome === "ok" || c === "plan_mismatch" || (c !== null && c.startsWith("rpc_"));
 }
 
 /** Per target, when its last well-formed answer arrived (any probe or consistency round). */
