@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from "node:util";
+import { checkHealth, healthzUrl } from "./healthcheck.js";
 import { createLogger } from "./log.js";
 import { startDaemon, VERSION } from "./main.js";
 import { DEFAULT_CONFIG_PATH, formatPlanErrors, loadPlan, PlanError, summarizePlan, type Env, type Plan } from "./plan/index.js";
@@ -30,6 +31,7 @@ usage:
   lasso-canary report   [--config FILE] [--since 24h] [--until now] [--chain NAME] [--format ${REPORT_FORMATS.join("|")}]
                                                         SLIs and SLO verdicts from the store (works while the daemon runs;
                                                         needs no target URL: unset variables in targets are tolerated)
+  lasso-canary healthcheck [--config FILE]              exit 0 when the daemon at the config's listen address answers /healthz, else 1
   lasso-canary checks-from-profile PROFILE.yml [--out DIR] [--force] [--config FILE] [--budget N]
                                                         checks files (one per chain) from a Lasso profile, within the budget
                                                         (--config: its budget and targets; --budget: req/s per chain);
@@ -115,6 +117,21 @@ function validate(configPath: string): void {
   process.stdout.write(`${summarizePlan(plan)}\n`);
   for (const w of plan.warnings) process.stdout.write(`warning: ${w.file}: ${w.path}: ${w.message}\n`);
   process.stdout.write("plan is valid\n");
+}
+
+const HEALTHCHECK_TIMEOUT_MS = 3000;
+
+/** Container HEALTHCHECK semantics: 0 healthy, 1 unhealthy (never 2, which Docker reserves). */
+async function healthcheck(configPath: string): Promise<void> {
+  let reason: string | null;
+  try {
+    reason = await checkHealth(healthzUrl(loadPlan(configPath).listen), HEALTHCHECK_TIMEOUT_MS);
+  } catch (err) {
+    reason = formatPlanErrors(err);
+  }
+  if (reason === null) return void process.stdout.write("healthy\n");
+  process.stderr.write(`unhealthy: ${reason}\n`);
+  process.exit(1);
 }
 
 /** Exit 2 with one line per problem: bad input, never a stack trace. */
@@ -203,6 +220,8 @@ async function main(argv: string[]): Promise<void> {
       return validate(configPath);
     case "report":
       return report(configPath, values);
+    case "healthcheck":
+      return healthcheck(configPath);
     case "checks-from-profile":
       if (positionals.length > 2) refuse(`checks-from-profile takes one profile file, got ${positionals.length - 1}: ${positionals.slice(1).join(" ")}`);
       return checksFromProfile(positionals[1], values);

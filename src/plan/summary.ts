@@ -1,6 +1,7 @@
 /** Human listing of a Plan for `lasso-canary validate`. Never prints an unredacted URL. */
 import { formatRate } from "./build.js";
 import { displayFile, formatIssue } from "./errors.js";
+import { upstreamLoad } from "./load.js";
 import { formatDuration } from "./schema.js";
 import type { Assertion, Plan } from "./types.js";
 
@@ -77,6 +78,10 @@ export function summarizePlan(plan: Plan): string {
       }
     }
     out.push(`  rate: ${formatRate(c.ratePerSecond)} req/s (${Math.round((c.ratePerSecond / budget) * 100)}% of budget)`);
+    const load = upstreamLoad(c);
+    const perDay = (r: number): string => `${Math.round(r * 86_400).toLocaleString("en-US")}/day`;
+    out.push(`  upstream: ${formatRate(load.strategies)} req/s through strategies (${perDay(load.strategies)}, Lasso picks the provider), ${formatRate(load.lassoOnly)} req/s answered by Lasso`);
+    for (const [route, r] of load.pins) out.push(`    ${route.padEnd(24)} ${formatRate(r)} req/s (${perDay(r)}) on that provider's quota`);
   }
   if (plan.warnings.length > 0) {
     out.push("");
