@@ -122,25 +122,24 @@ export function failingRow(report: Report, e: ExpectedFailure): SloRow | undefin
 
 /** Faults are windows the proxy ends by itself (at most its 10 min cap): renew them while the scenario lasts. */
 export const FAULT_WINDOW_MS = 600_000;
-const RENEW_EVERY_MS = FAULT_WINDOW_MS / 2;
 
 export interface AppliedScenario {
   scenario: Scenario;
   /** Wall-clock ms at which the defect and the fault were set. */
   appliedAt: number;
-  /** Clears the defect and the fault. */
+  /** Clears the fault and the scenario's defects. */
   stop(): void;
 }
 
-/** Sets the scenario's defect and holds its provider fault until stop(). */
-export function applyScenario(bed: TestBed, scenario: Scenario): AppliedScenario {
+/** Sets the scenario's defects and holds its provider fault (renewed every half window) until stop(). */
+export function applyScenario(bed: Pick<TestBed, "lasso" | "provider">, scenario: Scenario, windowMs = FAULT_WINDOW_MS): AppliedScenario {
   const proxy = scenario.fault ? bed.provider(scenario.fault.chain, scenario.fault.provider) : null;
   const hold = (): void => {
-    if (proxy && scenario.fault) proxy.setFault(scenario.fault.fault, FAULT_WINDOW_MS);
+    if (proxy && scenario.fault) proxy.setFault(scenario.fault.fault, windowMs);
   };
   bed.lasso.setDefects(scenario.defects);
   hold();
-  const renew = proxy ? setInterval(hold, RENEW_EVERY_MS) : null;
+  const renew = proxy ? setInterval(hold, windowMs / 2) : null;
   renew?.unref();
   const appliedAt = Date.now();
   return {
