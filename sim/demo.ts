@@ -1,33 +1,32 @@
-// `npm run demo`: the local test bed (2 chains x 3 providers on anvil, behind fault proxies,
-// behind the Lasso-compatible target) and the lasso-canary daemon probing it. Ctrl-C stops all.
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { createLogger } from "../src/log.js";
-import { startDaemon } from "../src/main.js";
-import { formatPlanErrors, loadPlan } from "../src/plan/index.js";
-import { DEFAULT_TESTBED, startTestBed } from "./testbed.js";
-import { startTraffic, type Traffic } from "./traffic.js";
+// `npm run demo [-- --scenario NAME]`: the local test bed (2 chains x 3 providers on anvil,
+// behind fault proxies, behind the Lasso-compatible target) and the lasso-canary daemon probing
+// it; a scenario breaks it on purpose (sim/scenarios.ts). Ctrl-C stops all.
+import { formatPlanErrors } from "../src/plan/index.js";
+import { SCENARIO_FAILS_WITHIN_MS, scenarioReportUrl, startDemo, type Demo } from "./demoStack.js";
+import { describeRow, parseDemoArgs, SCENARIOS, type Scenario } from "./scenarios.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const configPath = path.join(root, "config/demo/canary.yaml");
-
-const bed = await startTestBed(DEFAULT_TESTBED);
-// Transactions to a log-emitting contract on every chain, so the logs watchers have events.
-// Deployed first from account 0, it lands at the address config/demo/checks/*.yaml filter on.
-const traffic: Traffic[] = [];
-for (const chain of bed.chains.values()) traffic.push(await startTraffic({ rpcUrl: chain.node.httpUrl, intervalMs: 1000 }));
-let plan;
+let scenario: Scenario | null;
 try {
-  plan = loadPlan(configPath, { ...process.env, LASSO_URL: bed.lasso.url });
+  const args = parseDemoArgs(process.argv.slice(2));
+  if (args.help) {
+    process.stdout.write(`${usage()}\n`);
+    process.exit(0);
+  }
+  scenario = args.scenario;
 } catch (err) {
-  process.stderr.write(`${formatPlanErrors(err)}\n`);
-  await bed.stop();
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${usage()}\n`);
   process.exit(2);
 }
-mkdirSync(path.dirname(plan.store.path), { recursive: true });
-const logger = createLogger(process.env.LOG_LEVEL === undefined ? "warn" : plan.log.level);
-const daemon = await startDaemon({ plan, logger });
+
+let demo: Demo;
+try {
+  demo = await startDemo({ env: process.env, ...(scenario ? { scenario } : {}) });
+} catch (err) {
+  process.stderr.write(`${formatPlanErrors(err)}\n`);
+  process.exit(2);
+}
+const { bed, daemon, plan, traffic } = demo;
+let stopping = false;
 
 const lines = [
   "",
@@ -40,7 +39,7 @@ const lines = [
   `  Lasso target  ${bed.lasso.url}   (ws: ${bed.lasso.wsUrl})`,
   `    routes      ${bed.lasso.url}/rpc/ethereum  /rpc/fastest/base  /rpc/provider/alpha/ethereum ...`,
   `    api         ${bed.lasso.url}/api/health  /api/chains  /api/metrics/ethereum`,
-  `    defects     curl -X PUT -H 'content-type: application/json' -d '{"staleRouting":true}' ${bed.lasso.url}/_sim/defects`,
+  `    defects     ${bed.lasso.url}/_sim/defects  /_sim/status`,
   `  store         ${plan.store.path}`,
   `  traffic       1 tx/s per chain to the log emitter at ${traffic[0]?.address ?? "?"}`,
   "",
@@ -51,18 +50,51 @@ for (const [name, chain] of bed.chains) {
     for (const [id, proxy] of byId) lines.push(`    ${profile}/${id.padEnd(8)} ${proxy.httpUrl}  ${proxy.wsUrl}`);
   }
 }
+lines.push("");
+if (scenario) {
+  lines.push(
+    `scenario ${scenario.name}: ${scenario.summary}`,
+    `  expect: ${describeRow(scenario.expect)} FAIL within ${SCENARIO_FAILS_WITHIN_MS / 1000} s of the scenario's start`,
+    "  starting once the demo is warm (the route probed, its watcher delivering)...",
+  );
+} else {
+  lines.push(`break it on purpose: npm run demo -- --scenario ${SCENARIOS.map((s) => s.name).join(" | ")}`);
+}
 process.stdout.write(`${lines.join("\n")}\n\n`);
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
+demo.scenario?.then(
+  (applied) => {
+    const { expect } = applied.scenario;
+    process.stdout.write([
+      `scenario ${applied.scenario.name} started at ${new Date(applied.appliedAt).toISOString()}`,
+      `  expect: ${describeRow(expect)} FAIL by ${new Date(applied.appliedAt + SCENARIO_FAILS_WITHIN_MS).toISOString()}`,
+      `  see ${scenarioReportUrl(daemon.url, expect, applied.appliedAt)}`,
+      "",
+    ].join("\n"));
+  },
+  (err: unknown) => {
+    if (stopping) return;
+    process.stderr.write(`scenario not started: ${err instanceof Error ? err.message : String(err)}\n`);
+    void shutdown("scenario failure", 1);
+  },
+);
+
+async function shutdown(why: string, code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
-  process.stdout.write(`\n${signal}: stopping the daemon and the test bed...\n`);
-  await daemon.stop();
-  await Promise.all(traffic.map((t) => t.stop()));
-  await bed.stop();
+  process.stdout.write(`\n${why}: stopping the daemon and the test bed...\n`);
+  await demo.stop();
   process.stdout.write("stopped cleanly\n");
-  process.exit(0);
+  process.exit(code);
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
 process.on("SIGTERM", () => void shutdown("SIGTERM"));
+
+function usage(): string {
+  return [
+    "usage: npm run demo [-- --scenario NAME | --help]",
+    "",
+    "scenarios (each makes one SLO row of the demo's report fail):",
+    ...SCENARIOS.map((s) => `  ${s.name.padEnd(16)} ${describeRow(s.expect)}\n  ${"".padEnd(16)} ${s.summary}`),
+  ].join("\n");
+}

@@ -1,27 +1,21 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import type { Report } from "../src/report/index.js";
+import { spawnDemo } from "./helpers/demoProcess.js";
 import { alive, descendants } from "./helpers/processes.js";
 import { waitFor } from "./helpers/waitFor.js";
 
 // README's quick start: `npm run demo` (tsx sim/demo.ts). Same script, on an ephemeral port and a temp store.
 test("the demo covers every chain and route in /report within 60 s, and Ctrl-C leaves nothing behind", { timeout: 150_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "canary-demo-"));
-  const child = spawn(process.execPath, ["--import", "tsx", "sim/demo.ts"], {
-    env: { ...process.env, CANARY_LISTEN: "127.0.0.1:0", CANARY_DB: path.join(dir, "demo.db") },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let out = "";
-  child.stdout.on("data", (b: Buffer) => (out += b.toString()));
-  child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+  const { child, output } = spawnDemo(dir);
   try {
-    const url = await waitFor(() => /daemon\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1], { timeoutMs: 60_000, message: "the demo to print the daemon URL" });
-    assert.match(out, /\/report\?since=5m/);
-    assert.match(out, /\/metrics/);
+    const url = await waitFor(() => /daemon\s+(http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1], { timeoutMs: 60_000, message: "the demo to print the daemon URL" });
+    assert.match(output(), /\/report\?since=5m/);
+    assert.match(output(), /\/metrics/);
     const started = Date.now();
     const expected = ["default", "fastest", "load-balanced", "latency-weighted", "pin:alpha", "pin:bravo", "pin:charlie", "canary/fastest"];
     const report = await waitFor(
@@ -42,8 +36,8 @@ test("the demo covers every chain and route in /report within 60 s, and Ctrl-C l
     assert.ok(children.length >= 2, "the demo runs its anvil nodes as child processes");
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.kill("SIGINT");
-    assert.equal(await exited, 0, out.slice(-2000));
-    assert.match(out, /stopped cleanly/);
+    assert.equal(await exited, 0, output().slice(-2000));
+    assert.match(output(), /stopped cleanly/);
     await waitFor(() => children.every((pid) => !alive(pid)), { timeoutMs: 10_000, message: "every child process of the demo to exit" });
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
