@@ -26,7 +26,7 @@ import { SchemaVersionError, StoreOpenError, StoreReader } from "./store/index.j
 const USAGE = `lasso-canary ${VERSION}
 
 usage:
-  lasso-canary run      [--config FILE]                 run the daemon (SIGTERM/SIGINT stop it)
+  lasso-canary run      [--config FILE]                 run the daemon (SIGTERM/SIGINT stop it, SIGHUP reloads config and checks)
   lasso-canary validate [--config FILE]                 check config + checks, list every error, print the plan
   lasso-canary report   [--config FILE] [--since 24h] [--until now] [--chain NAME] [--format ${REPORT_FORMATS.join("|")}]
                                                         SLIs and SLO verdicts from the store (works while the daemon runs;
@@ -85,7 +85,7 @@ async function run(configPath: string): Promise<void> {
   for (const w of plan.warnings) logger.warn({ file: w.file, path: w.path }, w.message);
   let daemon;
   try {
-    daemon = await startDaemon({ plan, logger });
+    daemon = await startDaemon({ plan, logger, loadPlan: () => loadPlan(configPath, process.env) });
   } catch (err) {
     refuseStore(err);
     throw err;
@@ -110,6 +110,11 @@ async function run(configPath: string): Promise<void> {
   };
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // As Prometheus tools do: SIGHUP re-reads config and checks; an invalid plan is refused (logged) and the running one kept.
+  process.on("SIGHUP", () => {
+    logger.info("SIGHUP: reloading config and checks");
+    void daemon.reload();
+  });
 }
 
 function validate(configPath: string): void {

@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import { LoopLag } from "./metrics/loopLag.js";
 import { expectedSeries } from "./metrics/fromPlan.js";
 import { MetricsSink } from "./metrics/registry.js";
-import type { Plan } from "./plan/index.js";
+import { formatPlanErrors, type Plan } from "./plan/index.js";
 import { ProbeEngine } from "./probes/engine.js";
 import { PlanChecker } from "./lasso/planCheck.js";
 import { RpcHttpClient } from "./lasso/rpcClient.js";
@@ -11,7 +11,7 @@ import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
 import { Recorder } from "./recorder.js";
 import { ReportRunner } from "./report/runner.js";
 import { parseReportQuery, reportQueryOptions } from "./report/time.js";
-import type { SloObjective } from "./report/types.js";
+import type { PlannedWatcher, SloObjective } from "./report/types.js";
 import { createApp, listen } from "./server/app.js";
 import { AnswerTracker, readinessReasons, silenceLimits } from "./server/readiness.js";
 import { SampleStore } from "./store/index.js";
@@ -41,30 +41,39 @@ export interface DaemonOptions {
   listen?: { host: string; port: number };
   /** How often the plan is checked against each target (plus once at start). Default 5 min. */
   planCheckIntervalMs?: number;
+  /** Reads the config and checks again (SIGHUP, POST /-/reload); throws PlanError when invalid. Without it reload is refused. */
+  loadPlan?: () => Plan;
 }
+
+export type ReloadResult = { ok: true; warnings: string[] } | { ok: false; error: string };
 
 export interface Daemon {
   /** Base URL of the daemon's own HTTP server. */
   url: string;
   store: SampleStore;
   metrics: MetricsSink;
-  planCheck: PlanChecker;
-  watchers: WatchEngine;
+  /** The running plan (replaced by a successful reload). */
+  readonly plan: Plan;
+  readonly planCheck: PlanChecker;
+  readonly watchers: WatchEngine;
+  /** Re-reads config and checks; an invalid plan is refused and the running one kept. */
+  reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
 }
 
 /** The composition root: plan -> producers -> recorder -> sinks; readers on the HTTP server. */
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const { plan, logger } = opts;
+  const { logger } = opts;
+  const first = opts.plan;
   const store = new SampleStore({
-    path: plan.store.path,
+    path: first.store.path,
     logger: logger.child({ component: "store" }),
-    rawRetentionDays: plan.store.rawRetentionDays,
-    minuteRetentionDays: plan.store.minuteRollupRetentionDays,
-    hourRetentionDays: plan.store.rollupRetentionDays,
+    rawRetentionDays: first.store.rawRetentionDays,
+    minuteRetentionDays: first.store.minuteRollupRetentionDays,
+    hourRetentionDays: first.store.rollupRetentionDays,
   });
   const metrics = new MetricsSink({ version: VERSION });
-  metrics.expect(expectedSeries(plan));
+  metrics.expect(expectedSeries(first));
   exportStoreStats(metrics, store);
   const loopLag = new LoopLag((ms) => metrics.observeLoopLag(ms));
 
@@ -73,58 +82,44 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   recorder.addSink(metrics);
   const answers = new AnswerTracker();
   recorder.addSink(answers);
-  const probes = new ProbeEngine({
-    series: seriesSpecs(plan),
-    consistency: consistencySpecs(plan),
-    recorder,
-    onError: (err, what) => logger.error({ err, what }, "probe crashed"),
-    lag: loopLag,
-  });
 
-  const planCheck = startPlanCheck(plan, logger, metrics, opts.planCheckIntervalMs ?? 5 * 60_000);
-  const watchGroups = watchGroupSpecs(plan);
-  const watchers = new WatchEngine({
-    groups: watchGroups,
-    recorder,
-    planMismatch: (target, chain, route) => planCheck.checker.isMismatched(target, chain, route),
-    onError: (err, what) => logger.error({ err, what }, "watcher crashed"),
-    onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
-    lag: loopLag,
-  });
-  metrics.counter(
-    "lasso_canary_watch_malformed_frames_total",
-    "WebSocket frames from Lasso that were not valid JSON-RPC (logged as watcher notices).",
-    () => watchers.stats().malformedFrames,
-  );
+  const deps: ProducerDeps = { logger, recorder, loopLag, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000 };
+  let current = buildProducers(first, deps);
+  exportProducerStats(metrics, () => current);
+  const reloads = new ReloadState(metrics);
 
-  const slos: SloObjective[] = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
-  const reports = new ReportRunner({ path: plan.store.path, watchers: plannedWatchers(watchGroups) });
+  const reports = new ReportRunner({ path: first.store.path });
   /** When the probes started; null before and while stopping. */
   let startedAt: number | null = null;
-  const silence = silenceLimits(plan);
   const app = createApp({
     registry: metrics.registry,
     async report(query, format) {
       const now = Date.now();
-      const range = parseReportQuery(query, now, reportQueryOptions(plan));
+      const p = current;
+      const range = parseReportQuery(query, now, reportQueryOptions(p.plan));
       store.flush();
-      const body = await reports.render(range, slos, format, now, { planMismatches: planCheck.checker.current() });
+      const body = await reports.render(range, p.slos, format, now, { planMismatches: p.planCheck.checker.current(), watchers: p.planned });
       return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
     },
     readiness() {
+      const p = current;
       const reasons = readinessReasons({
-        now: Date.now(), startedAt, store: store.stats(), answers, silenceLimits: silence, planMismatches: planCheck.checker.current(),
+        now: Date.now(), startedAt, store: store.stats(), answers, silenceLimits: p.silence, planMismatches: p.planCheck.checker.current(),
       });
       return { ready: reasons.length === 0, reasons };
     },
+    reload: {
+      token: () => current.plan.adminToken,
+      run: () => reload(),
+    },
     onError: (err) => logger.error({ err }, "http handler failed"),
   });
-  const where = opts.listen ?? plan.listen;
+  const where = opts.listen ?? first.listen;
   let server: Server;
   try {
     server = await listen(app, where.host, where.port);
   } catch (err) {
-    await planCheck.stop();
+    await current.stop();
     await reports.close();
     store.close();
     throw err;
@@ -132,35 +127,71 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : where.port;
   loopLag.start();
-  probes.start();
-  watchers.start();
+  current.start();
   startedAt = Date.now();
   logger.info(
     {
       listen: `${where.host}:${port}`,
-      chains: plan.chains.length,
-      series: plan.series.length,
-      watchers: plan.chains.reduce((n, c) => n + c.watchers.length * c.targets.length, 0),
-      store: plan.store.path,
+      chains: first.chains.length,
+      series: first.series.length,
+      watchers: first.chains.reduce((n, c) => n + c.watchers.length * c.targets.length, 0),
+      store: first.store.path,
     },
     "lasso-canary started",
   );
 
   let stopping: Promise<void> | null = null;
+  let reloading: Promise<ReloadResult> = Promise.resolve({ ok: true, warnings: [] });
+  /** One reload at a time; a reload requested while one runs waits for it. */
+  function reload(): Promise<ReloadResult> {
+    reloading = reloading.then(async (): Promise<ReloadResult> => {
+      if (stopping !== null) return { ok: false, error: "the daemon is stopping" };
+      if (opts.loadPlan === undefined) return reloads.failed(logger, "this daemon was started without a config file to reload");
+      let next: Plan;
+      try {
+        next = opts.loadPlan();
+      } catch (err) {
+        return reloads.failed(logger, formatPlanErrors(err));
+      }
+      const warnings = restartOnly(current.plan, next);
+      const old = current;
+      await old.stop();
+      current = buildProducers(next, deps);
+      const keep = keepSeries(next);
+      const removed = await metrics.retain(keep);
+      metrics.expect(expectedSeries(next));
+      logger.level = next.log.level;
+      current.start();
+      for (const w of warnings) logger.warn(w);
+      logger.info({ chains: next.chains.length, series: next.series.length, removedSeries: removed }, "config reloaded");
+      reloads.succeeded();
+      return { ok: true, warnings };
+    });
+    return reloading;
+  }
+
   return {
     url: `http://${where.host.includes(":") ? `[${where.host}]` : where.host}:${port}`,
     store,
     metrics,
-    planCheck: planCheck.checker,
-    watchers,
+    get plan() {
+      return current.plan;
+    },
+    get planCheck() {
+      return current.planCheck.checker;
+    },
+    get watchers() {
+      return current.watchers;
+    },
+    reload,
     stop() {
       stopping ??= (async () => {
         startedAt = null;
         loopLag.stop();
-        await planCheck.stop();
+        await reloading;
         server.closeIdleConnections();
         const closed = new Promise<void>((r) => server.close(() => r()));
-        await Promise.all([probes.stop(), watchers.stop()]);
+        await current.stop();
         await reports.close();
         store.close();
         server.closeAllConnections();
@@ -170,6 +201,123 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       return stopping;
     },
   };
+}
+
+interface ProducerDeps {
+  logger: Logger;
+  recorder: Recorder;
+  loopLag: LoopLag;
+  planCheckIntervalMs: number;
+}
+
+/** Everything that runs a plan: replaced as a whole by a reload. */
+interface Producers {
+  plan: Plan;
+  probes: ProbeEngine;
+  watchers: WatchEngine;
+  planCheck: PlanCheckRun;
+  slos: SloObjective[];
+  silence: Map<string, number>;
+  planned: PlannedWatcher[];
+  start(): void;
+  stop(): Promise<void>;
+}
+
+function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
+  const { logger, recorder, loopLag } = deps;
+  const probes = new ProbeEngine({
+    series: seriesSpecs(plan),
+    consistency: consistencySpecs(plan),
+    recorder,
+    onError: (err, what) => logger.error({ err, what }, "probe crashed"),
+    lag: loopLag,
+  });
+  const planCheck = new PlanCheckRun(plan, logger, deps.planCheckIntervalMs);
+  const groups = watchGroupSpecs(plan);
+  const watchers = new WatchEngine({
+    groups,
+    recorder,
+    planMismatch: (target, chain, route) => planCheck.checker.isMismatched(target, chain, route),
+    onError: (err, what) => logger.error({ err, what }, "watcher crashed"),
+    onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
+    lag: loopLag,
+  });
+  let stopped: Promise<void> | null = null;
+  return {
+    plan,
+    probes,
+    watchers,
+    planCheck,
+    slos: plan.chains.map((c) => ({ chain: c.chain, ...c.slo })),
+    silence: silenceLimits(plan),
+    planned: plannedWatchers(groups),
+    start() {
+      planCheck.start();
+      probes.start();
+      watchers.start();
+    },
+    stop() {
+      stopped ??= Promise.all([planCheck.stop(), probes.stop(), watchers.stop()]).then(() => undefined);
+      return stopped;
+    },
+  };
+}
+
+/** Settings a reload cannot change in a running process: said, and kept as they are. */
+function restartOnly(running: Plan, next: Plan): string[] {
+  const out: string[] = [];
+  if (running.listen.host !== next.listen.host || running.listen.port !== next.listen.port) out.push("listen changed: takes effect after a restart");
+  if (JSON.stringify(running.store) !== JSON.stringify(next.store)) out.push("store settings changed: take effect after a restart");
+  return out;
+}
+
+/** Which labelled series the plan still implies (by target, chain, route, method, watcher). */
+function keepSeries(plan: Plan): (labels: Readonly<Record<string, string>>) => boolean {
+  const targets = new Set(plan.targets.map((t) => t.name));
+  const chains = new Set(plan.chains.map((c) => c.chain));
+  const key = (...parts: Array<string | undefined>): string => parts.join("\u0000");
+  const pairs = new Set<string>();
+  const routes = new Set<string>();
+  const series = new Set(plan.series.map((s) => key(s.target, s.chain, s.route, s.method)));
+  const watchers = new Set<string>();
+  for (const c of plan.chains) {
+    for (const t of c.targets) {
+      pairs.add(key(t, c.chain));
+      for (const r of c.routes) routes.add(key(t, c.chain, r.name));
+      for (const w of c.watchers) watchers.add(key(t, c.chain, w.name));
+    }
+  }
+  return (l) => {
+    if (l.watcher !== undefined) return watchers.has(key(l.target, l.chain, l.watcher));
+    if (l.method !== undefined && l.route !== undefined) return series.has(key(l.target, l.chain, l.route, l.method));
+    if (l.route !== undefined) return routes.has(key(l.target, l.chain, l.route));
+    if (l.target !== undefined && l.chain !== undefined) return pairs.has(key(l.target, l.chain));
+    if (l.chain !== undefined) return chains.has(l.chain);
+    if (l.target !== undefined) return targets.has(l.target);
+    return true;
+  };
+}
+
+/** Prometheus-style reload status: lasso_canary_config_last_reload_successful and its success time. */
+class ReloadState {
+  private ok = 1;
+  private lastSuccess = Date.now() / 1000;
+
+  constructor(metrics: MetricsSink) {
+    metrics.gauge("lasso_canary_config_last_reload_successful", "1 when the last config reload (or the start) succeeded, 0 when it was refused.", () => this.ok);
+    metrics.gauge("lasso_canary_config_last_reload_success_timestamp_seconds", "When the running config was loaded (start or last successful reload).", () => this.lastSuccess);
+  }
+
+  succeeded(): void {
+    this.ok = 1;
+    this.lastSuccess = Date.now() / 1000;
+  }
+
+  failed(logger: Logger, error: string): ReloadResult {
+    this.ok = 0;
+    logger.error({ errors: error.split("\n") }, "config reload refused: the running plan is kept");
+    return { ok: false, error };
+  }
 }
 
 function exportStoreStats(metrics: MetricsSink, store: SampleStore): void {
@@ -187,37 +335,81 @@ function exportStoreStats(metrics: MetricsSink, store: SampleStore): void {
     ["kind"], () => Object.entries(s().namesOverflowed).map(([kind, n]) => [{ kind }, n] as [Record<"kind", string>, number]));
 }
 
-/** Checks the plan against every target now and then every `intervalMs`; exports what it finds. */
-function startPlanCheck(plan: Plan, logger: Logger, metrics: MetricsSink, intervalMs: number): { checker: PlanChecker; stop(): Promise<void> } {
-  const client = new RpcHttpClient({ connectionsPerOrigin: 1 });
-  const log = logger.child({ component: "plan-check" });
-  const checker = new PlanChecker({
-    plan,
-    client,
-    onChange(appeared, cleared) {
-      for (const m of appeared)
-        log.warn({ target: m.target, chain: m.chain, route: m.route, kind: m.kind, said: m.detail, fix: m.fix }, "plan mismatch: the target does not know what the plan names; excluded from Lasso's SLIs");
-      for (const m of cleared) log.info({ target: m.target, chain: m.chain, route: m.route, kind: m.kind }, "plan mismatch cleared");
-    },
-    onCheckFailed: (target, reason) => log.warn({ target, reason }, "plan check could not run (not a mismatch)"),
+/** Checks the plan against every target at start and then every `intervalMs`. */
+class PlanCheckRun {
+  readonly checker: PlanChecker;
+  private readonly client = new RpcHttpClient({ connectionsPerOrigin: 1 });
+  private readonly log: Logger;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(plan: Plan, logger: Logger, private readonly intervalMs: number) {
+    const log = (this.log = logger.child({ component: "plan-check" }));
+    this.checker = new PlanChecker({
+      plan,
+      client: this.client,
+      onChange(appeared, cleared) {
+        for (const m of appeared)
+          log.warn({ target: m.target, chain: m.chain, route: m.route, kind: m.kind, said: m.detail, fix: m.fix }, "plan mismatch: the target does not know what the plan names; excluded from Lasso's SLIs");
+        for (const m of cleared) log.info({ target: m.target, chain: m.chain, route: m.route, kind: m.kind }, "plan mismatch cleared");
+      },
+      onCheckFailed: (target, reason) => log.warn({ target, reason }, "plan check could not run (not a mismatch)"),
+    });
+  }
+
+  start(): void {
+    this.run();
+    this.timer = setInterval(() => this.run(), this.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await this.running;
+    await this.client.close();
+  }
+
+  private run(): void {
+    this.running = this.running.then(() => this.checker.checkAll()).catch((err: unknown) => this.log.error({ err }, "plan check crashed"));
+  }
+}
+
+/** Metrics read from whatever producers run now (a reload swaps them); totals survive the swap. */
+function exportProducerStats(metrics: MetricsSink, producers: () => Producers): void {
+  let retiredMalformed = 0;
+  let counted: WatchEngine | null = null;
+  let countedFrames = 0;
+  metrics.counter("lasso_canary_watch_malformed_frames_total", "WebSocket frames from Lasso that were not valid JSON-RPC (logged as watcher notices).", () => {
+    const w = producers().watchers;
+    if (counted !== w) {
+      retiredMalformed += countedFrames;
+      counted = w;
+    }
+    countedFrames = w.stats().malformedFrames;
+    return retiredMalformed + countedFrames;
   });
-  const pairs = plan.chains.flatMap((c) => c.targets.map((target) => ({ target, chain: c.chain })));
   metrics.labelledGauge("lasso_canary_plan_mismatches", "Routes (and chain ids) of the plan the target does not know, from the last plan check: our configuration's fault, excluded from Lasso's SLIs.",
-    ["target", "chain"], () => pairs.map(({ target, chain }) => [{ target, chain }, checker.current().filter((m) => m.target === target && m.chain === chain).length]));
+    ["target", "chain"], () => {
+      const p = producers();
+      const found = p.planCheck.checker.current();
+      return p.plan.chains.flatMap((c) => c.targets.map((target) => [{ target, chain: c.chain }, found.filter((m) => m.target === target && m.chain === c.chain).length] as [Record<"target" | "chain", string>, number]));
+    });
+  const runs = new Map<string, { ok: number; mismatch: number; failed: number }>();
+  let seen: PlanChecker | null = null;
+  const base = new Map<string, { ok: number; mismatch: number; failed: number }>();
   metrics.labelledCounter("lasso_canary_plan_checks_total", "Plan checks per target by result (ok, mismatch, failed: the target could not be asked).",
-    ["target", "result"], () => [...checker.stats.runs].flatMap(([target, r]) => (["ok", "mismatch", "failed"] as const).map((result) => [{ target, result }, r[result]] as [Record<"target" | "result", string>, number])));
-  let running: Promise<void> = Promise.resolve();
-  const run = (): void => {
-    running = running.then(() => checker.checkAll()).catch((err: unknown) => log.error({ err }, "plan check crashed"));
-  };
-  run();
-  const timer = setInterval(run, intervalMs);
-  return {
-    checker,
-    async stop() {
-      clearInterval(timer);
-      await running;
-      await client.close();
-    },
-  };
+    ["target", "result"], () => {
+      const checker = producers().planCheck.checker;
+      if (seen !== checker) {
+        // a reload: what the retired checker counted becomes the base the new one adds to
+        for (const [t, r] of runs) base.set(t, { ...r });
+        seen = checker;
+      }
+      const targets = new Set(producers().plan.targets.map((t) => t.name));
+      for (const t of [...runs.keys()]) if (!targets.has(t)) runs.delete(t);
+      for (const [t, r] of checker.stats.runs) {
+        const b = base.get(t) ?? { ok: 0, mismatch: 0, failed: 0 };
+        runs.set(t, { ok: b.ok + r.ok, mismatch: b.mismatch + r.mismatch, failed: b.failed + r.failed });
+      }
+      return [...runs].flatMap(([target, r]) => (["ok", "mismatch", "failed"] as const).map((result) => [{ target, result }, r[result]] as [Record<"target" | "result", string>, number]));
+    });
 }

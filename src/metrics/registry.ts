@@ -339,6 +339,29 @@ export class MetricsSink implements SampleSink {
     return this.answerLabels.sizes();
   }
 
+  /**
+   * Removes every labelled series `keep` rejects (a reload dropped its route, watcher, chain or
+   * target), so nothing the running plan no longer does lingers in /metrics. Series without
+   * labels are kept. Returns how many label sets were removed.
+   */
+  async retain(keep: (labels: Readonly<Record<string, string>>) => boolean): Promise<number> {
+    let removed = 0;
+    type Removable = { get(): Promise<client.MetricObjectWithValues<client.MetricValue<string>>>; remove(labels: Record<string, string>): void };
+    for (const metric of this.registry.getMetricsAsArray() as unknown as Removable[]) {
+      const seen = new Set<string>();
+      for (const v of (await metric.get()).values) {
+        const { le: _le, quantile: _q, ...labels } = v.labels as Record<string, string>;
+        const key = JSON.stringify(labels);
+        if (seen.has(key) || Object.keys(labels).length === 0) continue;
+        seen.add(key);
+        if (keep(labels)) continue;
+        metric.remove(labels);
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
   observeLoopLag(lateMs: number): void {
     this.loopLag.observe(lateMs / 1000);
   }

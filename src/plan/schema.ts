@@ -229,6 +229,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   checks: z.string({ error: "must be a directory path" }).min(1, { error: "must be a directory path" }).default("checks"),
+  /**
+   * Bearer token for the admin endpoints (POST /-/reload); usually "${CANARY_ADMIN_TOKEN}". Empty
+   * or absent: those endpoints are disabled (403). At least 16 characters: it guards a network port.
+   */
+  adminToken: z
+    .string({ error: "must be a string (a bearer token)" })
+    .refine((t) => t === "" || t.length >= 16, { error: "must be at least 16 characters (or empty to disable the admin endpoints)" })
+    .optional(),
 });
 
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -228,6 +228,8 @@ export interface Plan {
   };
   log: { level: LogLevel };
   budget: { maxRequestsPerSecondPerChain: number };
+  /** Bearer token for the admin endpoints (POST /-/reload); null: disabled. A secret. */
+  adminToken: string | null;
   chains: ChainPlan[];
   /** Every series of every chain, in chain order (same objects as chains[].series). */
   series: ProbeSeries[];

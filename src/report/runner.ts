@@ -1,6 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { ReportFormat, RequestMessage, ResponseMessage } from "./protocol.js";
-import type { PlannedWatcher, ReportContext, ReportRange, SloObjective } from "./types.js";
+import type { ReportContext, ReportRange, SloObjective } from "./types.js";
 
 export interface ReportRunnerOptions {
   /** The store's SQLite file (the writer must have created and migrated it). */
@@ -9,8 +9,6 @@ export interface ReportRunnerOptions {
   timeoutMs?: number;
   /** An idle worker exits after this, giving its memory (~40 MB) back. Default 60 s. */
   idleMs?: number;
-  /** The plan's watchers: every one is listed in reports, with or without samples. */
-  watchers?: readonly PlannedWatcher[];
 }
 
 interface Pending {
@@ -26,8 +24,8 @@ interface Pending {
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 4 };
 
 /** Compiled (.js) runs the worker file directly; under tsx the worker must load tsx first. */
-function startWorker(path: string, watchers: readonly PlannedWatcher[]): Worker {
-  const options = { workerData: { path, watchers }, resourceLimits: WORKER_LIMITS };
+function startWorker(path: string): Worker {
+  const options = { workerData: { path }, resourceLimits: WORKER_LIMITS };
   const self = import.meta.url;
   if (!self.endsWith(".ts")) return new Worker(new URL("./worker.js", self), options);
   const entry = new URL("./worker.ts", self).href;
@@ -81,7 +79,7 @@ export class ReportRunner {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const w = startWorker(this.opts.path, this.opts.watchers ?? []);
+    const w = startWorker(this.opts.path);
     w.on("message", (m: ResponseMessage) => this.settle(m));
     // Only the current worker's death fails pending reports: one stopped on purpose
     // (idle, timeout, close) has already been replaced or had its requests settled.

@@ -68,6 +68,8 @@ export interface PlanMismatchEntry {
 export interface ReportContext {
   /** The plan check's current findings (live; absent when the report is built from the store alone). */
   planMismatches?: PlanMismatchEntry[];
+  /** The running plan's watchers: every one is listed, with or without samples. */
+  watchers?: PlannedWatcher[];
 }
 
 /** Why the range differs from what was asked (see parseReportQuery). */

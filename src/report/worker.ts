@@ -8,18 +8,17 @@ import { StoreReader } from "../store/reader.js";
 import { buildReport } from "./build.js";
 import { renderMarkdown } from "./markdown.js";
 import type { RequestMessage, ResponseMessage } from "./protocol.js";
-import type { PlannedWatcher } from "./types.js";
 
 const port = parentPort;
 if (!port) throw new Error("report worker must run in a worker thread");
-const { path, watchers } = workerData as { path: string; watchers: PlannedWatcher[] };
+const { path } = workerData as { path: string };
 let reader: StoreReader | null = null;
 
 port.on("message", ({ id, range, slos, now, format, context }: RequestMessage) => {
   let reply: ResponseMessage;
   try {
     reader ??= StoreReader.open(path);
-    const report = buildReport(range, slos, reader, now, context, watchers);
+    const report = buildReport(range, slos, reader, now, context, context.watchers ?? []);
     reply = { id, ok: true, body: format === "md" ? renderMarkdown(report) : JSON.stringify(report) };
   } catch (err) {
     reader?.close();

@@ -2,6 +2,7 @@ import express, { type Request, type Response } from "express";
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
 import { reportFormatOf, ReportQueryError, type ReportFormat } from "../report/time.js";
+import { checkAdmin } from "./adminAuth.js";
 
 
 /** Thrown for a query the caller got wrong: becomes a 400 with this message. */
@@ -19,6 +20,11 @@ export interface ServerDeps {
    * and the plan matches the targets; otherwise the reasons why not.
    */
   readiness(): { ready: boolean; reasons: string[] };
+  /** POST /-/reload: re-read config and checks, guarded by the admin token (absent: 404). */
+  reload?: {
+    token(): string | null;
+    run(): Promise<{ ok: true; warnings: string[] } | { ok: false; error: string }>;
+  };
   onError(err: unknown): void;
 }
 
@@ -59,8 +65,28 @@ export function createApp(deps: ServerDeps): express.Express {
     }
   });
 
+  const reload = deps.reload;
+  if (reload !== undefined) {
+    app.post("/-/reload", async (req: Request, res: Response) => {
+      const auth = checkAdmin(reload.token(), req.get("authorization"));
+      if (!auth.ok) {
+        if (auth.status === 401) res.set("www-authenticate", "Bearer");
+        res.status(auth.status).json({ error: auth.error });
+        return;
+      }
+      try {
+        const r = await reload.run();
+        if (r.ok) res.json({ status: "reloaded", warnings: r.warnings });
+        else res.status(400).json({ status: "refused", error: r.error, note: "the running plan is kept" });
+      } catch (err) {
+        deps.onError(err);
+        res.status(500).json({ error: "reload failed; see the daemon log" });
+      }
+    });
+  }
+
   app.use((_req, res) => {
-    res.status(404).json({ error: "not found", endpoints: ["/metrics", "/healthz", "/readyz", "/report"] });
+    res.status(404).json({ error: "not found", endpoints: ["/metrics", "/healthz", "/readyz", "/report", "POST /-/reload"] });
   });
   return app;
 }

@@ -23,6 +23,8 @@ export interface PlanOptions {
   listen?: string;
   /** Replaces the one target `lb` at ${LASSO_URL}: YAML list items under `targets:`. */
   targets?: string[];
+  /** More top-level lines for the daemon config, e.g. `adminToken: ...`. */
+  extraConfig?: string[];
 }
 
 export function writePlan(dir: string, checks: Record<string, string>, opts: PlanOptions = {}): string {
@@ -35,6 +37,7 @@ export function writePlan(dir: string, checks: Record<string, string>, opts: Pla
     `log: { level: ${opts.logLevel ?? "silent"} }`,
     `budget: { maxRequestsPerSecondPerChain: ${opts.budget ?? 20} }`,
     "checks: checks",
+    ...(opts.extraConfig ?? []),
   ].join("\n");
   writeFileSync(path.join(dir, "canary.yaml"), config);
   for (const [name, text] of Object.entries(checks)) writeFileSync(path.join(dir, "checks", `${name}.yaml`), text);
@@ -47,8 +50,11 @@ export async function startCanaryBed(
   const dir = mkdtempSync(path.join(os.tmpdir(), "canary-test-"));
   const bed = await startTestBed(bedOpts);
   try {
-    const plan = loadPlan(writePlan(dir, checks, planOpts), { LASSO_URL: bed.lasso.url, ...planOpts.env });
-    const start = (): Promise<Daemon> => startDaemon({ plan, logger: createLogger("silent"), listen: { host: "127.0.0.1", port: 0 } });
+    const env = { LASSO_URL: bed.lasso.url, ...planOpts.env };
+    const configPath = writePlan(dir, checks, planOpts);
+    const plan = loadPlan(configPath, env);
+    const start = (): Promise<Daemon> =>
+      startDaemon({ plan, logger: createLogger("silent"), listen: { host: "127.0.0.1", port: 0 }, loadPlan: () => loadPlan(configPath, env) });
     const handle: CanaryBed = {
       bed,
       dir,
