@@ -156,7 +156,7 @@ describe("the demo's command line", () => {
       assert.match(url, /since=\d+&chain=ethereum&format=md$/);
       // The success row of bravo's pin: | target | route | watcher | objective | ... | verdict |
       await waitFor(
-        async () => /^\| lb \| pin:bravo \| — \| success [^\n]*\| FAIL \|$/m.test(await (await fetch(url)).text()),
+        async () => /^\| lb \| pin:bravo \| — \| well-formed answers [^\n]*\| FAIL \|$/m.test(await (await fetch(url)).text()),
         { timeoutMs: 60_000, intervalMs: 500, message: `pin:bravo success FAIL in ${url}` },
       );
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

@@ -1,6 +1,6 @@
 /**
  * Lasso-compatible target for tests and the demo: a local stand-in for Lasso RPC that
- * implements the LASSO.md contract (routes, strategies, pins, failover, circuit breakers,
+ * implements the docs/lasso-contract.md contract (routes, strategies, pins, failover, circuit breakers,
  * routing metadata, WS subscriptions with failover/backfill/dedup, /api endpoints) with
  * run-time switchable defects. Listens on 127.0.0.1 only.
  */

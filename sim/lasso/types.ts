@@ -56,7 +56,7 @@ export interface BreakerOptions {
   maxOpenMs?: number;
   /**
    * Whether attempt timeouts count as breaker failures. Default false: in Lasso's default
-   * shared mode a latency-only fault does not trip a breaker (LASSO.md).
+   * shared mode a latency-only fault does not trip a breaker (docs/lasso-contract.md).
    */
   timeoutsTrip?: boolean;
 }

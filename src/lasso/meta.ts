@@ -1,4 +1,4 @@
-/** Lasso's routing metadata (LASSO.md "Routing metadata"). Every field is optional: absent when null. */
+/** Lasso's routing metadata (docs/lasso-contract.md "Routing metadata"). Every field is optional: absent when null. */
 export interface LassoMeta {
   version?: string;
   request_id?: string;

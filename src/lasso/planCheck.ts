@@ -27,7 +27,7 @@ export interface PlanMismatch {
   since: number;
 }
 
-/** One `/api/chains` entry (LASSO.md): chain_id is a decimal string. */
+/** One `/api/chains` entry (docs/lasso-contract.md): chain_id is a decimal string. */
 interface LassoChain {
   chainId: string | null;
   names: string[];
@@ -111,7 +111,7 @@ export class PlanChecker {
     this.replace(targetName, found);
   }
 
-  /** Lasso refuses an unknown profile with HTTP 404, an unknown chain or provider with 400 (LASSO.md). */
+  /** Lasso refuses an unknown profile with HTTP 404, an unknown chain or provider with 400 (docs/lasso-contract.md). */
   private routeMismatch(
     target: string, chain: string, route: Route, answer: { status: number | null; said: string }, chainListed: boolean, file: string, known: LassoChain[],
   ): PlanMismatch {

@@ -40,7 +40,7 @@ export function routeName(r: { strategy?: string | undefined; provider?: string 
   return r.profile !== undefined ? `${r.profile}/${base}` : base;
 }
 
-/** URL path per LASSO.md: /rpc/:chain, /rpc/:strategy/:chain, /rpc/provider/:id/:chain, under /rpc/profile/:profile/... */
+/** URL path per docs/lasso-contract.md: /rpc/:chain, /rpc/:strategy/:chain, /rpc/provider/:id/:chain, under /rpc/profile/:profile/... */
 export function routePath(r: { strategy?: string | undefined; provider?: string | undefined; profile?: string | undefined }, chain: string): string {
   const prefix = r.profile !== undefined ? `/rpc/profile/${encodeURIComponent(r.profile)}` : "/rpc";
   const c = encodeURIComponent(chain);
@@ -422,7 +422,7 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
   };
 }
 
-/** WebSocket path of a route per LASSO.md: the HTTP path under `/ws` (`/ws/rpc/...`). */
+/** WebSocket path of a route per docs/lasso-contract.md: the HTTP path under `/ws` (`/ws/rpc/...`). */
 export function wsRoutePath(r: { strategy?: string | undefined; provider?: string | undefined; profile?: string | undefined }, chain: string): string {
   return `/ws${routePath(r, chain)}`;
 }

@@ -302,7 +302,7 @@ const routeSelector = z.union([z.enum(["all", "pinned", "strategies"]), z.array(
   error: 'must be "all", "pinned", "strategies" or a list of route names (e.g. [fastest, "pin:alchemy"])',
 });
 
-/** Methods Lasso refuses or that cannot work over HTTP (LASSO.md). */
+/** Methods Lasso refuses or that cannot work over HTTP (docs/lasso-contract.md). */
 const REFUSED_METHODS = /^(eth_sendRawTransaction|eth_sendTransaction|eth_sign.*|personal_.*|eth_subscribe|eth_unsubscribe)$/;
 
 /** timeout (given or default) must be shorter than interval (given or default). */

@@ -8,7 +8,7 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
 
-/** Lasso strategy route segments (LASSO.md). "default" is `/rpc/:chain`; round-robin is an alias of load-balanced. */
+/** Lasso strategy route segments (docs/lasso-contract.md). "default" is `/rpc/:chain`; round-robin is an alias of load-balanced. */
 export type Strategy = "default" | "fastest" | "load-balanced" | "latency-weighted" | "round-robin";
 
 /**
@@ -150,7 +150,7 @@ export interface WatcherSpec {
   provider: string | null;
   /** Lasso profile of the route; null for the public profile. */
   profile: string | null;
-  /** WebSocket path per LASSO.md, e.g. `/ws/rpc/ethereum`, `/ws/rpc/provider/alpha/ethereum`. */
+  /** WebSocket path per docs/lasso-contract.md, e.g. `/ws/rpc/ethereum`, `/ws/rpc/provider/alpha/ethereum`. */
   wsPath: string;
   /** logs only. */
   filter: LogsFilter | null;

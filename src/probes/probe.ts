@@ -92,7 +92,7 @@ export function toSample(
 }
 
 /**
- * Lasso's answers for a route it does not know (LASSO.md "Errors"): an unknown chain or
+ * Lasso's answers for a route it does not know (docs/lasso-contract.md "Errors"): an unknown chain or
  * provider is HTTP 400 with -32602, an unknown profile HTTP 404 with -32000. Both are
  * refusals at the router, before any upstream: the plan names something the deployment lacks.
  */

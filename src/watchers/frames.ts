@@ -1,6 +1,6 @@
 /**
  * Every WebSocket frame and HTTP result the watchers read, parsed into typed values. Nothing
- * here throws: a frame that is not what LASSO.md says is a `malformed` value with a reason.
+ * here throws: a frame that is not what docs/lasso-contract.md says is a `malformed` value with a reason.
  */
 import { z } from "zod";
 
@@ -141,7 +141,7 @@ export function parseLogsResult(v: unknown): Parsed<LogEvent[]> {
   return { ok: true, value: out };
 }
 
-/** Lasso's subscription id: 16 lowercase hex chars (LASSO.md); other non-empty strings are accepted but noted. */
+/** Lasso's subscription id: 16 lowercase hex chars (docs/lasso-contract.md); other non-empty strings are accepted but noted. */
 export function parseSubscriptionId(v: unknown): Parsed<string> {
   if (typeof v === "string" && v.length > 0 && v.length <= 128) return { ok: true, value: v };
   return { ok: false, reason: `subscription id is not a string: ${JSON.stringify(v)?.slice(0, 60)}` };

@@ -13,7 +13,7 @@ import type { WatchGroupSpec } from "./types.js";
 
 // Bounded so that stopping (which waits for requests in flight) stays within a few seconds.
 const LOOKUP_TIMEOUT_MS = 4000;
-/** Lasso's own deadline for eth_getLogs is about 5 s (LASSO.md). */
+/** Lasso's own deadline for eth_getLogs is about 5 s (docs/lasso-contract.md). */
 const GET_LOGS_TIMEOUT_MS = 5000;
 const CONFIRM_BURST = 10;
 const TIMESTAMPS_KEPT = 512;
