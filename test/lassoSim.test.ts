@@ -175,15 +175,15 @@ describe("lasso sim over HTTP", () => {
       const cands = m["candidate_providers"];
       assert.ok(Array.isArray(cands) && cands.length === 6 && cands.every((c) => typeof c === "string" && /^[abc]:(http|ws)$/.test(c)), JSON.stringify(cands));
       const sel = obj(m["selected_provider"], "selected_provider");
-      assert.ok(IDS.includes(String(sel["id"]) as Id));
+      assert.ok(IDS.includes(String(sel["id"]) as Id), `selected provider ${String(sel["id"])} is one of ${IDS.join(", ")}`);
       assert.ok(sel["protocol"] === "http" || sel["protocol"] === "ws", JSON.stringify(sel));
       for (const k of ["selection_latency_ms", "upstream_latency_ms", "end_to_end_latency_ms", "lasso_overhead_ms"]) {
         assert.equal(typeof m[k], "number", k);
         assert.ok(Number(m[k]) >= 0, k);
       }
-      assert.ok(Number(m["end_to_end_latency_ms"]) >= Number(m["upstream_latency_ms"]));
+      assert.ok(Number(m["end_to_end_latency_ms"]) >= Number(m["upstream_latency_ms"]),
+        `end to end ${String(m["end_to_end_latency_ms"])} ms includes upstream ${String(m["upstream_latency_ms"])} ms`);
       assert.equal(m["retries"], 0);
-      assert.ok(["closed", "open", "half_open", "unknown"].includes(String(m["circuit_breaker_state"])));
       assert.equal(m["circuit_breaker_state"], "closed");
     };
     for (const [path, strategy] of cases) {
@@ -203,7 +203,7 @@ describe("lasso sim over HTTP", () => {
     // Without opt-in there is no metadata at all.
     const plain = await post(`/rpc/${CHAIN}`, req("eth_blockNumber"));
     assert.equal(plain.headers.get("x-lasso-meta"), null);
-    assert.ok(!("lasso_meta" in obj(plain.body, "response")));
+    assert.equal(obj(plain.body, "response")["lasso_meta"], undefined, "no lasso_meta in the body unless asked for");
     // Profiles route to their own providers.
     const canary = await post(`/rpc/profile/canary/${CHAIN}?include_meta=body`, req("eth_blockNumber"));
     assert.equal(selectedId(meta(canary.body)), "canary-x");
@@ -219,7 +219,7 @@ describe("lasso sim over HTTP", () => {
     for (let i = 0; i < 30; i++) {
       const m = meta((await post(`/rpc/${CHAIN}?include_meta=body`, req("eth_blockNumber"))).body);
       assert.notEqual(selectedId(m), "c", "a provider 6 blocks behind is not selected");
-      assert.ok(!(m["candidate_providers"] as Json[]).includes("c:http"));
+      assert.ok(!(m["candidate_providers"] as Json[]).includes("c:http"), `c:http not a candidate: ${JSON.stringify(m["candidate_providers"])}`);
     }
     theSim().setDefects({ staleRouting: true });
     for (let i = 0; i < 10; i++) {
@@ -240,7 +240,7 @@ describe("lasso sim over HTTP", () => {
     // Every upstream down: blackholes time out inside the 1 s eth_blockNumber deadline.
     const t1 = performance.now();
     const dead = obj((await post(`/rpc/${CHAIN_ID}`, req("eth_blockNumber"))).body, "response");
-    assert.ok("error" in dead);
+    assert.ok("error" in dead, `an error answer, got ${JSON.stringify(dead)}`);
     assert.ok(performance.now() - t1 < 2500, "bounded by the per-method deadline");
     for (const id of IDS) proxy(id).setFault({ kind: "reset" }, 120_000);
     const noChannels = await waitFor(
@@ -264,9 +264,10 @@ describe("lasso sim over HTTP", () => {
     await recover();
     const fifty = Array.from({ length: 50 }, (_, i) => req(i % 2 ? "eth_blockNumber" : "eth_chainId", [], i));
     const ok = await post(`/rpc/${CHAIN}`, fifty);
-    assert.ok(Array.isArray(ok.body) && ok.body.length === 50);
+    assert.ok(Array.isArray(ok.body), `a batch answer, got ${JSON.stringify(ok.body)}`);
+    assert.equal(ok.body.length, 50);
     assert.deepEqual(ok.body.map((r) => obj(r, "item")["id"]), fifty.map((r) => r["id"]));
-    assert.ok(ok.body.every((r) => typeof obj(r, "item")["result"] === "string"));
+    assert.deepEqual(ok.body.filter((r) => typeof obj(r, "item")["result"] !== "string"), [], "every item has a string result");
 
     const tooMany = await post(`/rpc/${CHAIN}`, [...fifty, req("eth_blockNumber", [], 50)]);
     assert.equal(obj(obj(tooMany.body, "r")["error"], "e")["code"], -32600);
@@ -305,7 +306,7 @@ describe("lasso sim over HTTP", () => {
     await recover();
     const h = obj((await get("/api/health")).body, "health");
     assert.equal(h["status"], "healthy");
-    assert.ok(!Number.isNaN(Date.parse(String(h["timestamp"]))));
+    assert.ok(!Number.isNaN(Date.parse(String(h["timestamp"]))), `a parseable timestamp, got ${String(h["timestamp"])}`);
     assert.equal(typeof h["uptime_seconds"], "number");
     assert.equal(typeof h["version"], "string");
     assert.deepEqual(h["cluster"], { enabled: false, nodes_connected: 1, nodes_responding: 1, nodes_total: 1, regions: [], status: "standalone" });

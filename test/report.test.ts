@@ -26,7 +26,7 @@ function probe(ts: number, over: Partial<ProbeSample> = {}): ProbeSample {
 function storeWith(samples: readonly Sample[], now: number): SampleStore {
   const store = new SampleStore({ path: newPath(), now: () => now, flushIntervalMs: 0 });
   for (const s of samples) store.accept(s);
-  assert.ok(store.flush());
+  assert.equal(store.flush(), true, "the queued samples are written");
   store.compact();
   return store;
 }
@@ -80,7 +80,7 @@ describe("parseTimeParam", () => {
   test("bad values throw an error naming the parameter", () => {
     for (const [name, value] of [["since", "yesterday-ish"], ["until", ""], ["since", "2025-13-45"], ["until", "-5m"], ["since", "7dx"]] as const) {
       assert.throws(() => parseTimeParam(name, value, now), (err: unknown) => {
-        assert.ok(err instanceof TimeParamError);
+        assert.ok(err instanceof TimeParamError, `a TimeParamError, got ${String(err)}`);
         assert.equal(err.param, name);
         assert.match(err.message, new RegExp(`^invalid ${name} `));
         return true;
@@ -132,11 +132,11 @@ describe("buildReport", () => {
           delivered: { ...delivered, exactEdges: delivered.from === r.since && delivered.to === r.until } } });
       const raw = reader.probeSamples(r).filter((s) => s.outcome === "ok").map((s) => s.latencyMs).sort((a, b) => a - b);
       const s = chain(report, "base").series[0];
-      assert.ok(s);
+      assert.ok(s, "a base series in the report");
       assert.equal(s.ok, raw.length);
       for (const [p, got] of [[50, s.latencyMs.p50], [95, s.latencyMs.p95], [99, s.latencyMs.p99]] as const) {
         const want = raw[Math.ceil((p / 100) * raw.length) - 1] as number;
-        assert.ok(got !== null);
+        assert.ok(got !== null, `p${p} over ${r.granularity} is computed`);
         assert.ok(Math.abs(got - want) <= want * HDR_PRECISION,
           `p${p} over ${r.granularity}: report ${got} vs raw ${want}`);
       }
@@ -178,7 +178,7 @@ describe("buildReport", () => {
     assert.equal(c.ok, 99);
 
     const d = c.series.find((x) => x.route === "default");
-    assert.ok(d);
+    assert.ok(d, "the default route's series");
     assert.equal(d.requests, 100);
     assert.equal(d.ok, 80);
     assert.equal(d.successRatio, 0.8);
@@ -192,14 +192,14 @@ describe("buildReport", () => {
       { provider: "infura", transport: "ws", count: 5, share: 0.05 },
     ]);
     assert.equal(d.overheadMs.samples, 97);
-    assert.ok(Math.abs((d.overheadMs.mean ?? 0) - (90 * 2 + 7 * 9.5) / 97) < 1e-9);
+    assert.ok(Math.abs((d.overheadMs.mean ?? 0) - (90 * 2 + 7 * 9.5) / 97) < 1e-9, `overhead mean ${d.overheadMs.mean}`);
     assert.equal(d.overheadMs.max, 9.5);
     assert.deepEqual(d.head, { samples: 100, meanLag: 0.45, maxLag: 5, threshold: 2, overThreshold: 5, overThresholdShare: 0.05 });
     assert.equal(d.headRegressions, 5);
     assert.deepEqual(d.retries, { total: 26, retriedRequests: 12 });
-    assert.ok(d.latencyMs.p50 !== null && Math.abs(d.latencyMs.p50 - 100) <= 1);
+    assert.ok(d.latencyMs.p50 !== null && Math.abs(d.latencyMs.p50 - 100) <= 1, `p50 ${d.latencyMs.p50}`);
     assert.ok(d.latencyMs.p95 !== null && Math.abs(d.latencyMs.p95 - 304) <= 3.04, `p95 ${d.latencyMs.p95}`);
-    assert.ok(d.latencyMs.p99 !== null && Math.abs(d.latencyMs.p99 - 500) <= 5);
+    assert.ok(d.latencyMs.p99 !== null && Math.abs(d.latencyMs.p99 - 500) <= 5, `p99 ${d.latencyMs.p99}`);
 
     const success = sloRow(c, "default", "success_ratio");
     assert.equal(success.actual, 0.8);
@@ -364,7 +364,7 @@ describe("buildReport", () => {
         read: { from: range.since, to: range.until }, granularity: "minute", exactEdges: true,
         continuity: { from: range.since, to: range.until, exactEdges: true, delivered: { from: T0 + MIN, to: T0 + 4 * MIN, exactEdges: false } } });
       const d = chain(report, "base").series[0];
-      assert.ok(d);
+      assert.ok(d, "a base series in the report");
       assert.equal(d.requests, inRange.length, `requests (now = T0 + ${now - T0} ms)`);
       assert.deepEqual(d.providers.map((p) => [p.provider, p.count]), [["alpha", inRange.length - failed], [null, failed]],
         "bravo served nothing after it died");
@@ -384,7 +384,7 @@ describe("buildReport", () => {
     for (const m of [oldMinute, recentMinute]) {
       for (let i = 0; i < 12; i++) store.accept(probe(m + i * 5000, { provider: i < 6 ? "early" : "late" }));
     }
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     store.compact();
     store.pruneAll();
     const range = { since: oldMinute + 30_000, until: recentMinute + 30_000 };
@@ -552,7 +552,7 @@ describe("subscription continuity in the report", () => {
       assert.ok(got !== null && Math.abs(got - want) <= want * HDR_PRECISION, `delay ${got} vs ${want}`);
     }
     assert.deepEqual([sightingDelayMs.samples, sightingDelayMs.max, sightingDelayMs.clamped], [100, 700, 0]);
-    assert.ok(sightingDelayMs.p95 !== null && Math.abs(sightingDelayMs.p95 - 100) <= 1);
+    assert.ok(sightingDelayMs.p95 !== null && Math.abs(sightingDelayMs.p95 - 100) <= 1, `sighting delay p95 ${sightingDelayMs.p95}`);
     assert.deepEqual(watcherSlo(c, "lb", "newHeads:default", "delivery"), {
       target: "lb", route: "default", watcher: "newHeads:default", sli: "delivery", objective: 1,
       objectiveText: "100% of blocks delivered (after gap filling; client gaps excluded)",
@@ -607,7 +607,7 @@ describe("subscription continuity in the report", () => {
     assertJsonClean(report);
     const c = chain(report, "base");
     const a = watcherSlo(c, "lb", "newHeads:default", "delivery_delay_p95_ms");
-    assert.ok(a && a.actual !== null && Math.abs(a.actual - 3000) <= 30);
+    assert.ok(a && a.actual !== null && Math.abs(a.actual - 3000) <= 30, `delivery delay p95 row: ${JSON.stringify(a)}`);
     assert.deepEqual([a.objective, a.events, a.bad, a.budgetLeft, a.pass], [1000, 100, 10, 1 - 10 / 5, false],
       "10 of 100 over 1 s where 5 are allowed");
     const b = watcherSlo(c, "lb", "newHeads:pin:alpha", "delivery_delay_p95_ms");

@@ -462,11 +462,11 @@ describe("frames, backoff, budget, metrics", () => {
   test("token bucket: a burst, then one token per 1/rate seconds", () => {
     let now = 0;
     const b = new TokenBucket(2, 3, () => now);
-    assert.ok(b.take().ok && b.take().ok && b.take().ok);
+    assert.deepEqual([b.take(), b.take(), b.take()].map((t) => t.ok), [true, true, true], "a burst of 3");
     const r = b.take();
     assert.deepEqual(r, { ok: false, waitMs: 500 });
     now = 500;
-    assert.ok(b.take().ok);
+    assert.equal(b.take().ok, true, "one token after 1/rate = 500 ms");
   });
 
   test("the metrics sink counts continuity samples by size, stall seconds, delays and the last event", async () => {
@@ -605,14 +605,14 @@ describe("a watcher against a scripted fake Lasso", () => {
     const reconnect = samples.find((s) => s.event === "reconnect");
     assert.match(reconnect?.detail ?? "", /server closed with code 1011 "internal error"/);
     assert.equal(reconnect?.count, 1);
-    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "server_close"));
+    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "server_close"), `a server_close disconnect: ${JSON.stringify(notices)}`);
   });
 
   test("a peer that stops answering our pings is dropped by us and reconnected", async () => {
     const fake = await fakeLasso(() => {}, { autoPong: false });
     const { samples, notices } = engineFor(fake, 100);
     await waitFor(() => samples.some((s) => s.event === "reconnect"), { timeoutMs: 5000, message: "a reconnect" });
-    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "ping_timeout"));
+    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "ping_timeout"), `a ping_timeout disconnect: ${JSON.stringify(notices)}`);
     assert.match(samples.find((s) => s.event === "reconnect")?.detail ?? "", /no pong within 100 ms/);
   });
 
