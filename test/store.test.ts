@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../src/samples.js";
 import { RollupWriter } from "../src/store/compact.js";
 import type { EventStats } from "../src/store/continuity.js";
-import { clampUs, LATENCY_RELATIVE_ERROR, LatencyCounts, latencyIndex } from "../src/store/latency.js";
+import { clampUs, LatencyCounts, latencyIndex } from "../src/store/latency.js";
 import { encodeStaged, toStored } from "../src/store/record.js";
 import { addSample, encodeAgg, mergeEncoded, newAgg, SparseCounts } from "../src/store/rollup.js";
 import { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate } from "../src/store/schema.js";
@@ -797,6 +797,14 @@ interface ContSummary {
   events: [string, EventStats][];
 }
 
+/**
+ * HdrHistogram at 2 significant digits keeps 256 sub-buckets per power of two, so above 256 us a
+ * bucket spans at most 1/128 of its values (below, every microsecond is its own bucket); a
+ * percentile reads back as the highest value of the sample's bucket: never below the sample,
+ * at most 1/128 (0.78%) above it.
+ */
+const HDR_BUCKET_SPAN = 1 / 128;
+
 const watcherKey = (c: { target: string; chain: string; watcher: string; route: string; subscription: string }): string =>
   `${c.target} ${c.chain} ${c.watcher} ${c.route} ${c.subscription}`;
 const pairs = (m: Map<number, number>): [number, number][] => [...m].sort((a, b) => a[0] - b[0]);
@@ -992,7 +1000,7 @@ describe("continuity samples", () => {
     [50, 95, 99].forEach((p, i) => {
       const want = raw[Math.ceil((p / 100) * raw.length) - 1] as number;
       const g = got[i] ?? null;
-      assert.ok(g !== null && Math.abs(g - want) <= want * LATENCY_RELATIVE_ERROR, `delay p${p}: ${g} vs raw ${want}`);
+      assert.ok(g !== null && g >= want && g <= want * (1 + HDR_BUCKET_SPAN), `delay p${p}: ${g} vs raw ${want} (at most +${(HDR_BUCKET_SPAN * 100).toFixed(2)}%)`);
     });
     assert.equal(w.delayMaxMs, raw.at(-1));
     store.close();

@@ -13,10 +13,10 @@ import { MetricsSink } from "../src/metrics/registry.js";
 import { Recorder } from "../src/recorder.js";
 import type { ContinuityEvent, ContinuitySample } from "../src/samples.js";
 import { backoffMs, TokenBucket } from "../src/watchers/budget.js";
-import { defaultHeadConfig, HeadContinuity, rangesText, type BlockLookup, type FetchBlocksAction } from "../src/watchers/continuity.js";
+import { HeadContinuity, rangesText, type BlockLookup, type FetchBlocksAction, type HeadContinuityConfig } from "../src/watchers/continuity.js";
 import { parseFrame, parseHead, parseLog, type HeadEvent, type LogEvent } from "../src/watchers/frames.js";
 import { WatchEngine, watchHttpUrl, watchWsUrl, type WatchNotice } from "../src/watchers/index.js";
-import { defaultLogsConfig, LogsContinuity } from "../src/watchers/logs.js";
+import { LogsContinuity, type LogsContinuityConfig } from "../src/watchers/logs.js";
 import { Sightings } from "../src/watchers/sightings.js";
 import type { ContinuityRecord, WatchGroupSpec } from "../src/watchers/types.js";
 import { waitFor } from "./helpers/waitFor.js";
@@ -31,14 +31,24 @@ function blk(n: number, fork = 0, parentFork = fork, backfilled = false): HeadEv
   return { number: n, hash: hash(n, fork), parentHash: hash(n - 1, parentFork), timestampSec: n, backfilled };
 }
 
+/**
+ * The head machine's settings, stated here (not the product's defaults) so every expected time
+ * below can be read off them: a stall after 3 silent block times, missing heights wait one block
+ * time before the HTTP lookup, lookups retried for 10 s.
+ */
+const HEAD_CONFIG: HeadContinuityConfig = {
+  blockTimeMs: BT, stallBlockTimes: 3, gapGraceMs: BT, deliveryAllowanceMs: BT, ackMarginMs: BT,
+  stallEvidenceMs: BT / 2, confirmDeadlineMs: 10 * BT, windowBlocks: 256, maxReorgWalk: 16,
+};
+
 class Heads {
   readonly s = new Sightings();
   readonly m: HeadContinuity;
   readonly records: ContinuityRecord[] = [];
   readonly actions: FetchBlocksAction[] = [];
 
-  constructor(overrides: Partial<ReturnType<typeof defaultHeadConfig>> = {}) {
-    this.m = new HeadContinuity({ ...defaultHeadConfig(BT, 3), ...overrides }, this.s);
+  constructor(overrides: Partial<HeadContinuityConfig> = {}) {
+    this.m = new HeadContinuity({ ...HEAD_CONFIG, ...overrides }, this.s);
   }
 
   drain(): this {
@@ -297,7 +307,8 @@ function log(n: number, i: number, extra: Partial<LogEvent> = {}): LogEvent {
 }
 
 describe("logs continuity (synthetic sequences)", () => {
-  const cfg = { ...defaultLogsConfig(BT, 3), deliveryAllowanceMs: 1000 };
+  /** Checked up to head - 3; a log HTTP saw 1 s before our socket dropped was owed before the drop. */
+  const cfg: LogsContinuityConfig = { confirmBlocks: 3, maxRangeBlocks: 100, deliveryAllowanceMs: 1000, windowBlocks: 256, maxTracked: 50_000 };
 
   test("closed ranges are compared with eth_getLogs: a log never delivered is log_missing", () => {
     const s = new Sightings();
