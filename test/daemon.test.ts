@@ -197,12 +197,12 @@ describe("daemon against the test bed", { timeout: 200_000 }, () => {
     assert.match(text, /load-balanced/);
   });
 
-  test("a bad report parameter is a 400 that names it", async () => {
-    for (const [query, param] of [["since=yesterday-ish", "since"], ["since=1h&until=bogus", "until"], ["format=xml", "format"]] as const) {
+  test("a bad report parameter is a 400 that names it", async (t) => {
+    for (const [query, param] of [["since=yesterday-ish", "since"], ["since=1h&until=bogus", "until"], ["format=xml", "format"]] as const) await t.test(query, async () => {
       const res = await fetch(`${c.daemon.url}/report?${query}`);
       assert.equal(res.status, 400, query);
       const body = (await res.json()) as { error: string };
       assert.match(body.error, new RegExp(param), query);
-    }
+    });
   });
 });

@@ -126,10 +126,14 @@ describe("lasso sim over HTTP", () => {
     assert.equal(errors[0]?.["code"], -32002);
   });
 
-  test("a dead provider under its pinned routes fails visibly when HTTP is forced", async () => {
-    await recover();
-    proxy("b").setFault({ kind: "http_5xx", status: 503 }, 120_000);
-    for (const path of [`/rpc/provider/b/${CHAIN}`, `/rpc/${CHAIN}/b`, `/rpc/profile/public/provider/b/${CHAIN}`]) {
+  test("a dead provider under its pinned routes fails visibly when HTTP is forced", async (t) => {
+    const killB = async (): Promise<void> => {
+      await recover();
+      proxy("b").setFault({ kind: "http_5xx", status: 503 }, 120_000);
+    };
+    // afterEach(recover) runs after every subtest too: each case kills b itself.
+    for (const path of [`/rpc/provider/b/${CHAIN}`, `/rpc/${CHAIN}/b`, `/rpc/profile/public/provider/b/${CHAIN}`]) await t.test(path, async () => {
+      await killB();
       const r = await post(`${path}?include_meta=body&transport=http`, req("eth_blockNumber"));
       const body = obj(r.body, "response");
       assert.ok(!("result" in body), `${path} has no result`);
@@ -139,7 +143,8 @@ describe("lasso sim over HTTP", () => {
       assert.equal(obj(err["data"], "data")["status"], 503);
       assert.equal(meta(body)["retries"], 0, "pinned requests never fail over");
       assert.deepEqual(meta(body)["candidate_providers"], ["b:http"]);
-    }
+    });
+    await killB();
     // eth_chainId is forwarded on pinned routes, so it fails too.
     const chainIdPinned = obj((await post(`/rpc/provider/b/${CHAIN}?transport=http`, req("eth_chainId"))).body, "response");
     assert.ok("error" in chainIdPinned, JSON.stringify(chainIdPinned));
@@ -157,7 +162,7 @@ describe("lasso sim over HTTP", () => {
     assert.deepEqual(m["candidate_providers"], ["a:http", "a:ws"]);
   });
 
-  test("routing metadata decodes in headers and body mode with every documented field", async () => {
+  test("routing metadata decodes in headers and body mode with every documented field", async (t) => {
     await recover();
     const cases: Array<[string, string]> = [
       [`/rpc/${CHAIN}`, "load_balanced"],
@@ -186,7 +191,7 @@ describe("lasso sim over HTTP", () => {
       assert.equal(m["retries"], 0);
       assert.equal(m["circuit_breaker_state"], "closed");
     };
-    for (const [path, strategy] of cases) {
+    for (const [path, strategy] of cases) await t.test(`${path} (${strategy})`, async () => {
       const viaQuery = await post(`${path}?include_meta=headers`, req("eth_blockNumber"));
       const hm = decodeMetaHeader(viaQuery.headers);
       check(hm, strategy);
@@ -199,7 +204,7 @@ describe("lasso sim over HTTP", () => {
       const viaBody = await post(`${path}?include_meta=body`, req("eth_blockNumber"));
       check(meta(viaBody.body), strategy);
       assert.equal(viaBody.headers.get("x-lasso-meta"), null);
-    }
+    });
     // Without opt-in there is no metadata at all.
     const plain = await post(`/rpc/${CHAIN}`, req("eth_blockNumber"));
     assert.equal(plain.headers.get("x-lasso-meta"), null);
@@ -260,7 +265,7 @@ describe("lasso sim over HTTP", () => {
     assert.match(String(live["result"]), /^0x[0-9a-f]+$/);
   });
 
-  test("batches, body limits, parse errors, refused methods, unknown routes", async () => {
+  test("batches, body limits, parse errors, refused methods, unknown routes", async (t) => {
     await recover();
     const fifty = Array.from({ length: 50 }, (_, i) => req(i % 2 ? "eth_blockNumber" : "eth_chainId", [], i));
     const ok = await post(`/rpc/${CHAIN}`, fifty);
@@ -280,10 +285,10 @@ describe("lasso sim over HTTP", () => {
     const malformed = await post(`/rpc/${CHAIN}`, '{"jsonrpc":"2.0","id":1,"method":');
     assert.equal(obj(obj(malformed.body, "r")["error"], "e")["code"], -32700);
 
-    for (const m of ["eth_sendRawTransaction", "eth_sendTransaction", "eth_sign"]) {
+    for (const m of ["eth_sendRawTransaction", "eth_sendTransaction", "eth_sign"]) await t.test(`${m} is refused with -32601`, async () => {
       const r = await post(`/rpc/${CHAIN}`, req(m, ["0x00"]));
       assert.equal(obj(obj(r.body, "r")["error"], "e")["code"], -32601, m);
-    }
+    });
     const sub = obj(obj((await post(`/rpc/fastest/${CHAIN}`, req("eth_subscribe", ["newHeads"]))).body, "r")["error"], "e");
     assert.equal(sub["code"], -32601);
     assert.equal(obj(sub["data"], "data")["websocket_url"], `/ws/rpc/fastest/${CHAIN}`);

@@ -93,7 +93,7 @@ after(async () => {
 });
 
 describe("watchers on the test bed", () => {
-  test("clean run of 60+ blocks: every head once and in order (strategy route and pin), every log once", async () => {
+  test("clean run of 60+ blocks: every head once and in order (strategy route and pin), every log once", async (t) => {
     assert.ok(traffic, "the traffic generator started in before()");
     const w = new Watch([
       "{ subscription: newHeads, routes: [default, pin:alpha] }",
@@ -108,7 +108,7 @@ describe("watchers on the test bed", () => {
     });
     await w.stop();
 
-    for (const name of ["newHeads:default", "newHeads:pin:alpha"]) {
+    for (const name of ["newHeads:default", "newHeads:pin:alpha"]) await t.test(name, () => {
       assert.deepEqual(w.anomalies(name).map((s) => `${s.event} ${s.blockNumber} ${s.detail}`), [], `${name}: no anomaly`);
       assertConsecutive(w.heights(name), name);
       assert.equal(w.of("first_event", name).length, 1);
@@ -116,7 +116,7 @@ describe("watchers on the test bed", () => {
       const delays = w.of("delivered", name).map((s) => s.delayMs ?? Infinity).sort((a, b) => a - b);
       // Block timestamps have 1 s resolution: a live head arrives within about a second of its timestamp.
       assert.ok((delays[Math.floor(delays.length / 2)] ?? Infinity) < 1500, `median delay from block time ${delays[Math.floor(delays.length / 2)]} ms`);
-    }
+    });
 
     assert.deepEqual(w.anomalies("logs:default").map((s) => `${s.event} ${s.blockNumber} ${s.detail}`), [], "logs: no missing, no duplicate");
     const checkedTo = w.engine.watcherStats().find((s) => s.watcher === "logs:default")?.logsCheckedTo ?? 0;
