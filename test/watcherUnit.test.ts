@@ -603,7 +603,7 @@ describe("a watcher against a scripted fake Lasso", () => {
       ws.send(note("aaaaaaaaaaaaaaaa", 2));
       ws.send(note("bbbbbbbbbbbbbbbb", 3));
       ws.send(Buffer.from([1, 2, 3]), { binary: true });
-      setTimeout(() => ws.close(1011, "internal error"), 50);
+      ws.close(1011, "internal error"); // after the frames above: a WebSocket delivers them in order
     });
     const { samples, notices, engine } = engineFor(fake);
     await waitFor(() => samples.some((s) => s.event === "reconnect"), { timeoutMs: 5000, message: "a reconnect" });
