@@ -155,10 +155,10 @@ describe("the demo's command line", () => {
       const url = await waitFor(() => /scenario dead-provider started at .*\n.*FAIL by .*\n\s+see (http:\/\/127\.0\.0\.1:\d+\/report\?\S+)/.exec(output())?.[1],
         { timeoutMs: 90_000, message: "the scenario to start and print its report URL" });
       assert.match(url, /since=\d+&chain=ethereum&format=md$/);
-      // The success row of bravo's pin: | target | route | watcher | objective | ... | verdict |
+      // The availability row of bravo's pin (success_ratio, "well-formed answers >= ..."): | target | route | watcher | objective | ... | verdict |
       await waitFor(
-        async () => /^\| lb \| pin:bravo \| — \| success [^\n]*\| FAIL \|$/m.test(await (await fetch(url)).text()),
-        { timeoutMs: 60_000, intervalMs: 500, message: `pin:bravo success FAIL in ${url}` },
+        async () => /^\| lb \| pin:bravo \| — \| well-formed answers [^\n]*\| FAIL \|$/m.test(await (await fetch(url)).text()),
+        { timeoutMs: 60_000, intervalMs: 500, message: `pin:bravo well-formed answers FAIL in ${url}` },
       );
       const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
       child.kill("SIGINT");
