@@ -17,6 +17,30 @@ import { waitFor } from "./helpers/waitFor.js";
 // and a failover moves a shared subscription for good), through the function `npm run demo` uses.
 const FAILS_WITHIN_MS = 60_000;
 
+/**
+ * The SLO row each scenario must fail, written here rather than read from the scenario table,
+ * so a scenario that quietly moved its expectation to a row that fails anyway is caught.
+ */
+const FAILING_ROW: Record<string, { route: string; watcher: string | null; sli: string; reason?: RegExp }> = {
+  // charlie 6 blocks behind and preferred by the default route: its answers are stale.
+  "stale-provider": { route: "default", watcher: null, sli: "head_freshness" },
+  // bravo resets every connection: only its own pin cannot fail over.
+  "dead-provider": { route: "pin:bravo", watcher: null, sli: "success_ratio" },
+  // the failover skips the backfill: blocks are never delivered.
+  "gap-on-failover": { route: "default", watcher: "newHeads:default", sli: "delivery", reason: /block\(s\) never delivered/ },
+  // events dropped on an open socket: the watcher stalls.
+  "silent-drop": { route: "default", watcher: "newHeads:default", sli: "delivery", reason: /^stalled since/ },
+  // the failover replays delivered heads.
+  "duplicates": { route: "default", watcher: "newHeads:default", sli: "duplicates" },
+};
+
+test("every scenario expects the row this test states for it", () => {
+  assert.deepEqual(
+    Object.fromEntries(SCENARIOS.map((s) => [s.name, { chain: s.expect.chain, route: s.expect.route, watcher: s.expect.watcher, sli: s.expect.sli, reason: String(s.expect.reason) }])),
+    Object.fromEntries(Object.entries(FAILING_ROW).map(([name, r]) => [name, { chain: "ethereum", route: r.route, watcher: r.watcher, sli: r.sli, reason: String(r.reason) }])),
+  );
+});
+
 describe("every demo scenario fails its SLO row within 60 s", { timeout: 600_000 }, () => {
   for (const scenario of SCENARIOS) {
     test(`${scenario.name}: ${describeRow(scenario.expect)} FAIL`, { timeout: 180_000 }, async (t) => {
@@ -41,6 +65,9 @@ describe("every demo scenario fails its SLO row within 60 s", { timeout: 600_000
         t.diagnostic(`${scenario.name}: failing ${after} ms after the scenario started (${row.reason ?? `actual ${row.actual}`})`);
         assert.ok(after <= FAILS_WITHIN_MS, `failed ${after} ms after the scenario started`);
         assert.ok(row.bad > 0, `the failing row counts bad events: ${JSON.stringify(row)}`);
+        const stated = FAILING_ROW[scenario.name];
+        assert.deepEqual([row.route, row.watcher, row.sli, row.pass], [stated?.route, stated?.watcher, stated?.sli, false], "the row this test states");
+        if (stated?.reason) assert.match(row.reason ?? "", stated.reason);
       } finally {
         await demo.stop();
         rmSync(dir, { recursive: true, force: true });
