@@ -82,17 +82,17 @@ test("a public profile gives one checks file per chain, named after the chain", 
   ]);
 });
 
-test("routes: default and fastest strategies plus one pin per provider, in the profile's order", () => {
+test("routes: default and fastest strategies plus one pin per provider, in the profile's order", async (t) => {
   const chains = byChain(generate(PUBLIC));
   const expected: Record<string, string[]> = {
     ethereum: ["eth_alpha", "eth_bravo", "eth_charlie", "eth_delta", "eth_echo"],
     base: ["base_alpha", "base_bravo", "base_charlie"],
     arbitrum: ["arb_alpha", "arb_bravo", "arb_charlie"],
   };
-  for (const [chain, providers] of Object.entries(expected)) {
+  for (const [chain, providers] of Object.entries(expected)) await t.test(chain, () => {
     const routes = doc(chains.get(chain) as GeneratedChecks).routes;
     assert.deepEqual(routes, [{ strategy: "default" }, { strategy: "fastest" }, ...providers.map((provider) => ({ provider }))], chain);
-  }
+  });
 });
 
 test("newHeads pins only for providers with ws_url and subscribe_new_heads (own or the chain's)", async (t) => {

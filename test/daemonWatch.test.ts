@@ -67,7 +67,7 @@ describe("daemon watchers against the test bed", { timeout: 150_000 }, () => {
         { timeoutMs: 40_000, intervalMs: 500, message: "a gap on the load-balanced watcher" },
       );
       const w = watcher(r, "newHeads:load-balanced");
-      assert.ok((w?.deliveryRatio ?? 1) < 1);
+      assert.ok((w?.deliveryRatio ?? 1) < 1, `delivery ratio ${w?.deliveryRatio} after a gap`);
       const delivery = r.chains[0]?.slo.find((s) => s.watcher === "newHeads:load-balanced" && s.sli === "delivery");
       assert.equal(delivery?.pass, false, "the delivery SLO fails");
       // The pinned watcher never fails over: alpha's stall is a stall there, not a gap filled by others.

@@ -29,7 +29,8 @@ test("the demo covers every chain and route in /report within 60 s, and Ctrl-C l
       },
       { timeoutMs: 60_000, intervalMs: 1000, message: "every chain and route in /report?since=5m" },
     );
-    assert.ok(Date.now() - started <= 60_000);
+    const tookMs = Date.now() - started;
+    assert.ok(tookMs <= 60_000, `every chain and route reported after ${tookMs} ms`);
     for (const chain of report.chains) assert.equal(chain.successRatio, 1, `${chain.chain}: a healthy demo has no failures`);
 
     const children = descendants(child.pid ?? -1);

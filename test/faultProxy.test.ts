@@ -117,6 +117,11 @@ function count(proxy: FaultProxy, method: string, outcome: string): number {
   return proxy.counts()[method]?.[outcome] ?? 0;
 }
 
+function assertCountAtLeast(proxy: FaultProxy, method: string, outcome: string, min: number): void {
+  const n = count(proxy, method, outcome);
+  assert.ok(n >= min, `${method} ${outcome}: counted ${n}, want at least ${min} (all counts: ${JSON.stringify(proxy.counts())})`);
+}
+
 // ---- JSON-RPC over a raw ws client ---------------------------------------------------------
 
 const notificationSchema = z.object({
@@ -225,7 +230,7 @@ function assertConsecutive(heads: Head[], label: string): void {
   for (let i = 1; i < heads.length; i++) {
     const prev = heads[i - 1];
     const cur = heads[i];
-    assert.ok(prev && cur);
+    assert.ok(prev && cur, `${label}: heads ${i - 1} and ${i} exist`);
     assert.equal(cur.number, prev.number + 1, `${label}: head ${cur.number} after ${prev.number} (gap or duplicate)`);
   }
 }
@@ -266,8 +271,8 @@ test("http_5xx answers 502 and reverts by itself at its expiry", async () => {
 
   assert.equal(proxy.currentFault(), null);
   assert.deepEqual(reasons, ["expired"]);
-  assert.ok(count(proxy, "eth_blockNumber", "fault:http_5xx") >= 1);
-  assert.ok(count(proxy, "eth_blockNumber", "forwarded") >= 1);
+  assertCountAtLeast(proxy, "eth_blockNumber", "fault:http_5xx", 1);
+  assertCountAtLeast(proxy, "eth_blockNumber", "forwarded", 1);
 });
 
 test("http_429 answers 429 with Retry-After and reverts at its expiry", async () => {
@@ -277,7 +282,7 @@ test("http_429 answers 429 with Retry-After and reverts at its expiry", async ()
   assert.equal(faulted.status, 429);
   assert.equal(faulted.headers.get("retry-after"), "7");
   await assertRevertsAt(expiresAt, () => answersNormally(proxy.httpUrl), "http_429");
-  assert.ok(count(proxy, "eth_blockNumber", "fault:http_429") >= 1);
+  assertCountAtLeast(proxy, "eth_blockNumber", "fault:http_429", 1);
 });
 
 test("rpc_error answers HTTP 200 with a JSON-RPC error per request, batch-aware, and reverts", async () => {
@@ -294,7 +299,7 @@ test("rpc_error answers HTTP 200 with a JSON-RPC error per request, batch-aware,
   await assertRevertsAt(expiresAt, () => answersNormally(proxy.httpUrl), "rpc_error");
   assert.equal(count(proxy, "eth_chainId", "fault:rpc_error"), 1);
   assert.equal(count(proxy, "eth_getBalance", "fault:rpc_error"), 1);
-  assert.ok(count(proxy, "eth_blockNumber", "fault:rpc_error") >= 1);
+  assertCountAtLeast(proxy, "eth_blockNumber", "fault:rpc_error", 1);
 });
 
 test("malformed answers HTTP 200 with a body that is not JSON, and reverts", async () => {
@@ -304,7 +309,7 @@ test("malformed answers HTTP 200 with a body that is not JSON, and reverts", asy
   assert.equal(faulted.status, 200);
   assert.throws(() => JSON.parse(faulted.text), SyntaxError);
   await assertRevertsAt(expiresAt, () => answersNormally(proxy.httpUrl), "malformed");
-  assert.ok(count(proxy, "eth_blockNumber", "fault:malformed") >= 1);
+  assertCountAtLeast(proxy, "eth_blockNumber", "fault:malformed", 1);
 });
 
 test("reset destroys the client connection without an answer, and reverts", async () => {
@@ -317,7 +322,7 @@ test("reset destroys the client connection without an answer, and reverts", asyn
   const cause = z.object({ cause: z.object({ code: z.string() }) }).parse(err).cause.code;
   assert.ok(["ECONNRESET", "UND_ERR_SOCKET"].includes(cause), `connection error, got ${cause}`);
   await assertRevertsAt(expiresAt, () => answersNormally(proxy.httpUrl), "reset");
-  assert.ok(count(proxy, "eth_blockNumber", "fault:reset") >= 1);
+  assertCountAtLeast(proxy, "eth_blockNumber", "fault:reset", 1);
 });
 
 test("blackhole holds requests until the client gives up; held ones are dropped at expiry", async () => {
@@ -326,7 +331,8 @@ test("blackhole holds requests until the client gives up; held ones are dropped 
 
   const started = performance.now();
   await assert.rejects(post(proxy.httpUrl, call("eth_blockNumber"), 250), { name: "TimeoutError" });
-  assert.ok(performance.now() - started >= 240);
+  const waited = performance.now() - started;
+  assert.ok(waited >= 240, `the client gave up after ${waited} ms, before its 250 ms timeout`);
 
   // No client timeout: the proxy holds it to the end of the window, then drops it unanswered.
   const held = post(proxy.httpUrl, call("eth_chainId"), 15_000).then(
@@ -337,7 +343,7 @@ test("blackhole holds requests until the client gives up; held ones are dropped 
   const droppedAt = await held;
   assert.ok(droppedAt >= expiresAt && droppedAt - expiresAt <= REVERT_SLACK_MS, `held request dropped ${droppedAt - expiresAt} ms after expiry`);
   assert.equal(count(proxy, "eth_chainId", "fault:blackhole"), 1);
-  assert.ok(count(proxy, "eth_blockNumber", "fault:blackhole") >= 1);
+  assertCountAtLeast(proxy, "eth_blockNumber", "fault:blackhole", 1);
 });
 
 test("latency delays each request by at least fixedMs", async () => {
@@ -392,7 +398,7 @@ test("stale_head answers eth_blockNumber and latest block k behind over HTTP, an
     "stale_head",
   );
   assert.equal(count(proxy, "eth_getBlockByNumber", "fault:stale_head"), 1);
-  assert.ok(count(proxy, "eth_blockNumber", "fault:stale_head") >= 2);
+  assertCountAtLeast(proxy, "eth_blockNumber", "fault:stale_head", 2);
   assert.equal(count(proxy, "eth_chainId", "forwarded"), 1);
 });
 
@@ -418,9 +424,9 @@ test("ws_drop closes client sockets and refuses reconnects while active, then ac
     },
     "ws_drop",
   );
-  assert.ok(count(proxy, "(ws_connect)", "ws:fault:ws_drop") >= 1);
-  assert.ok(count(proxy, "(ws_connect)", "ws:forwarded") >= 2);
-  assert.ok(count(proxy, "eth_chainId", "ws:forwarded") >= 2);
+  assertCountAtLeast(proxy, "(ws_connect)", "ws:fault:ws_drop", 1);
+  assertCountAtLeast(proxy, "(ws_connect)", "ws:forwarded", 2);
+  assertCountAtLeast(proxy, "eth_chainId", "ws:forwarded", 2);
 });
 
 test("ws_stall drops subscription notifications while requests are answered, then resumes", async () => {
@@ -431,16 +437,16 @@ test("ws_stall drops subscription notifications while requests are answered, the
   const atStart = await headOf(node.httpUrl);
   for (let i = 0; i < 3; i++) await mine();
   const mid = await headOf(node.httpUrl);
-  assert.ok(mid >= atStart + 3);
+  assert.ok(mid >= atStart + 3, `head ${mid} after mining 3 blocks on ${atStart}`);
   const answer = await client.request("eth_blockNumber", [], 1500);
   assert.ok(quantity(answer?.result) >= mid, "requests are still answered during a stall");
 
   const resumedAt = await assertRevertsAt(expiresAt, async () => client.heads.some((h) => h.number > mid), "ws_stall");
   const missed = client.heads.filter((h) => h.number > atStart && h.number <= mid);
   assert.deepEqual(missed, [], "no head mined during the stall was delivered");
-  assert.ok(resumedAt >= expiresAt);
-  assert.ok(count(proxy, "eth_subscription", "ws:fault:ws_stall") >= 3);
-  assert.ok(count(proxy, "eth_subscription", "ws:forwarded") >= 1);
+  assert.ok(resumedAt >= expiresAt, `resumed at ${resumedAt}, before the window expired at ${expiresAt}`);
+  assertCountAtLeast(proxy, "eth_subscription", "ws:fault:ws_stall", 3);
+  assertCountAtLeast(proxy, "eth_subscription", "ws:forwarded", 1);
   assert.equal(count(proxy, "eth_blockNumber", "ws:forwarded"), 1);
   assert.equal(count(proxy, "eth_subscribe", "ws:forwarded"), 1);
 });
@@ -480,7 +486,7 @@ test("stale_head over WS delays newHeads by k blocks without gaps and rewrites e
     "stale_head newHeads",
   );
   assertConsecutive(client.heads, "newHeads through the proxy");
-  assert.ok(count(proxy, "eth_subscription", "ws:fault:stale_head") >= 2);
+  assertCountAtLeast(proxy, "eth_subscription", "ws:fault:stale_head", 2);
   assert.equal(count(proxy, "eth_blockNumber", "ws:fault:stale_head"), 1);
   assert.equal(count(proxy, "eth_getBlockByNumber", "ws:fault:stale_head"), 1);
 });
@@ -503,9 +509,9 @@ test("WS requests see blackhole, rpc_error and malformed; each reverts", async (
   assert.throws(() => JSON.parse(client.texts[texts] ?? ""), SyntaxError);
   await assertRevertsAt(expiresAt, async () => (await client.request("eth_chainId", [], 300))?.result === "0x12111", "WS malformed");
 
-  assert.ok(count(proxy, "eth_chainId", "ws:fault:blackhole") >= 1);
-  assert.ok(count(proxy, "eth_chainId", "ws:fault:rpc_error") >= 1);
-  assert.ok(count(proxy, "eth_chainId", "ws:fault:malformed") >= 1);
+  assertCountAtLeast(proxy, "eth_chainId", "ws:fault:blackhole", 1);
+  assertCountAtLeast(proxy, "eth_chainId", "ws:fault:rpc_error", 1);
+  assertCountAtLeast(proxy, "eth_chainId", "ws:fault:malformed", 1);
 });
 
 test("the proxy ends an overdue fault on read even when its timer has not fired", () => {
@@ -568,7 +574,7 @@ test("an unreachable upstream is answered 502 over HTTP and refuses WS handshake
   const closed = createServer();
   await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
   const address = closed.address();
-  assert.ok(address && typeof address === "object");
+  assert.ok(address && typeof address === "object", `a TCP address, got ${JSON.stringify(address)}`);
   await new Promise<void>((resolve) => closed.close(() => resolve()));
   const proxy = await newProxy({ upstreamHttpUrl: `http://127.0.0.1:${address.port}`, upstreamWsUrl: `ws://127.0.0.1:${address.port}` });
 
@@ -603,9 +609,10 @@ test("WS: reset cuts open connections and handshakes; latency delays requests; b
   ({ expiresAt } = proxy.setFault({ kind: "latency", fixedMs: 300, jitterMs: 0 }, 5000));
   const started = performance.now();
   assert.equal((await again.request("eth_chainId"))?.result, "0x12111");
-  assert.ok(performance.now() - started >= 300);
+  const tookMs = performance.now() - started;
+  assert.ok(tookMs >= 300, `answered after ${tookMs} ms under a fixed 300 ms latency`);
   proxy.clearFault();
 
-  assert.ok(count(proxy, "(ws_connect)", "ws:fault:reset") >= 1);
+  assertCountAtLeast(proxy, "(ws_connect)", "ws:fault:reset", 1);
   assert.equal(count(proxy, "eth_chainId", "ws:fault:latency"), 1);
 });

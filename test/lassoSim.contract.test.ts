@@ -205,17 +205,17 @@ describe("subscriptions need a ws_url (and subscribe_new_heads for newHeads)", (
 
   const open = (path: string): Promise<SimWsClient> => SimWsClient.open(theSim().wsUrl + path, clients);
 
-  test("pinned subscribes to incapable providers are refused with -32602", async () => {
+  test("pinned subscribes to incapable providers are refused with -32602", async (t) => {
     const refusals: Array<[string, Json[], Id, string]> = [
       [`/ws/rpc/provider/c/${CHAIN}`, ["newHeads"], "c", "Provider 'c' does not support WebSocket subscriptions"],
       [`/ws/rpc/${CHAIN}/c`, ["logs", {}], "c", "Provider 'c' does not support WebSocket subscriptions"],
       [`/ws/rpc/provider/b/${CHAIN}`, ["newHeads"], "b", "Provider 'b' does not support newHeads subscriptions"],
     ];
-    for (const [path, params, id, message] of refusals) {
+    for (const [path, params, id, message] of refusals) await t.test(`${String(params[0])} on ${path}`, async () => {
       const c = await open(path);
       const r = await c.call("eth_subscribe", params);
       assert.deepEqual(r["error"], { code: -32602, message, data: { provider_id: id, chain_id: CHAIN_ID, profile: "public" } }, path);
-    }
+    });
     const logsOnB = await (await open(`/ws/rpc/provider/b/${CHAIN}`)).call("eth_subscribe", ["logs", {}]);
     assert.match(String(logsOnB["result"]), /^[0-9a-f]{16}$/, "logs need only a ws_url");
   });
@@ -272,10 +272,10 @@ function upgrade(sim: LassoSim, path: string, headers: Record<string, string> = 
   });
 }
 
-test("a refused WebSocket upgrade (unknown chain, provider, profile) is 403 with an empty body", async () => {
-  for (const path of [`/ws/rpc/nochain`, `/ws/rpc/provider/zzz/${CHAIN}`, `/ws/rpc/profile/nope/${CHAIN}`]) {
+test("a refused WebSocket upgrade (unknown chain, provider, profile) is 403 with an empty body", async (t) => {
+  for (const path of [`/ws/rpc/nochain`, `/ws/rpc/provider/zzz/${CHAIN}`, `/ws/rpc/profile/nope/${CHAIN}`]) await t.test(path, async () => {
     assert.deepEqual(await upgrade(theSim(), path), { status: 403, body: "" }, path);
-  }
+  });
   assert.equal((await upgrade(theSim(), `/ws/rpc/${CHAIN}`)).status, 101, "a known route upgrades");
 });
 
@@ -316,12 +316,12 @@ describe("the sim's front door: auth proxy and byte budget", () => {
     await budgetSim?.stop();
   });
 
-  test("requireHeaders: 401 on every HTTP path and on the upgrade without the exact header", async () => {
+  test("requireHeaders: 401 on every HTTP path and on the upgrade without the exact header", async (t) => {
     assert.ok(authSim, "auth sim");
     const sim = authSim;
     // eth_chainId is answered by the target itself: no provider call to skew the metrics test.
     const paths: Array<[string, "GET" | "POST"]> = [[`/rpc/${CHAIN}`, "POST"], ["/api/health", "GET"], ["/api/chains", "GET"], [`/api/metrics/${CHAIN}`, "GET"]];
-    for (const [path, method] of paths) {
+    for (const [path, method] of paths) await t.test(`${method} ${path}`, async () => {
       const refusedHeaders: Array<Record<string, string>> = [{}, { "X-Api-Key": "wrong" }];
       for (const headers of refusedHeaders) {
         const res = await fetch(sim.url + path, { method, headers, ...(method === "POST" ? { body: JSON.stringify(req("eth_chainId")) } : {}) });
@@ -331,7 +331,7 @@ describe("the sim's front door: auth proxy and byte budget", () => {
       const ok = await fetch(sim.url + path, { method, headers: { "x-api-key": "s3cret", "content-type": "application/json" }, ...(method === "POST" ? { body: JSON.stringify(req("eth_chainId")) } : {}) });
       assert.equal(ok.status, 200, `${method} ${path} with the key`);
       await ok.text();
-    }
+    });
     assert.deepEqual(await upgrade(sim, `/ws/rpc/${CHAIN}`), { status: 401, body: JSON.stringify({ error: "unauthorized" }) });
     assert.equal((await upgrade(sim, `/ws/rpc/${CHAIN}`, { "X-Api-Key": "s3cret" })).status, 101);
     assert.equal((await fetch(`${sim.url}/_sim/status`)).status, 200, "the sim's control API is not behind the proxy");

@@ -26,7 +26,7 @@ function probe(ts: number, over: Partial<ProbeSample> = {}): ProbeSample {
 function storeWith(samples: readonly Sample[], now: number): SampleStore {
   const store = new SampleStore({ path: newPath(), now: () => now, flushIntervalMs: 0 });
   for (const s of samples) store.accept(s);
-  assert.ok(store.flush());
+  assert.equal(store.flush(), true, "the queued samples are written");
   store.compact();
   return store;
 }
@@ -77,15 +77,15 @@ describe("parseTimeParam", () => {
     assert.equal(parseTimeParam("since", "1738324800.5", now), 1_738_324_800_500);
   });
 
-  test("bad values throw an error naming the parameter", () => {
-    for (const [name, value] of [["since", "yesterday-ish"], ["until", ""], ["since", "2025-13-45"], ["until", "-5m"], ["since", "7dx"]] as const) {
+  test("bad values throw an error naming the parameter", async (t) => {
+    for (const [name, value] of [["since", "yesterday-ish"], ["until", ""], ["since", "2025-13-45"], ["until", "-5m"], ["since", "7dx"]] as const) await t.test(`${name}=${value}`, () => {
       assert.throws(() => parseTimeParam(name, value, now), (err: unknown) => {
-        assert.ok(err instanceof TimeParamError);
+        assert.ok(err instanceof TimeParamError, `a TimeParamError, got ${String(err)}`);
         assert.equal(err.param, name);
         assert.match(err.message, new RegExp(`^invalid ${name} `));
         return true;
       }, `${name}=${value}`);
-    }
+    });
   });
 
   test("parseReportQuery defaults to the last 24h and checks the order", () => {
@@ -100,7 +100,7 @@ describe("parseTimeParam", () => {
 describe("buildReport", () => {
   const slos: SloObjective[] = [{ chain: "base", successRatio: 0.99, p95LatencyMs: 300, maxHeadLagBlocks: 2, headFreshRatio: 0.9 }];
 
-  test("p95 from merged histograms agrees with the raw samples within the stated precision", () => {
+  test("p95 from merged histograms agrees with the raw samples within the stated precision", async (t) => {
     const rand = rng(7);
     const samples: ProbeSample[] = [];
     // 3000 samples over three hours: log-normal latency (median ~60 ms) plus 5% slow failures
@@ -122,7 +122,7 @@ describe("buildReport", () => {
       { since: T0 + 10 * MIN + 17_250, until: T0 + 2 * HOUR + 30 * MIN + 41_000, granularity: "mixed" },
       { since: T0 + 61 * MIN + 1, until: T0 + 61 * MIN + 59_999, granularity: "raw" },
     ];
-    for (const r of ranges) {
+    for (const r of ranges) await t.test(`${r.granularity} ${new Date(r.since).toISOString()} .. ${new Date(r.until).toISOString()}`, () => {
       const report = buildReport(r, slos, reader, T0 + DAY);
       const delivered = { from: Math.floor(r.since / MIN) * MIN, to: Math.ceil(r.until / MIN) * MIN };
       const stamps = reader.probeSamples(r).map((x) => x.ts);
@@ -132,15 +132,15 @@ describe("buildReport", () => {
           delivered: { ...delivered, exactEdges: delivered.from === r.since && delivered.to === r.until } } });
       const raw = reader.probeSamples(r).filter((s) => s.outcome === "ok").map((s) => s.latencyMs).sort((a, b) => a - b);
       const s = chain(report, "base").series[0];
-      assert.ok(s);
+      assert.ok(s, "a base series in the report");
       assert.equal(s.ok, raw.length);
       for (const [p, got] of [[50, s.latencyMs.p50], [95, s.latencyMs.p95], [99, s.latencyMs.p99]] as const) {
         const want = raw[Math.ceil((p / 100) * raw.length) - 1] as number;
-        assert.ok(got !== null);
+        assert.ok(got !== null, `p${p} over ${r.granularity} is computed`);
         assert.ok(Math.abs(got - want) <= want * HDR_PRECISION,
           `p${p} over ${r.granularity}: report ${got} vs raw ${want}`);
       }
-    }
+    });
     store.close();
   });
 
@@ -178,7 +178,7 @@ describe("buildReport", () => {
     assert.equal(c.ok, 99);
 
     const d = c.series.find((x) => x.route === "default");
-    assert.ok(d);
+    assert.ok(d, "the default route's series");
     assert.equal(d.requests, 100);
     assert.equal(d.ok, 80);
     assert.equal(d.successRatio, 0.8);
@@ -192,14 +192,14 @@ describe("buildReport", () => {
       { provider: "infura", transport: "ws", count: 5, share: 0.05 },
     ]);
     assert.equal(d.overheadMs.samples, 97);
-    assert.ok(Math.abs((d.overheadMs.mean ?? 0) - (90 * 2 + 7 * 9.5) / 97) < 1e-9);
+    assert.ok(Math.abs((d.overheadMs.mean ?? 0) - (90 * 2 + 7 * 9.5) / 97) < 1e-9, `overhead mean ${d.overheadMs.mean}`);
     assert.equal(d.overheadMs.max, 9.5);
     assert.deepEqual(d.head, { samples: 100, meanLag: 0.45, maxLag: 5, threshold: 2, overThreshold: 5, overThresholdShare: 0.05 });
     assert.equal(d.headRegressions, 5);
     assert.deepEqual(d.retries, { total: 26, retriedRequests: 12 });
-    assert.ok(d.latencyMs.p50 !== null && Math.abs(d.latencyMs.p50 - 100) <= 1);
+    assert.ok(d.latencyMs.p50 !== null && Math.abs(d.latencyMs.p50 - 100) <= 1, `p50 ${d.latencyMs.p50}`);
     assert.ok(d.latencyMs.p95 !== null && Math.abs(d.latencyMs.p95 - 304) <= 3.04, `p95 ${d.latencyMs.p95}`);
-    assert.ok(d.latencyMs.p99 !== null && Math.abs(d.latencyMs.p99 - 500) <= 5);
+    assert.ok(d.latencyMs.p99 !== null && Math.abs(d.latencyMs.p99 - 500) <= 5, `p99 ${d.latencyMs.p99}`);
 
     const success = sloRow(c, "default", "success_ratio");
     assert.equal(success.actual, 0.8);
@@ -286,7 +286,7 @@ describe("buildReport", () => {
     store.close();
   });
 
-  test("the p95 SLO row's value is the p95 of the well-formed answers' latencies, within HdrHistogram's 1%", () => {
+  test("the p95 SLO row's value is the p95 of the well-formed answers' latencies, within HdrHistogram's 1%", async (t) => {
     // 180 right answers at 50 + 1.37 i ms, 20 wrong ones (chain id) at 400.11 + 3.3 i ms, 30 timeouts
     // at 5 s. Nearest rank 190 of the 200 answers is a wrong one; leaving the wrong answers out or
     // counting the timeouts would move p95 far away (to ~221 ms or to 5 s).
@@ -298,7 +298,7 @@ describe("buildReport", () => {
     const exact = answered[Math.ceil(0.95 * answered.length) - 1] as number;
     assert.equal(exact, Math.round((400.11 + 3.3 * 9) * 100) / 100, "the test's own nearest-rank p95");
     const store = storeWith(s, T0 + DAY);
-    for (const range of [{ since: T0, until: T0 + HOUR }, { since: T0, until: T0 + 300_000 + 30 * 1000 + 1 }]) {
+    for (const range of [{ since: T0, until: T0 + HOUR }, { since: T0, until: T0 + 300_000 + 30 * 1000 + 1 }]) await t.test(`until T0 + ${range.until - T0} ms`, () => {
       const c = chain(buildReport(range, slos, store.reader(), T0 + DAY), "base");
       const row = sloRow(c, "default", "latency_p95_ms");
       assert.ok(row.actual !== null && row.actual >= exact && row.actual <= exact * (1 + HDR_PRECISION),
@@ -306,7 +306,7 @@ describe("buildReport", () => {
       assert.deepEqual([row.objective, row.events, row.bad, row.pass], [300, 200, 20, false], "20 answers over 300 ms");
       assert.ok(Math.abs((row.budgetLeft ?? NaN) - (1 - 20 / (0.05 * 200))) < 1e-9, `budget ${row.budgetLeft}`);
       assert.equal(c.series[0]?.latencyMs.p95, row.actual, "the series and the SLO row read the same population");
-    }
+    });
     store.close();
   });
 
@@ -336,7 +336,7 @@ describe("buildReport", () => {
     store.close();
   });
 
-  test("since a provider died mid-minute: providers, error classes and p95 count only samples from then on", () => {
+  test("since a provider died mid-minute: providers, error classes and p95 count only samples from then on", async (t) => {
     // Every 2 s for 4 minutes. Until t1 (mid-minute) bravo serves slowly and one request times
     // out; from t1 on bravo is dead: alpha serves fast and every 5th request fails to connect.
     const t1 = T0 + MIN + 10_500;
@@ -356,7 +356,7 @@ describe("buildReport", () => {
     const p95 = okLatency[Math.ceil(0.95 * okLatency.length) - 1] as number;
     const failed = inRange.filter((x) => x.outcome === "error").length;
     // Edge minutes staged; the since-edge minute compacted and the rest staged; all compacted.
-    for (const [now, stagedFrom] of [[T0 + 3 * MIN + 29_000, T0 + MIN], [T0 + 3 * MIN + 30_000, T0 + 2 * MIN], [T0 + DAY, Infinity]] as const) {
+    for (const [now, stagedFrom] of [[T0 + 3 * MIN + 29_000, T0 + MIN], [T0 + 3 * MIN + 30_000, T0 + 2 * MIN], [T0 + DAY, Infinity]] as const) await t.test(`now = T0 + ${now - T0} ms, staged from ${stagedFrom === Infinity ? "nothing" : `T0 + ${stagedFrom - T0} ms`}`, () => {
       const store = storeWith(samples, now);
       assert.equal(store.reader().rowCounts()["staging"], samples.filter((x) => x.ts >= stagedFrom).length);
       const report = buildReport(range, slos, store.reader(), now);
@@ -364,7 +364,7 @@ describe("buildReport", () => {
         read: { from: range.since, to: range.until }, granularity: "minute", exactEdges: true,
         continuity: { from: range.since, to: range.until, exactEdges: true, delivered: { from: T0 + MIN, to: T0 + 4 * MIN, exactEdges: false } } });
       const d = chain(report, "base").series[0];
-      assert.ok(d);
+      assert.ok(d, "a base series in the report");
       assert.equal(d.requests, inRange.length, `requests (now = T0 + ${now - T0} ms)`);
       assert.deepEqual(d.providers.map((p) => [p.provider, p.count]), [["alpha", inRange.length - failed], [null, failed]],
         "bravo served nothing after it died");
@@ -373,7 +373,7 @@ describe("buildReport", () => {
         `p95 ${d.latencyMs.p95} vs raw ${p95}`);
       assert.match(renderMarkdown(report), /\(minute rollups, edges exact to the millisecond\)/);
       store.close();
-    }
+    });
   });
 
   test("an edge past raw retention is rounded out to its minute, and coverage and markdown say so", () => {
@@ -384,7 +384,7 @@ describe("buildReport", () => {
     for (const m of [oldMinute, recentMinute]) {
       for (let i = 0; i < 12; i++) store.accept(probe(m + i * 5000, { provider: i < 6 ? "early" : "late" }));
     }
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     store.compact();
     store.pruneAll();
     const range = { since: oldMinute + 30_000, until: recentMinute + 30_000 };
@@ -552,7 +552,7 @@ describe("subscription continuity in the report", () => {
       assert.ok(got !== null && Math.abs(got - want) <= want * HDR_PRECISION, `delay ${got} vs ${want}`);
     }
     assert.deepEqual([sightingDelayMs.samples, sightingDelayMs.max, sightingDelayMs.clamped], [100, 700, 0]);
-    assert.ok(sightingDelayMs.p95 !== null && Math.abs(sightingDelayMs.p95 - 100) <= 1);
+    assert.ok(sightingDelayMs.p95 !== null && Math.abs(sightingDelayMs.p95 - 100) <= 1, `sighting delay p95 ${sightingDelayMs.p95}`);
     assert.deepEqual(watcherSlo(c, "lb", "newHeads:default", "delivery"), {
       target: "lb", route: "default", watcher: "newHeads:default", sli: "delivery", objective: 1,
       objectiveText: "100% of blocks delivered (after gap filling; client gaps excluded)",
@@ -607,7 +607,7 @@ describe("subscription continuity in the report", () => {
     assertJsonClean(report);
     const c = chain(report, "base");
     const a = watcherSlo(c, "lb", "newHeads:default", "delivery_delay_p95_ms");
-    assert.ok(a && a.actual !== null && Math.abs(a.actual - 3000) <= 30);
+    assert.ok(a && a.actual !== null && Math.abs(a.actual - 3000) <= 30, `delivery delay p95 row: ${JSON.stringify(a)}`);
     assert.deepEqual([a.objective, a.events, a.bad, a.budgetLeft, a.pass], [1000, 100, 10, 1 - 10 / 5, false],
       "10 of 100 over 1 s where 5 are allowed");
     const b = watcherSlo(c, "lb", "newHeads:pin:alpha", "delivery_delay_p95_ms");

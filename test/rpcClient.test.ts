@@ -69,10 +69,10 @@ test("a good answer yields the result and decoded routing metadata", async () =>
   assert.equal(r.meta?.selected_provider?.id, "alpha");
   assert.equal(r.meta?.retries, 1);
   assert.equal(r.meta?.lasso_overhead_ms, 2.5);
-  assert.ok(r.latencyMs > 0);
+  assert.ok(r.latencyMs > 0, `latency ${r.latencyMs} ms`);
 });
 
-test("every way an answer can be wrong becomes a classified failure, never a throw", async () => {
+test("every way an answer can be wrong becomes a classified failure, never a throw", async (t) => {
   const cases: Array<[string, string]> = [
     ["/rpc-error", "rpc_-32000"],
     ["/status-503", "http_503"],
@@ -82,12 +82,12 @@ test("every way an answer can be wrong becomes a classified failure, never a thr
     ["/reset", "connect"],
     ["/huge", "invalid_response"],
   ];
-  for (const [path, expected] of cases) {
+  for (const [path, expected] of cases) await t.test(`${path} is ${expected}`, async () => {
     const r = await client.call(`${base}${path}`, "eth_blockNumber", [], 2000);
     assert.equal(r.outcome, "error", path);
     assert.equal(r.errorClass, expected, path);
     assert.ok(r.errorDetail && r.errorDetail.length > 0, `${path} has a detail`);
-  }
+  });
 });
 
 test("a connection refused is a connect failure", async () => {

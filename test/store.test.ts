@@ -4,7 +4,7 @@ import { describe, test } from "node:test";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../src/samples.js";
 import { RollupWriter } from "../src/store/compact.js";
 import type { EventStats } from "../src/store/continuity.js";
-import { clampUs, LATENCY_RELATIVE_ERROR, LatencyCounts, latencyIndex } from "../src/store/latency.js";
+import { clampUs, LatencyCounts, latencyIndex } from "../src/store/latency.js";
 import { encodeStaged, toStored } from "../src/store/record.js";
 import { addSample, encodeAgg, mergeEncoded, newAgg, SparseCounts } from "../src/store/rollup.js";
 import { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate } from "../src/store/schema.js";
@@ -60,7 +60,7 @@ describe("schema migrations", () => {
     const clock = new Clock(T0 + 10 * MIN);
     const store = open(path, clock);
     store.accept(probe(T0));
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     store.close();
 
     const db = new Database(path);
@@ -81,7 +81,7 @@ describe("schema migrations", () => {
     db.close();
 
     assert.throws(() => open(path, clock), (err: unknown) => {
-      assert.ok(err instanceof SchemaVersionError);
+      assert.ok(err instanceof SchemaVersionError, `a SchemaVersionError, got ${String(err)}`);
       assert.match(err.message, /newer than this lasso-canary supports/);
       return true;
     });
@@ -124,7 +124,7 @@ describe("batched writer", () => {
     const range = { since: T0, until: T0 + HOUR };
     assert.equal(reader.probeSamples(range).length, 0, "nothing written before flush");
     assert.equal(store.stats().queued, samples.length);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     assert.deepEqual(reader.probeSamples(range), samples);
     assert.equal(store.stats().written, samples.length);
     assert.equal(store.stats().queued, 0);
@@ -250,7 +250,7 @@ describe("batched writer", () => {
     const store = open(newPath(), new Clock(T0));
     store.accept(probe(Number.NaN));
     store.accept(probe(T0));
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     assert.equal(store.stats().rejected, 1);
     assert.equal(store.stats().written, 1);
     store.close();
@@ -269,13 +269,13 @@ describe("database failures", () => {
     };
     const store = open(path, clock, { maxQueue: 20, busyTimeoutMs: 0, logger });
     store.accept(probe(T0)); // interns the series while the file is writable
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
 
     const other = new Database(path);
     other.exec("BEGIN IMMEDIATE"); // another writer holds the lock: our writes fail with SQLITE_BUSY
     for (let i = 1; i <= 10; i++) assert.doesNotThrow(() => store.accept(probe(T0 + i * 1000)));
     assert.equal(store.flush(), false);
-    assert.ok(store.stats().writeErrors >= 1);
+    assert.ok(store.stats().writeErrors >= 1, `write errors counted: ${store.stats().writeErrors}`);
     assert.equal(store.stats().queued, 10, "failed batch stays queued");
     assert.ok(logged.some((l) => l.level === "error"), "failure logged");
 
@@ -288,7 +288,7 @@ describe("database failures", () => {
     other.exec("COMMIT");
     other.close();
     assert.equal(store.flush(), true);
-    assert.ok(logged.some((l) => l.level === "info" && /recovered/.test(l.msg ?? "")));
+    assert.ok(logged.some((l) => l.level === "info" && /recovered/.test(l.msg ?? "")), `recovery logged at info: ${JSON.stringify(logged)}`);
     const ts = store.reader().probeSamples({ since: T0, until: T0 + HOUR }).map((s) => s.ts);
     const expected = [T0, ...Array.from({ length: 20 }, (_, i) => T0 + (16 + i) * 1000)];
     assert.deepEqual(ts, expected, "the first sample plus the newest 20 survived");
@@ -300,7 +300,7 @@ describe("database failures", () => {
     const path = newPath();
     const store = open(path, new Clock(T0 + 30_000));
     store.accept(probe(T0));
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     // Injected fault: a trigger (added by the test, not the product) aborts staging inserts,
     // after the new series and provider names have been inserted in the same transaction.
     const other = new Database(path);
@@ -542,7 +542,7 @@ describe("exact range edges", () => {
     const clock = new Clock(T0 + 4 * MIN);
     const store = open(newPath(), clock);
     for (const s of [...probes, ...checks]) store.accept(s);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     const reader = store.reader();
     const check = (label: string): void => {
       for (const r of ranges) assertExact(reader, probes, checks, r, label);
@@ -570,7 +570,7 @@ describe("exact range edges", () => {
       probe(T0 + MIN + 40_001, { provider: "late", latencyMs: 4321.09 }),
     ];
     for (const s of late) store.accept(s);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     probes.push(...late);
     assert.equal(reader.rowCounts()["staging"], 2);
     check("compacted minute plus late staged samples");
@@ -586,12 +586,12 @@ describe("exact range edges", () => {
     const clock = new Clock(T0 + 30_000);
     const store = open(newPath(), clock);
     for (let i = 0; i < 8; i++) store.accept(probe(T0 + i * 3000, { provider: "bravo" }));
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     const since = T0 + 25_000;
     const reader = store.reader();
     assert.deepEqual(reader.aggregate({ since, until: T0 + 30_000 }).series, [], "8 older samples of the same minute are not 'since'");
     store.accept(probe(T0 + 27_000, { provider: "alpha" }));
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     const s = reader.aggregate({ since, until: T0 + 30_000 }).series[0];
     assert.deepEqual([s?.requests, [...(s?.providers ?? [])]], [1, [["alpha", 1]]]);
     clock.t = T0 + 5 * MIN;
@@ -614,7 +614,7 @@ describe("exact range edges", () => {
       checks.push(consistency(m + 10_000, false), consistency(m + 40_000, true));
     }
     for (const s of [...probes, ...checks]) store.accept(s);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     store.compact();
     store.pruneAll();
     const reader = store.reader();
@@ -651,7 +651,7 @@ describe("exact range edges", () => {
     for (let i = 0; i < 12; i++) probes.push(probe(T0 + 5 * MIN + i * 5000 + 1, { provider: i < 6 ? "early" : "late" }));
     const checks = [consistency(T0 + 5 * MIN + 10_000, false), consistency(T0 + 5 * MIN + 40_000, true)];
     for (const s of [...probes, ...checks]) store.accept(s);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     store.compact();
     const reader = store.reader();
     const range = { since: T0 + 5 * MIN + 30_000, until: T0 + 6 * MIN };
@@ -796,6 +796,14 @@ interface ContSummary {
   sightingMaxMs: number | null;
   events: [string, EventStats][];
 }
+
+/**
+ * HdrHistogram at 2 significant digits keeps 256 sub-buckets per power of two, so above 256 us a
+ * bucket spans at most 1/128 of its values (below, every microsecond is its own bucket); a
+ * percentile reads back as the highest value of the sample's bucket: never below the sample,
+ * at most 1/128 (0.78%) above it.
+ */
+const HDR_BUCKET_SPAN = 1 / 128;
 
 const watcherKey = (c: { target: string; chain: string; watcher: string; route: string; subscription: string }): string =>
   `${c.target} ${c.chain} ${c.watcher} ${c.route} ${c.subscription}`;
@@ -954,7 +962,7 @@ describe("continuity samples", () => {
     const clock = new Clock(T0 + 3 * HOUR);
     const store = open(newPath(), clock);
     for (const s of samples) store.accept(s);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     assert.equal(store.stats().written, samples.length);
     const reader = store.reader();
     const ranges: TimeRange[] = [
@@ -971,7 +979,8 @@ describe("continuity samples", () => {
     check("all staged");
     clock.t = T0 + HOUR + 30 * MIN + 90_000;
     store.compact();
-    assert.ok((reader.rowCounts()["cstaging"] ?? 0) > 0 && (reader.rowCounts()["crollup_m"] ?? 0) > 0);
+    assert.ok((reader.rowCounts()["cstaging"] ?? 0) > 0 && (reader.rowCounts()["crollup_m"] ?? 0) > 0,
+      `both staged and rolled-up rows: ${JSON.stringify(reader.rowCounts())}`);
     check("partly compacted");
     clock.t = T0 + DAY;
     assert.equal(store.compact(), samples.filter((s) => s.ts >= T0 + HOUR + 30 * MIN).length);
@@ -983,7 +992,7 @@ describe("continuity samples", () => {
     // Percentiles from the merged histograms against the raw delays (clamped at 0).
     const agg = reader.aggregate({ since: T0, until: T0 + 3 * HOUR });
     const w = agg.continuity.find((c) => c.watcher === "newHeads:default" && c.chain === "ethereum");
-    assert.ok(w);
+    assert.ok(w, "the newHeads:default watcher on ethereum is aggregated");
     const raw = samples.filter((s) => watcherKey(s) === watcherKey(w) && s.delayMs !== null)
       .map((s) => Math.max(0, s.delayMs ?? 0)).sort((a, b) => a - b);
     assert.ok(w.delayClamped > 0 && w.backfilled > 0, "the stream has skewed and backfilled deliveries");
@@ -991,7 +1000,7 @@ describe("continuity samples", () => {
     [50, 95, 99].forEach((p, i) => {
       const want = raw[Math.ceil((p / 100) * raw.length) - 1] as number;
       const g = got[i] ?? null;
-      assert.ok(g !== null && Math.abs(g - want) <= want * LATENCY_RELATIVE_ERROR, `delay p${p}: ${g} vs raw ${want}`);
+      assert.ok(g !== null && g >= want && g <= want * (1 + HDR_BUCKET_SPAN), `delay p${p}: ${g} vs raw ${want} (at most +${(HDR_BUCKET_SPAN * 100).toFixed(2)}%)`);
     });
     assert.equal(w.delayMaxMs, raw.at(-1));
     store.close();
@@ -1005,7 +1014,7 @@ describe("continuity samples", () => {
     const delivered = deliveredStream(5, T0, T0 + 3 * MIN, 1000, [{}, { watcher: "logs:default", subscription: "logs" }]);
     const all = [...anomalies, ...delivered].sort((a, b) => a.ts - b.ts);
     for (const s of all) store.accept(s);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     const reader = store.reader();
     assert.deepEqual(reader.continuityEvents({ since: T0, until: T0 + HOUR }), anomalies.map(asStoredEvent));
     assert.deepEqual(reader.continuityEvents({ since: T0 + 20_000, until: T0 + 31_000 }).map((e) => e.event), ["duplicate", "duplicate"]);
@@ -1061,7 +1070,7 @@ describe("continuity samples", () => {
     const b = open(path, clock);
     for (let i = 5; i < 10; i++) b.accept(d(T0 + i * 5000, 900));
     b.accept(continuitySample(T0 + 40_000, { event: "duplicate", count: 1, delayMs: null }));
-    assert.ok(b.flush());
+    assert.equal(b.flush(), true, "the queued samples are written");
     const ranges = [{ since: T0, until: T0 + MIN }, { since: T0, until: T0 + HOUR }, { since: T0, until: T0 + DAY }];
     const summary = (r: StoreReader, range: TimeRange): [number, number, number | undefined, number | undefined, number | null] => {
       const c = r.aggregate(range).continuity[0];
@@ -1110,7 +1119,7 @@ describe("continuity samples", () => {
     assert.equal(reader.aggregate({ since: T0, until: T0 + HOUR }).series[0]?.requests, 2);
     store.accept(continuitySample(T0 + 2 * MIN + 1000));
     store.accept(continuitySample(T0 + 2 * MIN + 2000, { event: "gap", count: 4 }));
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     const c = reader.aggregate({ since: T0, until: T0 + HOUR }).continuity[0];
     assert.deepEqual([c?.delivered, c?.events.get("gap")?.countSum], [1, 4]);
     store.close();
@@ -1131,7 +1140,7 @@ describe("continuity samples", () => {
       for (let m = 0; m < 20; m++) store.accept(continuitySample(start + m * MIN + 1000));
       store.accept(continuitySample(start + 500, { event: "gap", count: 1 }));
     }
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     assert.equal(store.compact(), 100);
     const reader = store.reader();
     assert.deepEqual([reader.rowCounts()["cevents"], reader.rowCounts()["crollup_m"]], [5, 100]);
@@ -1157,7 +1166,7 @@ describe("continuity samples", () => {
     for (let i = 0; i < 360; i++) samples.push(continuitySample(hour + i * 10_000 + 1, { delayMs: i < 180 ? 300 : 900 }));
     for (const m of [5, 40, 70]) samples.push(continuitySample(hour + m * MIN, { event: "gap", count: m, delayMs: null }));
     for (const s of samples) store.accept(s);
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     store.compact();
     store.pruneAll();
     const reader = store.reader();
@@ -1186,7 +1195,7 @@ describe("continuity samples", () => {
     store.accept(continuitySample(T0, { event: "bogus" as ContinuitySample["event"] }));
     store.accept(continuitySample(T0, { event: "gap", count: Number.NaN }));
     store.accept(continuitySample(T0 + 1000, { delayMs: Number.POSITIVE_INFINITY, sightingDelayMs: Number.NaN }));
-    assert.ok(store.flush());
+    assert.equal(store.flush(), true, "the queued samples are written");
     assert.deepEqual([store.stats().rejected, store.stats().written], [3, 1]);
     const c = store.reader().aggregate({ since: T0, until: T0 + MIN }).continuity[0];
     assert.deepEqual([c?.delivered, c?.delay.total, c?.sighting.total, c?.events.size], [1, 0, 0, 0]);

@@ -59,7 +59,7 @@ class Watch extends WatchHarness {
 
 async function anvil(method: string, params: unknown[] = []): Promise<unknown> {
   const node = bed.chains.get(CHAIN)?.node;
-  assert.ok(node);
+  assert.ok(node, `the test bed runs an anvil node for ${CHAIN}`);
   const res = await fetch(node.httpUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
   const body = (await res.json()) as { result?: unknown; error?: unknown };
   assert.ok(body.error === undefined, JSON.stringify(body.error));
@@ -80,7 +80,7 @@ before(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), "watcher-bed-"));
   bed = await startTestBed({ chains: [{ name: CHAIN, chainId: 1, blockTimeSec: BT / 1000, providers: [...PROVIDERS] }], healthPollMs: 250 });
   const node = bed.chains.get(CHAIN)?.node;
-  assert.ok(node);
+  assert.ok(node, `the test bed runs an anvil node for ${CHAIN}`);
   traffic = await startTraffic({ rpcUrl: node.httpUrl, intervalMs: 150 });
 });
 
@@ -93,8 +93,8 @@ after(async () => {
 });
 
 describe("watchers on the test bed", () => {
-  test("clean run of 60+ blocks: every head once and in order (strategy route and pin), every log once", async () => {
-    assert.ok(traffic);
+  test("clean run of 60+ blocks: every head once and in order (strategy route and pin), every log once", async (t) => {
+    assert.ok(traffic, "the traffic generator started in before()");
     const w = new Watch([
       "{ subscription: newHeads, routes: [default, pin:alpha] }",
       `{ subscription: logs, routes: [default], filter: { address: "\${EMITTER}", topics: ["${CANARY_PING_TOPIC}"] } }`,
@@ -108,7 +108,7 @@ describe("watchers on the test bed", () => {
     });
     await w.stop();
 
-    for (const name of ["newHeads:default", "newHeads:pin:alpha"]) {
+    for (const name of ["newHeads:default", "newHeads:pin:alpha"]) await t.test(name, () => {
       assert.deepEqual(w.anomalies(name).map((s) => `${s.event} ${s.blockNumber} ${s.detail}`), [], `${name}: no anomaly`);
       assertConsecutive(w.heights(name), name);
       assert.equal(w.of("first_event", name).length, 1);
@@ -116,7 +116,7 @@ describe("watchers on the test bed", () => {
       const delays = w.of("delivered", name).map((s) => s.delayMs ?? Infinity).sort((a, b) => a - b);
       // Block timestamps have 1 s resolution: a live head arrives within about a second of its timestamp.
       assert.ok((delays[Math.floor(delays.length / 2)] ?? Infinity) < 1500, `median delay from block time ${delays[Math.floor(delays.length / 2)]} ms`);
-    }
+    });
 
     assert.deepEqual(w.anomalies("logs:default").map((s) => `${s.event} ${s.blockNumber} ${s.detail}`), [], "logs: no missing, no duplicate");
     const checkedTo = w.engine.watcherStats().find((s) => s.watcher === "logs:default")?.logsCheckedTo ?? 0;
@@ -125,7 +125,7 @@ describe("watchers on the test bed", () => {
     // Independently of the watcher's own check: anvil's logs of the covered blocks all arrived once.
     const from = Math.min(...delivered.map((s) => s.blockNumber ?? Infinity)) + 1;
     const expected = await anvil("eth_getLogs", [{ address: traffic.address, fromBlock: `0x${from.toString(16)}`, toBlock: `0x${checkedTo.toString(16)}` }]);
-    assert.ok(Array.isArray(expected));
+    assert.ok(Array.isArray(expected), `eth_getLogs answered a list, got ${JSON.stringify(expected)}`);
     const got = delivered.filter((s) => (s.blockNumber ?? 0) >= from && (s.blockNumber ?? 0) <= checkedTo).length;
     assert.equal(got, expected.length, `logs of blocks ${from}-${checkedTo}: delivered ${got}, chain has ${expected.length}`);
 
@@ -146,10 +146,10 @@ describe("watchers on the test bed", () => {
     await waitFor(() => Math.max(...w.heights()) >= before + 2, { timeoutMs: 10_000, message: "heads after the reorg" });
     await w.stop();
     const replacing = w.of("delivered").filter((s) => s.blockNumber === reorg.blockNumber && s.ts <= reorg.ts).at(-1);
-    assert.ok(replacing);
+    assert.ok(replacing, `a delivery of block ${reorg.blockNumber} at or before the reorg sample`);
     // The head when anvil reorged (a block may have been mined between our look and the call).
     const oldHead = Math.max(...w.of("delivered").filter((s) => s.ts < replacing.ts).map((s) => s.blockNumber ?? -1));
-    assert.ok(oldHead === before || oldHead === before + 1);
+    assert.ok(oldHead === before || oldHead === before + 1, `head before the reorg ${oldHead}, looked at ${before}`);
     assert.equal(reorg.count, 3, reorg.detail ?? "");
     assert.equal(reorg.blockNumber, oldHead - 2, reorg.detail ?? "");
     assert.equal(w.of("reorg").length, 1, "one reorg, not one per replaced block");

@@ -66,7 +66,7 @@ class Watch extends WatchHarness {
 
 async function anvil(method: string, params: unknown[] = []): Promise<unknown> {
   const node = bed.chains.get(CHAIN)?.node;
-  assert.ok(node);
+  assert.ok(node, `the test bed runs an anvil node for ${CHAIN}`);
   const res = await fetch(node.httpUrl, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }) });
   const body = (await res.json()) as { result?: unknown };
   return body.result;
@@ -178,11 +178,11 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     // Every duplicate names a block that had been delivered before it.
     for (const d of dups) {
       const firstDelivery = w.arrival(d.blockNumber ?? -1);
-      assert.ok(firstDelivery.ts <= d.ts);
+      assert.ok(firstDelivery.ts <= d.ts, `block ${d.blockNumber} first delivered at ${firstDelivery.ts}, after its duplicate sample at ${d.ts}`);
       const redelivery = w.of("delivered").filter((s) => s.blockNumber === d.blockNumber && s.ts <= d.ts).at(-1);
-      assert.ok(redelivery);
+      assert.ok(redelivery, `a repeat delivery of block ${d.blockNumber} before its duplicate sample`);
       note(t, `duplicatesOnFailover: duplicate of block ${d.blockNumber} after its repeat arrived`, d.ts - redelivery.ts);
-      assert.ok(d.ts - redelivery.ts <= DETECT_WITHIN_MS);
+      assert.ok(d.ts - redelivery.ts <= DETECT_WITHIN_MS, `duplicate reported ${d.ts - redelivery.ts} ms after the repeat arrived`);
     }
   });
 
@@ -192,12 +192,12 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     bed.lasso.setDefects({ silentDrop: true });
     const stall = await waitFor(() => w.of("stall")[0], { timeoutMs: 10_000, message: "a stall" });
     const last = w.of("delivered").filter((s) => s.ts <= stall.ts).at(-1);
-    assert.ok(last);
+    assert.ok(last, "a block was delivered before the stall");
     assert.equal(stall.delayMs, null, "the opening sample of a stall");
     assert.equal(stall.blockNumber, (last.blockNumber ?? 0) + 1, "the stall starts at the block after the last one delivered");
     // The proving event: the next block's expected arrival, one block time after the last one.
     note(t, "silentDrop: stall after the next block's expected arrival", stall.ts - (last.ts + BT));
-    assert.ok(stall.ts - (last.ts + BT) <= DETECT_WITHIN_MS);
+    assert.ok(stall.ts - (last.ts + BT) <= DETECT_WITHIN_MS, `stall reported ${stall.ts - (last.ts + BT)} ms after the next block was due`);
     bed.lasso.setDefects({ silentDrop: false });
     const gap = await waitFor(() => w.of("gap")[0], { timeoutMs: 10_000, message: "the dropped blocks reported as a gap" });
     await w.stop();
@@ -209,7 +209,7 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     assert.equal(c.client_gap, undefined, "never blamed on our connection");
     const proving = w.arrival((gap.blockNumber ?? 0) + gap.count);
     note(t, "silentDrop: gap after the proving block", gap.ts - proving.ts);
-    assert.ok(gap.ts - proving.ts <= DETECT_WITHIN_MS);
+    assert.ok(gap.ts - proving.ts <= DETECT_WITHIN_MS, `gap reported ${gap.ts - proving.ts} ms after the proving block`);
   });
 
   test("provider WS stall: the serving upstream goes quiet, a stall is reported and the blocks come backfilled", async (t) => {
@@ -218,12 +218,12 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     bed.provider(CHAIN, "alpha").setFault({ kind: "ws_stall" }, 60_000);
     const stall = await waitFor(() => w.of("stall")[0], { timeoutMs: 10_000, message: "a stall" });
     const last = w.of("delivered").filter((s) => s.ts <= stall.ts).at(-1);
-    assert.ok(last);
+    assert.ok(last, "a block was delivered before the stall");
     const head = await anvilHead();
     await waitFor(() => w.highest() >= head + 1, { timeoutMs: 15_000, message: "heads after Lasso's failover" });
     await w.stop();
     note(t, "provider ws_stall: stall after the next block's expected arrival", stall.ts - (last.ts + BT));
-    assert.ok(stall.ts - (last.ts + BT) <= DETECT_WITHIN_MS);
+    assert.ok(stall.ts - (last.ts + BT) <= DETECT_WITHIN_MS, `stall reported ${stall.ts - (last.ts + BT)} ms after the next block was due`);
     const c = counts(w);
     assert.equal(c.gap, undefined, JSON.stringify(c));
     assert.equal(c.duplicate, undefined);
@@ -242,7 +242,7 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     const reconnect = w.of("reconnect")[0];
     await w.stop();
     assert.ok(reconnect, "a reconnect sample");
-    assert.ok(reconnect.count >= 1);
+    assert.ok(reconnect.count >= 1, `reconnect count ${reconnect.count}`);
     assert.ok((reconnect.delayMs ?? 0) >= 4 * BT - 100, "the outage lasted the fault window");
     assert.match(reconnect.detail ?? "", /connection lost|server closed/);
     assert.ok(gap.count >= 2, `client gap of ${gap.count} blocks`);
@@ -250,11 +250,11 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     assert.equal(c.gap, undefined, `our drop is not Lasso's gap: ${JSON.stringify(c)}`);
     assert.equal(c.duplicate, undefined);
     const firstAfter = w.of("delivered").find((s) => s.ts >= reconnect.ts);
-    assert.ok(firstAfter);
+    assert.ok(firstAfter, "a block delivered after the reconnect");
     assert.equal(firstAfter.blockNumber, (gap.blockNumber ?? 0) + gap.count, "the client gap ends where delivery resumed");
     note(t, "own socket cut: reconnect after the fault window ended", reconnect.ts - (cutAt + 4 * BT));
     note(t, "own socket cut: client_gap after the first block after reconnect", gap.ts - firstAfter.ts);
-    assert.ok(gap.ts - firstAfter.ts <= DETECT_WITHIN_MS);
+    assert.ok(gap.ts - firstAfter.ts <= DETECT_WITHIN_MS, `client gap reported ${gap.ts - firstAfter.ts} ms after delivery resumed`);
     await frontProxy.stop();
     frontProxy = null;
   });

@@ -13,10 +13,10 @@ import { MetricsSink } from "../src/metrics/registry.js";
 import { Recorder } from "../src/recorder.js";
 import type { ContinuityEvent, ContinuitySample } from "../src/samples.js";
 import { backoffMs, TokenBucket } from "../src/watchers/budget.js";
-import { defaultHeadConfig, HeadContinuity, rangesText, type BlockLookup, type FetchBlocksAction } from "../src/watchers/continuity.js";
+import { HeadContinuity, rangesText, type BlockLookup, type FetchBlocksAction, type HeadContinuityConfig } from "../src/watchers/continuity.js";
 import { parseFrame, parseHead, parseLog, type HeadEvent, type LogEvent } from "../src/watchers/frames.js";
 import { WatchEngine, watchHttpUrl, watchWsUrl, type WatchNotice } from "../src/watchers/index.js";
-import { defaultLogsConfig, LogsContinuity } from "../src/watchers/logs.js";
+import { LogsContinuity, type LogsContinuityConfig } from "../src/watchers/logs.js";
 import { Sightings } from "../src/watchers/sightings.js";
 import type { ContinuityRecord, WatchGroupSpec } from "../src/watchers/types.js";
 import { waitFor } from "./helpers/waitFor.js";
@@ -31,14 +31,24 @@ function blk(n: number, fork = 0, parentFork = fork, backfilled = false): HeadEv
   return { number: n, hash: hash(n, fork), parentHash: hash(n - 1, parentFork), timestampSec: n, backfilled };
 }
 
+/**
+ * The head machine's settings, stated here (not the product's defaults) so every expected time
+ * below can be read off them: a stall after 3 silent block times, missing heights wait one block
+ * time before the HTTP lookup, lookups retried for 10 s.
+ */
+const HEAD_CONFIG: HeadContinuityConfig = {
+  blockTimeMs: BT, stallBlockTimes: 3, gapGraceMs: BT, deliveryAllowanceMs: BT, ackMarginMs: BT,
+  stallEvidenceMs: BT / 2, confirmDeadlineMs: 10 * BT, windowBlocks: 256, maxReorgWalk: 16,
+};
+
 class Heads {
   readonly s = new Sightings();
   readonly m: HeadContinuity;
   readonly records: ContinuityRecord[] = [];
   readonly actions: FetchBlocksAction[] = [];
 
-  constructor(overrides: Partial<ReturnType<typeof defaultHeadConfig>> = {}) {
-    this.m = new HeadContinuity({ ...defaultHeadConfig(BT, 3), ...overrides }, this.s);
+  constructor(overrides: Partial<HeadContinuityConfig> = {}) {
+    this.m = new HeadContinuity({ ...HEAD_CONFIG, ...overrides }, this.s);
   }
 
   drain(): this {
@@ -297,7 +307,8 @@ function log(n: number, i: number, extra: Partial<LogEvent> = {}): LogEvent {
 }
 
 describe("logs continuity (synthetic sequences)", () => {
-  const cfg = { ...defaultLogsConfig(BT, 3), deliveryAllowanceMs: 1000 };
+  /** Checked up to head - 3; a log HTTP saw 1 s before our socket dropped was owed before the drop. */
+  const cfg: LogsContinuityConfig = { confirmBlocks: 3, maxRangeBlocks: 100, deliveryAllowanceMs: 1000, windowBlocks: 256, maxTracked: 50_000 };
 
   test("closed ranges are compared with eth_getLogs: a log never delivered is log_missing", () => {
     const s = new Sightings();
@@ -462,11 +473,11 @@ describe("frames, backoff, budget, metrics", () => {
   test("token bucket: a burst, then one token per 1/rate seconds", () => {
     let now = 0;
     const b = new TokenBucket(2, 3, () => now);
-    assert.ok(b.take().ok && b.take().ok && b.take().ok);
+    assert.deepEqual([b.take(), b.take(), b.take()].map((t) => t.ok), [true, true, true], "a burst of 3");
     const r = b.take();
     assert.deepEqual(r, { ok: false, waitMs: 500 });
     now = 500;
-    assert.ok(b.take().ok);
+    assert.equal(b.take().ok, true, "one token after 1/rate = 500 ms");
   });
 
   test("the metrics sink counts continuity samples by size, stall seconds, delays and the last event", async () => {
@@ -592,7 +603,7 @@ describe("a watcher against a scripted fake Lasso", () => {
       ws.send(note("aaaaaaaaaaaaaaaa", 2));
       ws.send(note("bbbbbbbbbbbbbbbb", 3));
       ws.send(Buffer.from([1, 2, 3]), { binary: true });
-      setTimeout(() => ws.close(1011, "internal error"), 50);
+      ws.close(1011, "internal error"); // after the frames above: a WebSocket delivers them in order
     });
     const { samples, notices, engine } = engineFor(fake);
     await waitFor(() => samples.some((s) => s.event === "reconnect"), { timeoutMs: 5000, message: "a reconnect" });
@@ -605,14 +616,14 @@ describe("a watcher against a scripted fake Lasso", () => {
     const reconnect = samples.find((s) => s.event === "reconnect");
     assert.match(reconnect?.detail ?? "", /server closed with code 1011 "internal error"/);
     assert.equal(reconnect?.count, 1);
-    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "server_close"));
+    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "server_close"), `a server_close disconnect: ${JSON.stringify(notices)}`);
   });
 
   test("a peer that stops answering our pings is dropped by us and reconnected", async () => {
     const fake = await fakeLasso(() => {}, { autoPong: false });
     const { samples, notices } = engineFor(fake, 100);
     await waitFor(() => samples.some((s) => s.event === "reconnect"), { timeoutMs: 5000, message: "a reconnect" });
-    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "ping_timeout"));
+    assert.ok(notices.some((n) => n.kind === "disconnected" && n.cause === "ping_timeout"), `a ping_timeout disconnect: ${JSON.stringify(notices)}`);
     assert.match(samples.find((s) => s.event === "reconnect")?.detail ?? "", /no pong within 100 ms/);
   });
 
