@@ -1,6 +1,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -10,6 +10,7 @@ import { REPORT_FORMATS } from "../src/report/time.js";
 import { SampleStore, StoreReader } from "../src/store/index.js";
 import { startTestBed } from "../sim/testbed.js";
 import { blockNumberChecks, writePlan } from "./helpers/canaryBed.js";
+import { spawnCliDaemon } from "./helpers/cliDaemon.js";
 import { probeSample } from "./helpers/storeFixtures.js";
 import { waitFor } from "./helpers/waitFor.js";
 
@@ -39,17 +40,10 @@ test("validate prints the plan and its rate for a valid plan", () => {
 test("run: SIGTERM flushes the store and exits within 5 s; report reads the store", { timeout: 120_000 }, async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), "canary-cli-"));
   const bed = await startTestBed({ chains: [{ name: "ethereum", chainId: 1, blockTimeSec: 1, providers: ["alpha", "bravo"] }] });
-  const child = spawn(process.execPath, [...CLI, "run", "--config", writePlan(dir, { ethereum: blockNumberChecks("ethereum", 1, ["alpha", "bravo"]) }, { logLevel: "info" })], {
-    env: { ...process.env, LASSO_URL: bed.lasso.url },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { child, log: output, listen } = await spawnCliDaemon(writePlan(dir, { ethereum: blockNumberChecks("ethereum", 1, ["alpha", "bravo"]) }, { logLevel: "info" }), { LASSO_URL: bed.lasso.url });
   try {
-    let log = "";
-    child.stdout.on("data", (b: Buffer) => (log += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (log += b.toString()));
-    const listen = await waitFor(() => /"listen":"([^"]+)"/.exec(log)?.[1], { timeoutMs: 30_000, message: "the daemon to log its listen address" });
     const url = `http://${listen}`;
-    assert.doesNotMatch(log, new RegExp(bed.lasso.url.replace(/[.:/]/g, "\\$&")), "the Lasso URL is not logged");
+    assert.doesNotMatch(output(), new RegExp(bed.lasso.url.replace(/[.:/]/g, "\\$&")), "the Lasso URL is not logged");
 
     const recorded = await waitFor(
       async () => {
@@ -64,7 +58,7 @@ test("run: SIGTERM flushes the store and exits within 5 s; report reads the stor
     child.kill("SIGTERM");
     const code = await exited;
     const tookMs = performance.now() - t;
-    assert.equal(code, 0, log.slice(-2000));
+    assert.equal(code, 0, output().slice(-2000));
     assert.ok(tookMs < 5000, `exited in ${tookMs.toFixed(0)} ms`);
 
     const reader = StoreReader.open(path.join(dir, "canary.db"));

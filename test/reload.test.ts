@@ -1,12 +1,12 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startTestBed } from "../sim/testbed.js";
 import type { Report } from "../src/report/index.js";
 import { blockNumberChecks, startCanaryBed, writePlan, type CanaryBed } from "./helpers/canaryBed.js";
+import { spawnCliDaemon } from "./helpers/cliDaemon.js";
 import { scrape, seriesValue } from "./helpers/promText.js";
 import { waitFor } from "./helpers/waitFor.js";
 
@@ -111,18 +111,11 @@ test("SIGHUP reloads the running CLI daemon's config and checks", { timeout: 120
   const dir = mkdtempSync(path.join(os.tmpdir(), "canary-sighup-"));
   const bed = await startTestBed({ chains: [{ name: "ethereum", chainId: 1, blockTimeSec: 1, providers: ["alpha", "bravo"] }] });
   const config = writePlan(dir, { ethereum: blockNumberChecks("ethereum", 1, ["alpha"]) }, { logLevel: "info" });
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", "run", "--config", config], {
-    env: { ...process.env, LASSO_URL: bed.lasso.url },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const { child, log, listen } = await spawnCliDaemon(config, { LASSO_URL: bed.lasso.url });
   try {
-    let log = "";
-    child.stdout.on("data", (b: Buffer) => (log += b.toString()));
-    child.stderr.on("data", (b: Buffer) => (log += b.toString()));
-    const listen = await waitFor(() => /"listen":"([^"]+)"/.exec(log)?.[1], { timeoutMs: 30_000, message: "the daemon to log its listen address" });
     writeFileSync(path.join(dir, "checks", "ethereum.yaml"), blockNumberChecks("ethereum", 1, ["alpha", "bravo"]));
     child.kill("SIGHUP");
-    await waitFor(() => log.includes('"msg":"config reloaded"'), { timeoutMs: 20_000, message: `the reload to be logged (log: ${log.slice(-500)})` });
+    await waitFor(() => log().includes('"msg":"config reloaded"'), { timeoutMs: 20_000, message: "the reload to be logged" });
     const metrics = await waitFor(async () => {
       const text = await (await fetch(`http://${listen}/metrics`)).text();
       return /lasso_canary_probe_requests_total\{target="lb",chain="ethereum",route="pin:bravo",method="eth_blockNumber",outcome="ok",error_class="none"\} [1-9]/.test(text) ? text : null;
