@@ -5,6 +5,7 @@ import type { TrafficBucket } from "../src/chaos/control.js";
 import { failoverFromRouting, quietAnswersNeeded, recoveryFromRouting } from "../src/chaos/failoverFromRouting.js";
 import { mannWhitneyU, median } from "../src/chaos/stats.js";
 import { judgeWindow, latencyShift } from "../src/chaos/verdict.js";
+import { windowSpec } from "./helpers/windowSpec.js";
 import type { ContinuityObservation, ProbeObservation, WindowObservations, WindowSpec } from "../src/chaos/windowTypes.js";
 
 /** erfc is a fit with 1.2e-7 relative error; p-values below agree with the references to 1e-6. */
@@ -148,25 +149,7 @@ function traffic(perSecond: (at: number) => number, faulted = true): TrafficBuck
 }
 
 function spec(over: Partial<WindowSpec> = {}): WindowSpec {
-  return {
-    name: "p1-blackhole",
-    chain: "ethereum",
-    provider: "p1",
-    profile: "canary",
-    kind: "fault",
-    fault: { kind: "blackhole" },
-    schedule: "0 3 * * *",
-    durationMs: DURATION,
-    expect: "failover",
-    probeIntervalMs: STEP,
-    stormEveryMs: null,
-    ...slo({}),
-    abortFloor: 0.9,
-    abortWindowMs: 10_000,
-    preconditionMs: 60_000,
-    silence: null,
-    ...over,
-  };
+  return windowSpec({ durationMs: DURATION, probeIntervalMs: STEP, ...over });
 }
 
 const STOPS_AT = T0 + 1500; // p1's last answer after the fault started
@@ -209,7 +192,7 @@ function keptServingWindow(latencyOfP1 = (ts: number) => latencyAt(ts)): WindowO
 const noFailoverExperiment = (): ProbeObservation[] =>
   answers(T0 - 10_000, END, (ts) => ({ provider: roundRobin(ts), ok: !(ts >= T0 && roundRobin(ts) === "p1") }));
 
-const slo = (over: Partial<WindowSpec["slo"]>): Pick<WindowSpec, "slo"> => ({ slo: { minClientSuccess: 0.99, maxFailoverMs: 5000, maxRecoveryMs: 90_000, ...over } });
+const slo = (over: Partial<WindowSpec["slo"]>): Pick<WindowSpec, "slo"> => ({ slo: { ...windowSpec().slo, ...over } });
 
 const continuity = (over: Partial<ContinuityObservation> = {}): ContinuityObservation => ({
   gaps: 0,
