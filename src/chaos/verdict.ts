@@ -12,6 +12,17 @@
  * 4. inconclusive  a criterion the expectation needs could not be measured.
  * 5. pass          otherwise.
  * Every reason is "<code>: <words with figures>"; README's "Reading a verdict" lists the codes.
+ *
+ * Criteria by expectation (experiment success >= slo.minClientSuccess always applies):
+ * - failover, a fault acting on HTTP: the faulted provider stopped serving clients within
+ *   maxFailoverMs (routing metadata) and served again within maxRecoveryMs after the end
+ *   (judged only when observed that long); the breaker seen upstream is reported.
+ * - failover, ws_drop / ws_stall: HTTP routing is untouched; judged by continuity.
+ * - no_failover: Lasso kept sending to the provider (no quiet stretch in its traffic: the
+ *   breaker stayed closed). With a latency fault (a "latency window") the experiment must
+ *   also be measurably slower than the control (rank test shift "higher").
+ * - failover_storm: continuity is required and at least one failover must have happened.
+ * - continuity, whenever observed: zero gaps / missing blocks and zero duplicates.
  */
 import type { Fault } from "./faults.js";
 import { breakerFromTraffic, type BreakerView } from "./breakerFromTraffic.js";
