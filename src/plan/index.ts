@@ -151,6 +151,7 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
     log: config.log,
     budget: config.budget,
     adminToken: config.adminToken === undefined || config.adminToken === "" ? null : config.adminToken,
+    alertmanager: config.alertmanager ?? null,
     chains,
     series: chains.flatMap((c) => c.series),
     ratePerChain: Object.fromEntries(chains.map((c) => [c.chain, c.ratePerSecond])),

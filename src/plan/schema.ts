@@ -237,6 +237,8 @@ export const configSchema = z.strictObject({
     .string({ error: "must be a string (a bearer token)" })
     .refine((t) => t === "" || t.length >= 16, { error: "must be at least 16 characters (or empty to disable the admin endpoints)" })
     .optional(),
+  /** Alertmanager that chaos windows with `silence:` create their silences in (API v2). */
+  alertmanager: z.strictObject({ url: httpUrl }).optional(),
 });
 
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -230,6 +230,8 @@ export interface Plan {
   budget: { maxRequestsPerSecondPerChain: number };
   /** Bearer token for the admin endpoints (POST /-/reload); null: disabled. A secret. */
   adminToken: string | null;
+  /** Alertmanager for chaos windows' silences; null: not configured. Its URL may hold credentials. */
+  alertmanager: { url: string } | null;
   chains: ChainPlan[];
   /** Every series of every chain, in chain order (same objects as chains[].series). */
   series: ProbeSeries[];
