@@ -17,9 +17,11 @@ import { TRAFFIC_HORIZON_SEC, TrafficRing } from "../src/chaos/traffic.js";
 import { canaryProfileText } from "../src/profile/canaryProfile.js";
 import { parseLassoProfile } from "../src/profile/lassoProfile.js";
 import { loadProxyConfig, ProxyConfigError } from "../src/proxy/config.js";
+import { createControlServer } from "../src/proxy/controlApi.js";
 import { isLoopbackAddress, isLoopbackListenHost } from "../src/proxy/loopback.js";
 import { portCollision, proxySlots, proxySpecs, UpstreamError } from "../src/proxy/upstreams.js";
-import { httpCall } from "./helpers/proxyBed.js";
+import { spawnSync } from "node:child_process";
+import { CLI, httpCall } from "./helpers/proxyBed.js";
 
 const dir = mkdtempSync(path.join(os.tmpdir(), "lasso-canary-proxy-units-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -58,6 +60,37 @@ describe("isLoopbackAddress: who may call the control API", () => {
   test("a listen host may also be localhost", () => {
     assert.equal(isLoopbackListenHost("localhost"), true);
     assert.equal(isLoopbackListenHost("0.0.0.0"), false);
+  });
+});
+
+/** This host's own non-loopback IPv4 address, if it has one (the packets still never leave the host). */
+function ownNonLoopbackIPv4(): string | undefined {
+  return Object.values(os.networkInterfaces())
+    .flat()
+    .find((i) => i !== undefined && i.family === "IPv4" && !i.internal)?.address;
+}
+
+describe("the control server refuses callers that are not on loopback", () => {
+  const own = ownNonLoopbackIPv4();
+  test("a call from this host's own LAN address gets 403, even with the token; a loopback call does not", { skip: own === undefined ? "no non-loopback IPv4 address on this host" : false }, async () => {
+    const token = "control-token-0123456789";
+    // Bound on the wildcard only here, to be reachable from a non-loopback address at all; the
+    // proxy process itself refuses to listen anywhere but loopback (the config tests above).
+    const srv = createControlServer({ token, proxies: [] });
+    await new Promise<void>((resolve) => srv.listen(0, "0.0.0.0", resolve));
+    const port = (srv.address() as AddressInfo).port;
+    try {
+      const lan = await httpCall(`http://${own}:${port}/v1/proxies`, { token });
+      assert.equal(lan.status, 403, lan.text);
+      assert.match(lan.text, /loopback callers only/);
+      assert.equal((await httpCall(`http://${own}:${port}/healthz`)).status, 403, "not even /healthz");
+      const local = await httpCall(`http://127.0.0.1:${port}/v1/proxies`, { token });
+      assert.equal(local.status, 200, local.text);
+      assert.deepEqual(local.json, []);
+    } finally {
+      srv.closeAllConnections();
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
   });
 });
 
@@ -124,6 +157,13 @@ describe("proxy config", () => {
       assert.ok(issues.some((i) => message.test(i) && i.includes("bad-")), `an issue matching ${message}:\n${issues.join("\n")}`);
     });
   }
+});
+
+test("`lasso-canary proxy` with a bad config exits 2 naming file and path, before listening anywhere", () => {
+  const bad = proxyConfig("cli-bad.yaml", ["control:", "  listen: 0.0.0.0:9470", "  token: ${TOKEN}"]);
+  const r = spawnSync(process.execPath, [...CLI, "proxy", "--config", bad], { env: { PATH: process.env.PATH ?? "", ...ENV }, encoding: "utf8", timeout: 60_000 });
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, /cli-bad\.yaml: control\.listen: must be a loopback address .* \(line 3\)/);
 });
 
 describe("profile -> proxies", () => {
@@ -319,6 +359,12 @@ describe("ProxyControlClient errors", () => {
 
 describe("canaryProfileText", () => {
   const ports = { host: "0.0.0.0", advertiseHost: "fd00::7", basePort: 9600 };
+
+  test("a provider without url (which Lasso would refuse) still gets its proxy's url", () => {
+    const p = file("nourl.yml", ["chains:", "  x:", "    chain_id: 5", "    providers:", '      - { id: "p", priority: 1 }', ""].join("\n"));
+    const canary = canaryProfileText(parseLassoProfile(readFileSync(p, "utf8"), p), { ports: { ...ports, advertiseHost: "lasso-proxies" }, portsSource: "test", version: "0.0.0" });
+    assert.match(canary, /- url: http:\/\/lasso-proxies:9600\n\s+id: p\n/);
+  });
 
   test("a legacy profile becomes a frontmatter one; credentials and empty ws_url dropped; IPv6 hosts bracketed", () => {
     const legacyPath = file("legacy.yml", ["name: Old", "rps_limit: 10", "chains:", "  x:", "    chain_id: 5", "    providers:", '      - { id: "p", url: "https://p.example.invalid/${K}", ws_url: "", api_key: "${K}", sharing_mode: isolated }', ""].join("\n"));

@@ -42,7 +42,8 @@ export function canaryProfileText(profile: LassoProfile, opts: CanaryProfileOpti
       const slot = slots.get(`${chain.key}/${String(p.id)}`);
       if (slot === undefined) return p;
       const urls = advertisedUrls(opts.ports.advertiseHost, slot);
-      const out: Record<string, unknown> = {};
+      // url first when the source has none (Lasso refuses a provider without one).
+      const out: Record<string, unknown> = "url" in p ? {} : { url: urls.httpUrl };
       for (const [k, v] of Object.entries(p)) {
         if (CREDENTIAL_FIELDS.includes(k)) continue;
         if (k === "url") out.url = urls.httpUrl;
