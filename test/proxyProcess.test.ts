@@ -425,3 +425,13 @@ describe("lasso-profile", () => {
     assert.match(text, /^rps_limit: 50$/m, "other frontmatter fields kept");
   });
 });
+
+describe("stopping", () => {
+  test("SIGTERM ends faults, closes the proxies and exits 0", async () => {
+    await client.setFault("two", "two_http", FAULT_503, MAX_LEASE_MS, Date.now() + 60_000);
+    proc.child.kill("SIGTERM");
+    assert.equal(await proc.exited, 0, proc.output());
+    assert.match(proc.output(), /"provider":"two_http".*"reason":"cleared","msg":"fault ended"/);
+    await assert.rejects(rpc(proxyUrl(2), "eth_blockNumber"), /ECONNREFUSED/, "the proxies are closed");
+  });
+});
