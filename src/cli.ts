@@ -19,6 +19,10 @@ import {
   writeChecksFiles,
   type Budget,
 } from "./profile/index.js";
+import { canaryProfileText } from "./profile/canaryProfile.js";
+import { DEFAULT_PROXY_CONFIG_PATH, DEFAULT_PROXY_PORTS, loadProxyConfig, loadProxyPorts, ProxyConfigError, type ProxyPorts } from "./proxy/config.js";
+import { ListenError, startProxyProcess } from "./proxy/process.js";
+import { UpstreamError } from "./proxy/upstreams.js";
 import { buildReport, renderMarkdown } from "./report/index.js";
 import { parseReportFormat, parseReportQuery, REPORT_FORMATS, ReportQueryError, reportQueryOptions } from "./report/time.js";
 import { SchemaVersionError, StoreOpenError, StoreReader } from "./store/index.js";
@@ -36,9 +40,16 @@ usage:
                                                         checks files (one per chain) from a Lasso profile, within the budget
                                                         (--config: its budget and targets; --budget: req/s per chain);
                                                         without --out, printed to stdout
+  lasso-canary proxy [--config FILE]                    run the fault proxies (one per provider of the config's Lasso profile)
+                                                        and their loopback control API; --config defaults to ${DEFAULT_PROXY_CONFIG_PATH}
+  lasso-canary proxy-healthcheck [--config FILE]        exit 0 when that proxy process's control API answers /healthz, else 1
+  lasso-canary lasso-profile PROFILE.yml [--proxy-config FILE]
+                                                        print the "canary" Lasso profile: PROFILE's chains and providers with
+                                                        each url / ws_url replaced by its fault proxy (ports from FILE's
+                                                        proxies section, else basePort ${DEFAULT_PROXY_PORTS.basePort} on ${DEFAULT_PROXY_PORTS.advertiseHost})
   lasso-canary help                                     this text
 
---config defaults to ${DEFAULT_CONFIG_PATH} (checks-from-profile: no default; without it, the default budget for one target).
+--config defaults to ${DEFAULT_CONFIG_PATH} (proxy commands: ${DEFAULT_PROXY_CONFIG_PATH}; checks-from-profile: no default; without it, the default budget for one target).
 since/until take durations (24h, 7d), ISO-8601 or unix seconds; since defaults to 24h before until.
 report --format defaults to md (the same formats as GET /report?format=).`;
 
@@ -168,6 +179,80 @@ function checksFromProfile(profilePath: string | undefined, opts: { config?: str
   }
 }
 
+/** Exit 2 naming file and path for configuration problems; anything else is rethrown. */
+function refuseConfigErrors(err: unknown): void {
+  if (err instanceof ProfileError || err instanceof ProxyConfigError || err instanceof UpstreamError) refuse(err.issues.map(formatIssue).join("\n"));
+}
+
+async function proxy(configPath: string): Promise<void> {
+  let config;
+  try {
+    config = loadProxyConfig(configPath);
+  } catch (err) {
+    refuseConfigErrors(err);
+    throw err;
+  }
+  const logger = createLogger(config.log.level);
+  let running;
+  try {
+    running = await startProxyProcess(config, logger);
+  } catch (err) {
+    refuseConfigErrors(err);
+    if (err instanceof ListenError) {
+      logger.fatal(err.message);
+      process.exit(1);
+    }
+    throw err;
+  }
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping: faults end, proxies close");
+    setTimeout(() => process.exit(1), STOP_DEADLINE_MS).unref();
+    running.stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+async function proxyHealthcheck(configPath: string): Promise<void> {
+  let reason: string | null;
+  try {
+    const { control } = loadProxyConfig(configPath);
+    reason = await checkHealth(healthzUrl(control), HEALTHCHECK_TIMEOUT_MS);
+  } catch (err) {
+    reason = err instanceof ProxyConfigError ? err.issues.map(formatIssue).join("; ") : formatPlanErrors(err);
+  }
+  if (reason === null) return void process.stdout.write("healthy\n");
+  process.stderr.write(`unhealthy: ${reason}\n`);
+  process.exit(1);
+}
+
+function lassoProfile(profilePath: string | undefined, proxyConfig: string | undefined): void {
+  if (profilePath === undefined) refuse(`lasso-profile needs the Lasso profile to mirror, e.g. config/profiles/public.yml\n\n${USAGE}`);
+  try {
+    let ports: ProxyPorts = DEFAULT_PROXY_PORTS;
+    let portsSource = "the defaults (no --proxy-config)";
+    const profile = readLassoProfile(profilePath);
+    if (proxyConfig !== undefined) {
+      const loaded = loadProxyPorts(proxyConfig);
+      ports = loaded.proxies;
+      portsSource = loaded.file;
+      if (loaded.profile !== profile.abs)
+        process.stderr.write(`warning: ${loaded.file}: profile: the proxy process reads ${loaded.profile}, not ${profile.abs}: ports follow the order of the profile it reads, so generate from that one\n`);
+    }
+    for (const w of profile.warnings) process.stderr.write(`warning: ${formatIssue(w)}\n`);
+    process.stdout.write(canaryProfileText(profile, { ports, portsSource, version: VERSION, date: new Date() }));
+  } catch (err) {
+    refuseConfigErrors(err);
+    throw err;
+  }
+}
+
 function report(configPath: string, opts: { since?: string; until?: string; chain?: string; format?: string }): void {
   const plan = loadForReading(configPath);
   const now = Date.now();
@@ -209,6 +294,7 @@ async function main(argv: string[]): Promise<void> {
       out: { type: "string", short: "o" },
       force: { type: "boolean" },
       budget: { type: "string" },
+      "proxy-config": { type: "string" },
       help: { type: "boolean", short: "h" },
       version: { type: "boolean" },
     },
@@ -219,6 +305,13 @@ async function main(argv: string[]): Promise<void> {
   if (command === undefined) refuse(`lasso-canary needs a command\n\n${USAGE}`);
   const configPath = values.config ?? DEFAULT_CONFIG_PATH;
   switch (command) {
+    case "proxy":
+      return proxy(values.config ?? DEFAULT_PROXY_CONFIG_PATH);
+    case "proxy-healthcheck":
+      return proxyHealthcheck(values.config ?? DEFAULT_PROXY_CONFIG_PATH);
+    case "lasso-profile":
+      if (positionals.length > 2) refuse(`lasso-profile takes one profile file, got ${positionals.length - 1}: ${positionals.slice(1).join(" ")}`);
+      return lassoProfile(positionals[1], values["proxy-config"]);
     case "run":
       return run(configPath);
     case "validate":

@@ -14,25 +14,35 @@ import { waitFor } from "./helpers/waitFor.js";
 
 const UNIT = "systemd/lasso-canary.service";
 
-test("the systemd unit passes systemd-analyze verify", () => {
-  const r = spawnSync("systemd-analyze", ["verify", UNIT], { encoding: "utf8" });
-  assert.equal(r.error, undefined, "systemd-analyze is installed (.ci/run installs it)");
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stderr.trim(), "", "no warnings");
-  const unit = readFileSync(UNIT, "utf8");
-  assert.match(unit, /^ExecStart=.*\/dist\/src\/cli\.js run --config /m, "starts the compiled CLI's run command");
-  assert.match(unit, /^TimeoutStopSec=\d+/m, "gives SIGTERM time to flush the store");
-});
+/** Every shipped unit and the command its ExecStart must run. */
+const UNITS: { unit: string; command: RegExp }[] = [
+  { unit: UNIT, command: /^ExecStart=.*\/dist\/src\/cli\.js run --config /m },
+  { unit: "systemd/lasso-canary-proxy.service", command: /^ExecStart=.*\/dist\/src\/cli\.js proxy --config /m },
+];
 
-test("systemd-analyze security rates the unit 3.0 or better, without MemoryDenyWriteExecute (V8's JIT needs W+X pages)", () => {
-  const r = spawnSync("systemd-analyze", ["security", "--offline=yes", "--no-pager", UNIT], { encoding: "utf8" });
-  assert.equal(r.error, undefined, "systemd-analyze is installed (.ci/run installs it)");
-  const m = /Overall exposure level for lasso-canary\.service: (\d+(?:\.\d+)?)/.exec(r.stdout);
-  assert.ok(m?.[1] !== undefined, `an overall exposure level in the output:\n${r.stdout}\n${r.stderr}`);
-  const score = Number(m[1]);
-  assert.ok(score <= 3.0, `exposure ${score} <= 3.0; the failed checks:\n${r.stdout.split("\n").filter((l) => l.startsWith("✗")).join("\n")}`);
-  assert.doesNotMatch(readFileSync(UNIT, "utf8"), /^MemoryDenyWriteExecute=(yes|true|1)/m);
-});
+for (const { unit, command } of UNITS) {
+  const name = path.basename(unit);
+
+  test(`${name} passes systemd-analyze verify`, () => {
+    const r = spawnSync("systemd-analyze", ["verify", unit], { encoding: "utf8" });
+    assert.equal(r.error, undefined, "systemd-analyze is installed (.ci/run installs it)");
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr.trim(), "", "no warnings");
+    const text = readFileSync(unit, "utf8");
+    assert.match(text, command, "starts the compiled CLI's command");
+    assert.match(text, /^TimeoutStopSec=\d+/m, "gives SIGTERM time to finish");
+  });
+
+  test(`systemd-analyze security rates ${name} 3.0 or better, without MemoryDenyWriteExecute (V8's JIT needs W+X pages)`, () => {
+    const r = spawnSync("systemd-analyze", ["security", "--offline=yes", "--no-pager", unit], { encoding: "utf8" });
+    assert.equal(r.error, undefined, "systemd-analyze is installed (.ci/run installs it)");
+    const m = new RegExp(`Overall exposure level for ${name.replace(/[.-]/g, "\\$&")}: (\\d+(?:\\.\\d+)?)`).exec(r.stdout);
+    assert.ok(m?.[1] !== undefined, `an overall exposure level in the output:\n${r.stdout}\n${r.stderr}`);
+    const score = Number(m[1]);
+    assert.ok(score <= 3.0, `exposure ${score} <= 3.0; the failed checks:\n${r.stdout.split("\n").filter((l) => l.startsWith("✗")).join("\n")}`);
+    assert.doesNotMatch(readFileSync(unit, "utf8"), /^MemoryDenyWriteExecute=(yes|true|1)/m);
+  });
+}
 
 // ---------------------------------------------------------------- the unit, read as systemd does
 

@@ -38,7 +38,11 @@ export interface FaultControl {
   /** Sets (or renews) a fault lease; returns when it will end unless renewed. */
   setFault(chain: string, provider: string, fault: Fault, leaseMs: number, until: number): Promise<{ expiresAt: number }>;
   clearFault(chain: string, provider: string): Promise<void>;
-  /** Buckets from `since` (ms) up to now, oldest first; the proxy keeps at least the last hour. */
+  /**
+   * Buckets from `since` (ms) up to now, oldest first; the proxy keeps at least the last hour.
+   * ProxyControlClient / FaultProxy.traffic return them dense: one per second, zeros included,
+   * the first at since's whole second, the last the current (partial) second.
+   */
   traffic(chain: string, provider: string, since: number): Promise<TrafficBucket[]>;
 }
 

@@ -14,8 +14,15 @@ const METHOD_NAME = /^[A-Za-z0-9_]{1,64}$/;
  */
 export class OutcomeCounts {
   #byMethod = new Map<string, Map<string, number>>();
+  readonly #observer: ((method: string, outcome: string, n: number) => void) | null;
+
+  /** `observer` sees every count as it is added (the per-second traffic ring); resets do not touch it. */
+  constructor(observer?: (method: string, outcome: string, n: number) => void) {
+    this.#observer = observer ?? null;
+  }
 
   add(method: string, outcome: string, n = 1): void {
+    this.#observer?.(method, outcome, n);
     let key = PSEUDO.has(method) || METHOD_NAME.test(method) ? method : INVALID;
     let row = this.#byMethod.get(key);
     if (!row) {

@@ -61,6 +61,25 @@ export class FaultClock extends EventEmitter<FaultClockEvents> {
     return { fault: parsed, expiresAt };
   }
 
+  /**
+   * A lease renewal: when the same fault is open, moves its end to now + durationMs (earlier
+   * or later) without ending it, so held latency delays, blackholed requests and stale_head's
+   * held heads are not let go at every renewal. Otherwise opens it like set().
+   */
+  renew(fault: Fault, durationMs: number): ActiveFault {
+    const parsed = parseFault(fault);
+    const open = this.current();
+    if (open === null || !sameFault(open.fault, parsed)) return this.set(parsed, durationMs);
+    if (!Number.isFinite(durationMs) || durationMs <= 0) throw new RangeError(`durationMs must be > 0, got ${durationMs}`);
+    const o = this.#open as OpenWindow;
+    const windowMs = Math.min(durationMs, this.#maxFaultMs);
+    clearTimeout(o.timer);
+    o.expiresAt = Date.now() + windowMs;
+    o.timer = setTimeout(() => this.#onTimer(o), windowMs);
+    o.timer.unref();
+    return { fault: o.fault, expiresAt: o.expiresAt };
+  }
+
   clear(): void {
     if (this.#open) this.#end("cleared");
   }
@@ -96,4 +115,10 @@ export class FaultClock extends EventEmitter<FaultClockEvents> {
     open.end.abort();
     this.emit("fault-cleared", reason, open.fault);
   }
+}
+
+/** Faults are flat objects: equal when every field is. */
+function sameFault(a: Fault, b: Fault): boolean {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].every((k) => (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k]);
 }

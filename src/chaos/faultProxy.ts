@@ -1,10 +1,12 @@
 import { EventEmitter } from "node:events";
 import { createServer, type Server } from "node:http";
+import type { TrafficBucket } from "./control.js";
 import { OutcomeCounts } from "./counts.js";
 import type { ProxyContext } from "./context.js";
 import { FaultClock, type ActiveFault, type ClearReason } from "./faultClock.js";
 import type { Fault } from "./faults.js";
 import { HttpFaultHandler } from "./httpHandler.js";
+import { TrafficRing } from "./traffic.js";
 import { UpstreamHttp } from "./upstreamHttp.js";
 import { WsRelay } from "./wsRelay.js";
 
@@ -18,6 +20,11 @@ export interface FaultProxyOptions {
   upstreamHttpUrl: string;
   /** Without it, WS handshakes are refused (503). */
   upstreamWsUrl?: string;
+  /**
+   * Sent with every upstream HTTP request and WS handshake (a provider's api_key / headers /
+   * auth_headers, which Lasso would have sent itself). Secrets: never logged.
+   */
+  upstreamHeaders?: Record<string, string>;
   /** Default 127.0.0.1. */
   host?: string;
   /** Default 0 (ephemeral). */
@@ -41,7 +48,8 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
   readonly #host: string;
   readonly #port: number;
   readonly #clock: FaultClock;
-  readonly #counts = new OutcomeCounts();
+  readonly #traffic = new TrafficRing();
+  readonly #counts = new OutcomeCounts(this.#traffic.observe);
   readonly #upstream: UpstreamHttp;
   readonly #relay: WsRelay;
   readonly #server: Server;
@@ -57,9 +65,9 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     this.#host = opts.host ?? "127.0.0.1";
     this.#port = opts.port ?? 0;
     this.#clock = new FaultClock(opts.maxFaultMs ?? 600_000);
-    this.#upstream = new UpstreamHttp(opts.upstreamHttpUrl);
+    this.#upstream = new UpstreamHttp(opts.upstreamHttpUrl, opts.upstreamHeaders);
     const ctx: ProxyContext = { clock: this.#clock, counts: this.#counts, upstream: this.#upstream, stopping: this.#stopping.signal };
-    this.#relay = new WsRelay(ctx, opts.upstreamWsUrl);
+    this.#relay = new WsRelay(ctx, opts.upstreamWsUrl, opts.upstreamHeaders);
     this.#server = createServer(new HttpFaultHandler(ctx).handle);
     this.#server.on("upgrade", this.#relay.handleUpgrade);
     this.#server.on("clientError", (_err, socket) => socket.destroy());
@@ -106,6 +114,15 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
     return { expiresAt: this.#clock.set(fault, durationMs).expiresAt };
   }
 
+  /**
+   * Sets or renews a fault lease: the same fault already open just gets its new end (now +
+   * durationMs, capped at maxFaultMs) without being interrupted; another fault replaces it.
+   */
+  leaseFault(fault: Fault, durationMs: number): { expiresAt: number } {
+    if (this.#stopped) throw new Error(`fault proxy ${this.name} was stopped`);
+    return { expiresAt: this.#clock.renew(fault, durationMs).expiresAt };
+  }
+
   clearFault(): void {
     this.#clock.clear();
   }
@@ -121,6 +138,11 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
    */
   counts(): Record<string, Record<string, number>> {
     return this.#counts.snapshot();
+  }
+
+  /** Per-second traffic from `since` (ms) through now, oldest first, at most the last ~hour (TrafficRing). */
+  traffic(since: number): TrafficBucket[] {
+    return this.#traffic.since(since);
   }
 
   resetCounts(): void {

@@ -11,10 +11,13 @@ export class UpstreamTooLarge extends Error {}
 /** The upstream node over HTTP, through one keep-alive connection pool. */
 export class UpstreamHttp {
   readonly #url: string;
+  readonly #headers: Record<string, string>;
   readonly #agent = new Agent({ keepAliveTimeout: 10_000, connections: 64 });
 
-  constructor(url: string) {
+  /** `headers`: extra request headers (a provider's credentials); content-type is always JSON. */
+  constructor(url: string, headers: Record<string, string> = {}) {
     this.#url = url;
+    this.#headers = { ...headers, "content-type": "application/json" };
   }
 
   /** POSTs a JSON-RPC body to the upstream URL (whatever path the client used). */
@@ -22,7 +25,7 @@ export class UpstreamHttp {
     return request(this.#url, {
       dispatcher: this.#agent,
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: this.#headers,
       body,
       signal,
       headersTimeout: TIMEOUT_MS,

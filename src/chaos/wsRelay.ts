@@ -23,13 +23,15 @@ interface Connecting {
 export class WsRelay {
   readonly #ctx: ProxyContext;
   readonly #upstreamUrl: string | undefined;
+  readonly #upstreamHeaders: Record<string, string>;
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: MAX_PAYLOAD, perMessageDeflate: false });
   readonly #sessions = new Set<WsSession>();
   readonly #connecting = new Set<Connecting>();
 
-  constructor(ctx: ProxyContext, upstreamUrl: string | undefined) {
+  constructor(ctx: ProxyContext, upstreamUrl: string | undefined, upstreamHeaders: Record<string, string> = {}) {
     this.#ctx = ctx;
     this.#upstreamUrl = upstreamUrl;
+    this.#upstreamHeaders = upstreamHeaders;
   }
 
   readonly handleUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -45,6 +47,7 @@ export class WsRelay {
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
       maxPayload: MAX_PAYLOAD,
       perMessageDeflate: false,
+      headers: this.#upstreamHeaders,
     });
     const entry: Connecting = { socket, upstream };
     this.#connecting.add(entry);

@@ -32,7 +32,8 @@ export { formatDuration } from "./schema.js";
 
 export const DEFAULT_CONFIG_PATH = "config/canary.yaml";
 
-function validate<S extends z.ZodType>(schema: S, src: YamlSource, issues: PlanIssue[]): z.output<S> | null {
+/** `src`'s value parsed by `schema`, or null with the problems (file, path, line) pushed onto `issues`. */
+export function validate<S extends z.ZodType>(schema: S, src: YamlSource, issues: PlanIssue[]): z.output<S> | null {
   const r = schema.safeParse(src.value, { reportInput: true });
   if (r.success) return r.data;
   for (const p of schemaProblems(schema, r.error)) {

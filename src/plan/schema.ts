@@ -113,7 +113,7 @@ function isJson(v: unknown): v is JsonValue {
 
 // ---------------------------------------------------------------- daemon config
 
-const listen = z
+export const listen = z
   .string({ error: 'must be "host:port", e.g. "127.0.0.1:9464"' })
   .transform((v, ctx) => {
     const m = /^(\[[0-9A-Fa-f:.]+\]|[^:[\]\s]+):(\d+)$/.exec(v.trim());

@@ -7,7 +7,17 @@ import path from "node:path";
 import { displayFile } from "../plan/errors.js";
 import type { GeneratedChecks } from "./generate.js";
 
-export { readLassoProfile, parseLassoProfile, servesNewHeads, ProfileError, type LassoProfile, type ProfileChain, type ProfileProvider } from "./lassoProfile.js";
+export {
+  readLassoProfile,
+  parseLassoProfile,
+  profileDocument,
+  servesNewHeads,
+  ProfileError,
+  type LassoProfile,
+  type ProfileChain,
+  type ProfileDocument,
+  type ProfileProvider,
+} from "./lassoProfile.js";
 export { generateChecks, BudgetError, INTERVAL_SCALES, PUBLIC_PROFILE, type GenerateOptions, type GeneratedChecks } from "./generate.js";
 export { budgetFromConfig, defaultBudget, parseBudgetOption, type Budget } from "./budget.js";
 export { GeneratedPlanError } from "./planCheck.js";

@@ -59,6 +59,26 @@ export interface LassoProfile {
   warnings: PlanIssue[];
 }
 
+/**
+ * The profile's parsed YAML as written (`${ENV}` unresolved): the frontmatter mapping (null in
+ * the legacy format) and the body with `chains`. It holds provider URLs and credentials, so
+ * it is kept off the LassoProfile object (nothing can log or serialise it by accident) and
+ * only the fault proxy process (which must reach the upstreams) and the canary profile
+ * generator (which replaces them) read it.
+ */
+export interface ProfileDocument {
+  meta: Record<string, unknown> | null;
+  body: Record<string, unknown>;
+}
+
+const documents = new WeakMap<LassoProfile, ProfileDocument>();
+
+export function profileDocument(profile: LassoProfile): ProfileDocument {
+  const doc = documents.get(profile);
+  if (doc === undefined) throw new Error(`${profile.file} was not read by readLassoProfile/parseLassoProfile`);
+  return doc;
+}
+
 /** A profile that cannot be turned into checks; `issues` names file, path and problem. */
 export class ProfileError extends Error {
   constructor(readonly issues: PlanIssue[]) {
@@ -74,7 +94,7 @@ export function servesNewHeads(p: ProfileProvider): boolean {
 
 type Issue = (at: readonly PathSegment[], message: string) => void;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
+export function isRecord(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
@@ -184,6 +204,7 @@ export function parseLassoProfile(text: string, abs: string): LassoProfile {
   let slug: string | null = null;
   let name: string | null = null;
   let body: YamlSource | null = null;
+  let meta: YamlSource | null = null;
   if (split.issues.length === 0) {
     const metaPart = split.meta === null ? null : parsePart(split.meta, abs, file, "frontmatter");
     const bodyPart = parsePart(split.body, abs, file, split.format === "frontmatter" ? "part after the frontmatter" : "profile");
@@ -191,6 +212,7 @@ export function parseLassoProfile(text: string, abs: string): LassoProfile {
     body = bodyPart.src;
     // Lasso takes the metadata from the frontmatter, or (legacy) from the top of the one document.
     const metaSrc = metaPart === null ? body : metaPart.src;
+    meta = metaPart?.src ?? null;
     if (metaSrc !== null || (metaPart !== null && metaPart.issues.length === 0)) {
       const r = readMeta(metaSrc, split.format, file, issues);
       slug = r.slug;
@@ -205,7 +227,9 @@ export function parseLassoProfile(text: string, abs: string): LassoProfile {
   if (!base.endsWith(".yml")) warnings.push({ file, path: "", message: `Lasso loads only *.yml files from its profiles directory; deploy this profile as ${slug}.yml` });
   else if (base !== `${slug}.yml`) warnings.push({ file, path: "slug", message: `is "${slug}" but the file is ${base}: Lasso refuses a profile whose slug does not match its file name (expected ${slug}.yml)` });
 
-  return { abs, file, format: split.format, slug, name, chains, warnings };
+  const profile: LassoProfile = { abs, file, format: split.format, slug, name, chains, warnings };
+  documents.set(profile, { meta: split.format === "frontmatter" && isRecord(meta?.value) ? meta.value : null, body: isRecord(body?.value) ? body.value : {} });
+  return profile;
 }
 
 function readMeta(src: YamlSource | null, format: Split["format"], file: string, issues: PlanIssue[]): { slug: string | null; name: string | null } {
