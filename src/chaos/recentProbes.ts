@@ -5,13 +5,12 @@
  */
 import type { Sample, SampleSink } from "../samples.js";
 
-interface Answer {
-  ts: number;
-  ok: boolean;
+/** Answers of one chain and profile in one second. */
+interface Second {
+  at: number;
+  n: number;
+  ok: number;
 }
-
-/** Per chain and profile at most this many answers are kept (a few minutes of a busy plan). */
-const MAX_PER_KEY = 20_000;
 
 export interface RecentHealth {
   samples: number;
@@ -20,12 +19,13 @@ export interface RecentHealth {
   ratio: number | null;
 }
 
+/** Per chain and profile, one counter per second of the last `keepMs`: memory does not grow with the probe rate. */
 export class RecentProbes implements SampleSink {
-  private readonly byKey = new Map<string, Answer[]>();
+  private readonly byKey = new Map<string, Second[]>();
   /** When this memory started listening: before it, nothing is known. */
   readonly since: number;
 
-  /** `keepMs`: the longest precondition of the plan. */
+  /** `keepMs`: the longest precondition it must answer for. */
   constructor(private readonly keepMs: number, now: number = Date.now()) {
     this.since = now;
   }
@@ -39,22 +39,32 @@ export class RecentProbes implements SampleSink {
       list = [];
       this.byKey.set(key, list);
     }
-    list.push({ ts: sample.ts, ok: sample.outcome === "ok" });
-    const cutoff = sample.ts - this.keepMs;
+    const at = Math.floor(sample.ts / 1000) * 1000;
+    // Answers arrive out of send order by up to a timeout: find the second from the end.
+    let i = list.length - 1;
+    while (i >= 0 && (list[i]?.at ?? 0) > at) i--;
+    let second = list[i];
+    if (second === undefined || second.at !== at) {
+      second = { at, n: 0, ok: 0 };
+      list.splice(i + 1, 0, second);
+    }
+    second.n++;
+    if (sample.outcome === "ok") second.ok++;
+    const cutoff = at - this.keepMs;
     let drop = 0;
-    while (drop < list.length && (list[drop]?.ts ?? 0) < cutoff) drop++;
-    if (list.length - drop > MAX_PER_KEY) drop = list.length - MAX_PER_KEY;
+    while (drop < list.length && (list[drop]?.at ?? 0) < cutoff) drop++;
     if (drop > 0) list.splice(0, drop);
   }
 
-  /** Answers of `chain` on `profile` (null: public) sent at or after `from`. */
+  /** Answers of `chain` on `profile` (null: public) sent at or after `from` (to the second). */
   health(chain: string, profile: string | null, from: number): RecentHealth {
+    const fromSecond = Math.floor(from / 1000) * 1000;
     let samples = 0;
     let ok = 0;
-    for (const a of this.byKey.get(keyOf(chain, profile)) ?? []) {
-      if (a.ts < from) continue;
-      samples++;
-      if (a.ok) ok++;
+    for (const s of this.byKey.get(keyOf(chain, profile)) ?? []) {
+      if (s.at < fromSecond) continue;
+      samples += s.n;
+      ok += s.ok;
     }
     return { samples, ok, ratio: samples > 0 ? ok / samples : null };
   }

@@ -481,6 +481,8 @@ export const CHAOS_DEFAULTS = {
 } as const;
 /** A window is an experiment, not an outage. */
 export const MAX_WINDOW_MS = 60 * 60_000;
+/** The precondition reads the probes' last answers kept in memory (src/chaos/recentProbes.ts). */
+export const MAX_PRECONDITION_MS = 30 * 60_000;
 export const MIN_WINDOW_PROBE_INTERVAL_MS = 100;
 
 const cronExpression = z.string({ error: 'must be a cron expression in quotes, e.g. "0 3 * * *"' }).transform((v, ctx): string => {
@@ -566,6 +568,7 @@ export const chaosWindowSchema = z
     const issue = (path: PathSegment[], message: string): void => ctx.addIssue({ code: "custom", path, message });
     if (w.profile === "public") issue(["profile"], "must not be the public profile: chaos only ever targets a dedicated profile (e.g. canary) whose providers are the fault proxies");
     if (w.duration > MAX_WINDOW_MS) issue(["duration"], `must be at most ${formatDuration(MAX_WINDOW_MS)}: a window is an experiment, not an outage`);
+    if (w.precondition > MAX_PRECONDITION_MS) issue(["precondition"], `must be at most ${formatDuration(MAX_PRECONDITION_MS)} (the probes' recent answers kept in memory)`);
     if (w.probeInterval >= w.duration) issue(["probeInterval"], `must be shorter than duration (${formatDuration(w.duration)})`);
     if (w.abortWindow < 2 * w.probeInterval) issue(["abortWindow"], `must cover at least 2 probe intervals (${formatDuration(2 * w.probeInterval)})`);
     if (w.abortFloor > w.slo.minClientSuccess)
@@ -581,7 +584,7 @@ export const chaosWindowSchema = z
       const every = w.stormEvery ?? CHAOS_DEFAULTS.stormEveryMs;
       if (every >= w.duration) issue(["stormEvery"], `must be shorter than duration (${formatDuration(w.duration)}) so the storm drops more than once (default ${formatDuration(CHAOS_DEFAULTS.stormEveryMs)})`);
     }
-  }, whenFieldsOk("profile", "duration", "probeInterval", "abortWindow", "abortFloor", "slo", "kind", "fault", "expect", "stormEvery"))
+  }, whenFieldsOk("profile", "duration", "precondition", "probeInterval", "abortWindow", "abortFloor", "slo", "kind", "fault", "expect", "stormEvery"))
   .transform((w) => ({
     name: w.name,
     schedule: w.schedule,
