@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, describe, test } from "node:test";
-import { loadPlan, PlanError, type Plan, type PlanIssue } from "../src/plan/index.js";
+import { loadPlan, PlanError, summarizePlan, type Plan, type PlanIssue } from "../src/plan/index.js";
 import { writePlan } from "./helpers/canaryBed.js";
 
 const dirs: string[] = [];
@@ -87,6 +87,12 @@ describe("chaos windows in checks files", () => {
     // experiment + control, one request each every 2 s
     assert.equal(Math.round(((plan.ratePerChain.ethereum ?? 0) - (without.ratePerChain.ethereum ?? 0)) * 1000) / 1000, 1);
     assert.equal(plan.chaosControl, null);
+  });
+
+  test("validate lists the windows with what they do and cost", () => {
+    const text = summarizePlan(load({ ethereum: chainFile(window("fault: { kind: http_5xx, status: 503 }", "expect: failover")) }));
+    assert.match(text, /chaos windows \(one at a time; experiment canary profile vs control public profile\):/);
+    assert.match(text, /eth-alpha-reset: "0 3 \* \* \*" for 5m, http_5xx on alpha, expect failover, profile canary via lb; probes every 2s, abort below 90% over 30s, precondition 5m; slo success >= 99%, failover <= 5s, recovery <= 1m30s/);
   });
 
   test("a failover storm defaults to ws_drop, expect failover and a storm period; a silence gets a comment", () => {
