@@ -1,5 +1,12 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
+import { ContinuityTap } from "./chaos/continuityTap.js";
+import type { FaultControl } from "./chaos/control.js";
+import { productionChaos } from "./chaos/production.js";
+import { RecentProbes } from "./chaos/recentProbes.js";
+import { ChaosRunner, type Judge } from "./chaos/runner.js";
+import { ChaosStats, exportChaosMetrics } from "./chaos/chaosStats.js";
+import { MAX_PRECONDITION_MS } from "./plan/schema.js";
 import { LoopLag } from "./metrics/loopLag.js";
 import { expectedSeries } from "./metrics/fromPlan.js";
 import { MetricsSink } from "./metrics/registry.js";
@@ -43,6 +50,11 @@ export interface DaemonOptions {
   planCheckIntervalMs?: number;
   /** Reads the config and checks again (SIGHUP, POST /-/reload); throws PlanError when invalid. Without it reload is refused. */
   loadPlan?: () => Plan;
+  /**
+   * The fault proxies' control and the verdict for chaos windows (tests inject an in-process
+   * control). Default: productionChaos(plan), from the config's `chaos:` section.
+   */
+  chaos?: { control: FaultControl; judge: Judge; leaseMs?: number };
 }
 
 export type ReloadResult = { ok: true; warnings: string[] } | { ok: false; error: string };
@@ -56,6 +68,8 @@ export interface Daemon {
   readonly plan: Plan;
   readonly planCheck: PlanChecker;
   readonly watchers: WatchEngine;
+  /** The running plan's chaos runner; null when the plan has no windows or no fault control. */
+  readonly chaos: ChaosRunner | null;
   /** Re-reads config and checks; an invalid plan is refused and the running one kept. */
   reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
@@ -82,10 +96,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   recorder.addSink(metrics);
   const answers = new AnswerTracker();
   recorder.addSink(answers);
+  // The chaos precondition and a window's subscription continuity read the plan's own producers.
+  const recent = new RecentProbes(MAX_PRECONDITION_MS);
+  recorder.addSink(recent);
+  const continuity = new ContinuityTap();
+  recorder.addSink(continuity);
+  const chaosStats = new ChaosStats();
 
-  const deps: ProducerDeps = { logger, recorder, loopLag, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000 };
+  const deps: ProducerDeps = {
+    logger, recorder, loopLag, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, store, recent, continuity, chaosStats, chaos: opts.chaos,
+  };
   let current = buildProducers(first, deps);
   exportProducerStats(metrics, () => current);
+  exportChaosMetrics(metrics, chaosStats, () => current.plan.chaos);
   const reloads = new ReloadState(metrics);
 
   const reports = new ReportRunner({ path: first.store.path });
@@ -112,6 +135,15 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       token: () => current.plan.adminToken,
       run: () => reload(),
     },
+    chaos: {
+      token: () => current.plan.adminToken,
+      running: () => current.chaos?.running() ?? null,
+      list: (q) => store.chaosWindows().list(q),
+      run: (name) =>
+        current.chaos?.run(name) ??
+        { started: false, status: current.plan.chaos.some((w) => w.name === name) ? 503 : 404, reason: current.chaosOff ?? `no chaos window named "${name}"`, id: null },
+      abort: (id) => current.chaos?.abort(id, "aborted by an operator (POST /api/chaos/windows/:id/abort)") ?? { ok: false, status: 503, reason: current.chaosOff ?? "no chaos window runs" },
+    },
     onError: (err) => logger.error({ err }, "http handler failed"),
   });
   const where = opts.listen ?? first.listen;
@@ -119,7 +151,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   try {
     server = await listen(app, where.host, where.port);
   } catch (err) {
-    await current.stop();
+    await current.stop("daemon stopping");
     await reports.close();
     store.close();
     throw err;
@@ -155,7 +187,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       }
       const warnings = restartOnly(current.plan, next);
       const old = current;
-      await old.stop();
+      await old.stop("reload");
       current = buildProducers(next, deps);
       const keep = keepSeries(next);
       const removed = await metrics.retain(keep);
@@ -183,6 +215,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     get watchers() {
       return current.watchers;
     },
+    get chaos() {
+      return current.chaos;
+    },
     reload,
     stop() {
       stopping ??= (async () => {
@@ -191,7 +226,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         await reloading;
         server.closeIdleConnections();
         const closed = new Promise<void>((r) => server.close(() => r()));
-        await current.stop();
+        await current.stop("daemon stopping");
         await reports.close();
         store.close();
         server.closeAllConnections();
@@ -208,6 +243,11 @@ interface ProducerDeps {
   recorder: Recorder;
   loopLag: LoopLag;
   planCheckIntervalMs: number;
+  store: SampleStore;
+  recent: RecentProbes;
+  continuity: ContinuityTap;
+  chaosStats: ChaosStats;
+  chaos: DaemonOptions["chaos"];
 }
 
 /** Everything that runs a plan: replaced as a whole by a reload. */
@@ -219,8 +259,12 @@ interface Producers {
   slos: SloObjective[];
   silence: Map<string, number>;
   planned: PlannedWatcher[];
+  chaos: ChaosRunner | null;
+  /** Why the plan's chaos windows do not run (null: they do, or there are none). */
+  chaosOff: string | null;
   start(): void;
-  stop(): Promise<void>;
+  /** `reason`: recorded as the abort reason of a window running now. */
+  stop(reason: string): Promise<void>;
 }
 
 function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
@@ -242,12 +286,15 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
     onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
     lag: loopLag,
   });
+  const { runner: chaos, off: chaosOff, client: chaosClient } = buildChaosRunner(plan, deps);
   let stopped: Promise<void> | null = null;
   return {
     plan,
     probes,
     watchers,
     planCheck,
+    chaos,
+    chaosOff,
     slos: plan.chains.map((c) => ({ chain: c.chain, ...c.slo })),
     silence: silenceLimits(plan),
     planned: plannedWatchers(groups),
@@ -255,12 +302,47 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
       planCheck.start();
       probes.start();
       watchers.start();
+      chaos?.start().catch((err: unknown) => logger.error({ err }, "chaos runner failed to start"));
     },
-    stop() {
-      stopped ??= Promise.all([planCheck.stop(), probes.stop(), watchers.stop()]).then(() => undefined);
+    stop(reason) {
+      stopped ??= (async () => {
+        // The window ends (fault cleared, recorded aborted) before the probes it reads stop.
+        await chaos?.stop(reason);
+        await chaosClient?.close();
+        await Promise.all([planCheck.stop(), probes.stop(), watchers.stop()]);
+      })();
       return stopped;
     },
   };
+}
+
+/** The plan's chaos windows, or why they do not run (logged once per plan). */
+function buildChaosRunner(plan: Plan, deps: ProducerDeps): { runner: ChaosRunner | null; off: string | null; client: RpcHttpClient | null } {
+  if (plan.chaos.length === 0) return { runner: null, off: null, client: null };
+  const store = deps.store.chaosWindows();
+  store.prune(Date.now(), plan.store.rawRetentionDays * 86_400_000, plan.store.rollupRetentionDays * 86_400_000);
+  const wiring = deps.chaos ?? productionChaos(plan);
+  if ("reason" in wiring) {
+    const off = `chaos windows are declared but do not run: ${wiring.reason}`;
+    deps.logger.warn({ windows: plan.chaos.map((w) => w.name) }, off);
+    return { runner: null, off, client: null };
+  }
+  const client = new RpcHttpClient({ connectionsPerOrigin: 4 });
+  const watched = new Set(plan.chains.flatMap((c) => c.watchers.filter((w) => w.profile !== null).map((w) => `${c.chain}\u0000${w.profile}`)));
+  const runner = new ChaosRunner({
+    windows: plan.chaos,
+    targets: plan.targets,
+    control: wiring.control,
+    judge: wiring.judge,
+    store,
+    recent: deps.recent,
+    client,
+    logger: deps.logger,
+    stats: deps.chaosStats,
+    continuity: { capture: (chain, profile) => (watched.has(`${chain}\u0000${profile}`) ? deps.continuity.capture(chain, profile) : null) },
+    ...(deps.chaos?.leaseMs !== undefined ? { leaseMs: deps.chaos.leaseMs } : {}),
+  });
+  return { runner, off: null, client };
 }
 
 /** Settings a reload cannot change in a running process: said, and kept as they are. */
@@ -287,7 +369,9 @@ function keepSeries(plan: Plan): (labels: Readonly<Record<string, string>>) => b
       for (const w of c.watchers) watchers.add(key(t, c.chain, w.name));
     }
   }
+  const windows = new Set(plan.chaos.map((w) => w.name));
   return (l) => {
+    if (l.window !== undefined) return windows.has(l.window);
     if (l.watcher !== undefined) return watchers.has(key(l.target, l.chain, l.watcher));
     if (l.method !== undefined && l.route !== undefined) return series.has(key(l.target, l.chain, l.route, l.method));
     if (l.route !== undefined) return routes.has(key(l.target, l.chain, l.route));

@@ -1108,12 +1108,12 @@ describe("continuity samples", () => {
     const staged = toStored(old[1] as ProbeSample, ids);
     v1.prepare("INSERT INTO staging (series, ts, rec) VALUES (1, ?, ?)").run(staged.ts, encodeStaged(staged));
     v1.close();
-    assert.throws(() => StoreReader.open(path), /schema version 1, expected 2; open it with the writer first/);
+    assert.throws(() => StoreReader.open(path), new RegExp(`schema version 1, expected ${SCHEMA_VERSION}; open it with the writer first`));
 
     const clock = new Clock(T0 + 2 * MIN + 30_000);
     const logged: string[] = [];
     const store = open(path, clock, { logger: { info: (o, m) => logged.push(`${m} ${JSON.stringify(o)}`), warn: () => {}, error: () => {} } });
-    assert.ok(logged.some((l) => /store schema migrated.*"from":1,"to":2/.test(l)), logged.join("\n"));
+    assert.ok(logged.some((l) => new RegExp(`store schema migrated.*"from":1,"to":${SCHEMA_VERSION}`).test(l)), logged.join("\n"));
     const reader = store.reader();
     assert.deepEqual(reader.probeSamples({ since: T0, until: T0 + HOUR }), old);
     assert.equal(reader.aggregate({ since: T0, until: T0 + HOUR }).series[0]?.requests, 2);
@@ -1124,7 +1124,7 @@ describe("continuity samples", () => {
     assert.deepEqual([c?.delivered, c?.events.get("gap")?.countSum], [1, 4]);
     store.close();
     const db = new Database(path, { readonly: true });
-    assert.equal(db.pragma("user_version", { simple: true }), 2);
+    assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
     db.close();
     for (const t of ["cseries", "cstaging", "cevents", "crollup_m", "crollup_h", "crollup_d"]) {
       assert.ok(tableNames(path).includes(t), `missing table ${t}`);

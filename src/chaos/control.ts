@@ -31,6 +31,13 @@ export interface TrafficBucket {
   at: number;
   forwarded: number;
   faulted: number;
+  /**
+   * newHeads/logs notifications the upstream sent through this proxy to Lasso in that second
+   * (`eth_subscription` frames delivered): the provider serving the profile's shared
+   * subscription has them, the others none. Optional: a failover storm without it drops the
+   * window's configured provider every time.
+   */
+  notifications?: number;
 }
 
 export interface FaultControl {

@@ -27,6 +27,8 @@ export interface WindowSpec {
   provider: string;
   /** The Lasso profile the experiment probes (default "canary"); the control is the public profile. */
   profile: string;
+  /** Target (Lasso base URL from the daemon config) both experiment and control probes go through. */
+  target: string;
   kind: WindowKind;
   /** The fault for kind "fault"; for a failover storm, ws_drop applied every `stormEveryMs`. */
   fault: Fault;

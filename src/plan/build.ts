@@ -2,10 +2,12 @@
  * Rules that span objects or files (route references, assertion applicability, unique
  * names, targets, budget), series expansion and the request-rate computation.
  */
+import { buildChaos, type ChaosBuild } from "./chaos.js";
 import { displayFile, didYouMean, type PathSegment } from "./errors.js";
 import type { z } from "zod";
 import {
   chainFields,
+  chaosWindowSchema,
   consistencySchema,
   formatDuration,
   probeSchema,
@@ -19,6 +21,7 @@ import {
   type ParsedRoute,
   type ParsedWatcher,
   type ParsedWatchOptions,
+  type ParsedWindow,
   type RouteSelector,
 } from "./schema.js";
 import type { Assertion, ChainPlan, ConsistencyPlan, PlanIssue, ProbeSeries, Route, Shape, Slo, WatcherSpec, WatchPlan } from "./types.js";
@@ -104,6 +107,8 @@ export interface ChainInput {
   watchers: (ParsedWatcher | null)[] | undefined | null;
   /** null: invalid. */
   watch: ParsedWatchOptions | null;
+  /** undefined: not given; null: not a list; an entry is null when that window is invalid. */
+  chaos: (ParsedWindow | null)[] | undefined | null;
 }
 
 function parsePart<S extends z.ZodType>(schema: S, value: unknown): z.output<S> | null {
@@ -129,6 +134,7 @@ export function chainInput(src: YamlSource, full: ParsedChain | null): ChainInpu
     maxHeadLagBlocks: full?.slo.maxHeadLagBlocks ?? parsePart(chainFields.slo, raw.slo)?.maxHeadLagBlocks ?? DEFAULT_MAX_HEAD_LAG_BLOCKS,
     watchers: raw.watchers === undefined ? undefined : (full?.watchers ?? list(raw.watchers, (v) => parsePart(watcherSchema, v))),
     watch: full?.watch ?? parsePart(watchOptionsSchema, raw.watch),
+    chaos: raw.chaos === undefined ? undefined : (full?.chaos ?? list(raw.chaos, (v) => parsePart(chaosWindowSchema, v))),
   };
 }
 
@@ -311,6 +317,12 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
     }
   }
 
+  let chaos: ChaosBuild = { windows: [], ratePerSecond: 0, breakdown: null };
+  if (Array.isArray(input.chaos) && routesComplete && input.chain !== undefined) {
+    const probedRoutes = [...new Set(selected.flatMap((sel) => sel ?? []))];
+    chaos = buildChaos({ chain: input.chain, windows: input.chaos, routes, probedRoutes, targets: chainTargets }, err, warn);
+  }
+
   const c = input.full;
   if (c === null || issues.length > 0 || targets === null || !targets.complete) return { plan: null, issues, warnings, breakdown: [] };
   const chainId = input.chainId ?? 0;
@@ -401,6 +413,11 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
     );
   }
 
+  if (chaos.breakdown !== null) {
+    rate += chaos.ratePerSecond;
+    breakdown.push(chaos.breakdown);
+  }
+
   return {
     plan: {
       chain: c.chain,
@@ -413,6 +430,7 @@ export function buildChain(input: ChainInput, targets: ConfigTargets | null): Ch
       consistency,
       watchers,
       watch,
+      chaos: chaos.windows,
       ratePerSecond: Math.round(rate * 1e6) / 1e6,
       file: src.abs,
     },

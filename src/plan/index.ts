@@ -14,6 +14,7 @@
 import { readdirSync } from "node:fs";
 import path from "node:path";
 import { budgetIssue, buildChain, chainInput, crossChainIssues, type ChainInput, type ConfigTargets } from "./build.js";
+import { chaosNameIssues } from "./chaos.js";
 import { displayFile, PlanError } from "./errors.js";
 import type { Env } from "./env.js";
 import { redactUrl } from "./redact.js";
@@ -123,6 +124,7 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
     }
   }
   issues.push(...crossChainIssues(inputs));
+  issues.push(...chaosNameIssues(inputs));
 
   const chains: ChainPlan[] = [];
   for (const input of inputs) {
@@ -153,7 +155,9 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
     budget: config.budget,
     adminToken: config.adminToken === undefined || config.adminToken === "" ? null : config.adminToken,
     alertmanager: config.alertmanager ?? null,
+    chaosControl: config.chaos === undefined ? null : { proxyControl: config.chaos.proxyControl, proxyToken: config.chaos.proxyToken },
     chains,
+    chaos: chains.flatMap((c) => c.chaos),
     series: chains.flatMap((c) => c.series),
     ratePerChain: Object.fromEntries(chains.map((c) => [c.chain, c.ratePerSecond])),
     warnings,

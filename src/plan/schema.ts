@@ -3,8 +3,10 @@
  * checks that only need one object at a time (durations, timeout < interval, URL syntax).
  * Rules that need several objects or files at once live in build.ts.
  */
+import cron from "node-cron";
 import parseDuration from "parse-duration";
 import { z } from "zod";
+import { faultSchema, type Fault } from "../chaos/faults.js";
 import { didYouMean, formatPath, type PathSegment } from "./errors.js";
 import { redactUrl } from "./redact.js";
 import type { JsonValue, LogLevel, Shape, Strategy, Transport } from "./types.js";
@@ -239,6 +241,16 @@ export const configSchema = z.strictObject({
     .optional(),
   /** Alertmanager that chaos windows with `silence:` create their silences in (API v2). */
   alertmanager: z.strictObject({ url: httpUrl }).optional(),
+  /**
+   * Where the fault proxies' control API listens (`lasso-canary proxy`, its own process) and its
+   * token; needed to run the chaos windows of the checks. Absent: no window runs.
+   */
+  chaos: z
+    .strictObject({
+      proxyControl: httpUrl,
+      proxyToken: z.string({ error: "must be a string (the proxy's control token, e.g. \"${CANARY_PROXY_TOKEN}\")" }).min(16, { error: "must be at least 16 characters" }),
+    })
+    .optional(),
 });
 
 export type ParsedConfig = z.output<typeof configSchema>;
@@ -451,6 +463,151 @@ export type ParsedWatchOptions = z.output<typeof watchOptionsSchema>;
 /** An SLO objective that is a share of good events: (0, 1]. */
 const sloRatio = z.number({ error: "must be a ratio, e.g. 0.999" }).gt(0, { error: "must be > 0" }).lte(1, { error: "must be <= 1 (a ratio, e.g. 0.999)" });
 
+// ---------------------------------------------------------------- chaos windows
+
+export const WINDOW_KINDS = ["fault", "failover_storm"] as const;
+export const EXPECTED_OUTCOMES = ["failover", "no_failover"] as const;
+const FAULT_KINDS: readonly string[] = faultSchema.options.map((o) => o.shape.kind.value);
+
+/** Defaults of a chaos window (DESIGN.md "Default SLOs": during a single-provider fault). */
+export const CHAOS_DEFAULTS = {
+  profile: "canary",
+  minClientSuccess: 0.99,
+  maxFailoverMs: 5_000,
+  maxRecoveryMs: 90_000,
+  abortFloor: 0.9,
+  abortWindowMs: 30_000,
+  preconditionMs: 5 * 60_000,
+  probeIntervalMs: 2_000,
+  stormEveryMs: 15_000,
+} as const;
+/** A window is an experiment, not an outage. */
+export const MAX_WINDOW_MS = 60 * 60_000;
+/** The precondition reads the probes' last answers kept in memory (src/chaos/recentProbes.ts). */
+export const MAX_PRECONDITION_MS = 30 * 60_000;
+export const MIN_WINDOW_PROBE_INTERVAL_MS = 100;
+
+const cronExpression = z.string({ error: 'must be a cron expression in quotes, e.g. "0 3 * * *"' }).transform((v, ctx): string => {
+  const expr = v.trim().replace(/\s+/g, " ");
+  const detail = cron.validateDetailed(expr);
+  if (cron.validate(expr) && detail.valid) return expr;
+  const why = detail.errors.map((e) => e.message).join("; ");
+  ctx.addIssue({ code: "custom", message: `"${v}" is not a cron expression (${why}); write 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, e.g. "0 3 * * *"` });
+  return z.NEVER;
+});
+
+/** A fault of the proxy: a kind without parameters ("reset") or a mapping ({ kind: http_5xx, status: 503 }). */
+const windowFault = z.unknown().transform((v, ctx): Fault => {
+  const fail = (message: string, path: PathSegment[] = []): never => {
+    ctx.addIssue({ code: "custom", path, message });
+    return z.NEVER as never;
+  };
+  const input: unknown = typeof v === "string" ? { kind: v } : v;
+  if (input === null || typeof input !== "object" || Array.isArray(input))
+    return fail(`must be a fault: a kind (${FAULT_KINDS.join(", ")}) or a mapping like { kind: http_5xx, status: 503 }`);
+  const kind = (input as { kind?: unknown }).kind;
+  if (kind === undefined) return fail(`needs a kind: one of ${FAULT_KINDS.join(", ")}`);
+  if (typeof kind !== "string" || !FAULT_KINDS.includes(kind))
+    return fail(`unknown fault kind "${String(kind)}"${didYouMean(String(kind), FAULT_KINDS)}; expected one of ${FAULT_KINDS.join(", ")}`, typeof v === "string" ? [] : ["kind"]);
+  if (kind === "pass") return fail("pass is no fault: a window without a fault measures nothing", typeof v === "string" ? [] : ["kind"]);
+  const r = faultSchema.safeParse(input);
+  if (r.success) return r.data;
+  for (const issue of r.error.issues) {
+    const at = issue.path.filter((x): x is string | number => typeof x !== "symbol");
+    if (issue.code === "unrecognized_keys") {
+      for (const key of issue.keys) fail(`unknown key for a ${kind} fault`, [...at, key]);
+    } else if (issue.code === "invalid_type" && issue.input === undefined) {
+      fail(`is required for a ${kind} fault`, at);
+    } else {
+      fail(issue.message, at);
+    }
+  }
+  return z.NEVER;
+});
+
+const silenceSchema = z.strictObject({
+  matchers: z
+    .array(
+      z.strictObject({
+        name: z.string({ error: "must be a label name" }).regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: "must be a label name (letters, digits, _)" }),
+        value: z.string({ error: "must be a string" }),
+        isRegex: z.boolean({ error: "must be true or false" }).default(false),
+        isEqual: z.boolean({ error: "must be true or false" }).default(true),
+      }),
+      { error: "must be a list of { name, value, isRegex, isEqual }" },
+    )
+    .min(1, { error: "needs at least one matcher: a silence without matchers would silence every alert" }),
+  comment: z.string({ error: "must be a string" }).min(1).optional(),
+});
+
+/** One `chaos:` entry of a checks file; cross-object rules (provider, target, names, budget) are in chaos.ts. */
+export const chaosWindowSchema = z
+  .strictObject({
+    name: identifier("window name"),
+    schedule: cronExpression,
+    duration: duration(1000),
+    provider: identifier("provider id"),
+    profile: identifier("profile slug").default(CHAOS_DEFAULTS.profile),
+    target: identifier("target name").optional(),
+    kind: oneOf(WINDOW_KINDS, "window kind").default("fault"),
+    fault: windowFault.optional(),
+    expect: oneOf(EXPECTED_OUTCOMES, "expected outcome").optional(),
+    slo: z
+      .strictObject({
+        minClientSuccess: sloRatio.default(CHAOS_DEFAULTS.minClientSuccess),
+        maxFailover: duration(1).default(CHAOS_DEFAULTS.maxFailoverMs),
+        maxRecovery: duration(1).default(CHAOS_DEFAULTS.maxRecoveryMs),
+      })
+      .prefault({}),
+    abortFloor: z.number({ error: "must be a ratio, e.g. 0.9" }).min(0, { error: "must be >= 0" }).max(1, { error: "must be <= 1 (a ratio)" }).default(CHAOS_DEFAULTS.abortFloor),
+    abortWindow: duration(MIN_WINDOW_PROBE_INTERVAL_MS).default(CHAOS_DEFAULTS.abortWindowMs),
+    precondition: duration(1000).default(CHAOS_DEFAULTS.preconditionMs),
+    probeInterval: duration(MIN_WINDOW_PROBE_INTERVAL_MS).default(CHAOS_DEFAULTS.probeIntervalMs),
+    stormEvery: duration(1000).optional(),
+    silence: silenceSchema.optional(),
+  })
+  .superRefine((w, ctx) => {
+    const issue = (path: PathSegment[], message: string): void => ctx.addIssue({ code: "custom", path, message });
+    if (w.profile === "public") issue(["profile"], "must not be the public profile: chaos only ever targets a dedicated profile (e.g. canary) whose providers are the fault proxies");
+    if (w.duration > MAX_WINDOW_MS) issue(["duration"], `must be at most ${formatDuration(MAX_WINDOW_MS)}: a window is an experiment, not an outage`);
+    if (w.precondition > MAX_PRECONDITION_MS) issue(["precondition"], `must be at most ${formatDuration(MAX_PRECONDITION_MS)} (the probes' recent answers kept in memory)`);
+    if (w.probeInterval >= w.duration) issue(["probeInterval"], `must be shorter than duration (${formatDuration(w.duration)})`);
+    if (w.abortWindow < 2 * w.probeInterval) issue(["abortWindow"], `must cover at least 2 probe intervals (${formatDuration(2 * w.probeInterval)})`);
+    if (w.abortFloor > w.slo.minClientSuccess)
+      issue(["abortFloor"], `must not exceed slo.minClientSuccess (${w.slo.minClientSuccess}): the guard would abort windows that meet their objective`);
+    if (w.kind === "fault") {
+      if (w.fault === undefined) issue(["fault"], "is required for a fault window, e.g. reset or { kind: http_5xx, status: 503 }");
+      if (w.expect === undefined)
+        issue(["expect"], "is required for a fault window: failover (the faulted provider must stop serving) or no_failover (the fault must not open Lasso's breaker: 429s, pure latency)");
+      if (w.stormEvery !== undefined) issue(["stormEvery"], "only failover_storm windows take stormEvery");
+    } else {
+      if (w.fault !== undefined && w.fault.kind !== "ws_drop") issue(["fault"], `a failover storm drops the serving provider's WebSocket (ws_drop); leave fault out or write ws_drop, not ${w.fault.kind}`);
+      if (w.expect === "no_failover") issue(["expect"], "a failover storm makes Lasso fail over on every drop: expect failover (or leave it out)");
+      const every = w.stormEvery ?? CHAOS_DEFAULTS.stormEveryMs;
+      if (every >= w.duration) issue(["stormEvery"], `must be shorter than duration (${formatDuration(w.duration)}) so the storm drops more than once (default ${formatDuration(CHAOS_DEFAULTS.stormEveryMs)})`);
+    }
+  }, whenFieldsOk("profile", "duration", "precondition", "probeInterval", "abortWindow", "abortFloor", "slo", "kind", "fault", "expect", "stormEvery"))
+  .transform((w) => ({
+    name: w.name,
+    schedule: w.schedule,
+    durationMs: w.duration,
+    provider: w.provider,
+    profile: w.profile,
+    target: w.target,
+    kind: w.kind,
+    fault: w.fault ?? ({ kind: "ws_drop" } as Fault),
+    expect: w.expect ?? ("failover" as const),
+    probeIntervalMs: w.probeInterval,
+    stormEveryMs: w.kind === "failover_storm" ? (w.stormEvery ?? CHAOS_DEFAULTS.stormEveryMs) : null,
+    slo: { minClientSuccess: w.slo.minClientSuccess, maxFailoverMs: w.slo.maxFailover, maxRecoveryMs: w.slo.maxRecovery },
+    abortFloor: w.abortFloor,
+    abortWindowMs: w.abortWindow,
+    preconditionMs: w.precondition,
+    silence: w.silence === undefined ? null : { matchers: w.silence.matchers, comment: w.silence.comment ?? `lasso-canary chaos window ${w.name}` },
+  }));
+
+export type ParsedWindow = z.output<typeof chaosWindowSchema>;
+
 /** The fields of a checks document, also parsed one by one so cross-object rules can run on the valid parts of an invalid document. */
 export const chainFields = {
   chain: z.union([z.string(), z.number()], { error: 'must be a chain name as Lasso knows it ("ethereum") or a numeric chain id' }).transform((v, ctx): string => {
@@ -479,6 +636,8 @@ export const chainFields = {
   consistency: consistencySchema.optional(),
   watchers: z.array(watcherSchema, { error: "must be a list of watchers" }).optional(),
   watch: watchOptionsSchema,
+  /** Chaos windows against this chain's canary profile (windows as code). */
+  chaos: z.array(chaosWindowSchema, { error: "must be a list of chaos windows" }).optional(),
 };
 
 export const chainSchema = z.strictObject(chainFields).superRefine((c, ctx) => {

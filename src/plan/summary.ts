@@ -77,6 +77,17 @@ export function summarizePlan(plan: Plan): string {
         out.push(`    ${x.name.padEnd(width)} ${x.wsPath} (${how})`);
       }
     }
+    if (c.chaos.length > 0) {
+      out.push(`  chaos windows (one at a time; experiment ${c.chaos[0]?.profile ?? "canary"} profile vs control public profile):`);
+      for (const w of c.chaos) {
+        const what = w.kind === "failover_storm" ? `failover storm every ${formatDuration(w.stormEveryMs ?? 0)}` : `${w.fault.kind} on ${w.provider}, expect ${w.expect}`;
+        out.push(
+          `    ${w.name}: "${w.schedule}" for ${formatDuration(w.durationMs)}, ${what}, profile ${w.profile} via ${w.target}; ` +
+            `probes every ${formatDuration(w.probeIntervalMs)}, abort below ${w.abortFloor * 100}% over ${formatDuration(w.abortWindowMs)}, ` +
+            `precondition ${formatDuration(w.preconditionMs)}; slo success >= ${w.slo.minClientSuccess * 100}%, failover <= ${formatDuration(w.slo.maxFailoverMs)}, recovery <= ${formatDuration(w.slo.maxRecoveryMs)}`,
+        );
+      }
+    }
     out.push(`  rate: ${formatRate(c.ratePerSecond)} req/s (${Math.round((c.ratePerSecond / budget) * 100)}% of budget)`);
     const load = upstreamLoad(c);
     const perDay = (r: number): string => `${Math.round(r * 86_400).toLocaleString("en-US")}/day`;

@@ -4,6 +4,10 @@
  * it; nothing downstream re-reads YAML.
  */
 
+import type { WindowSpec } from "../chaos/windowTypes.js";
+
+export type { WindowSpec };
+
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
 
 export type LogLevel = "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent";
@@ -193,7 +197,12 @@ export interface ChainPlan {
   watchers: WatcherSpec[];
   /** Shared watcher settings; null when the chain has no watchers. */
   watch: WatchPlan | null;
-  /** Planned requests per second for this chain summed over its targets, consistency and watchers included. */
+  /** Chaos windows against this chain (checks `chaos:`); empty when none. */
+  chaos: WindowSpec[];
+  /**
+   * Planned requests per second for this chain summed over its targets, consistency and watchers
+   * included, plus the busiest chaos window's experiment and control probes (windows run one at a time).
+   */
   ratePerSecond: number;
   /** Absolute path of the checks file that declared the chain. */
   file: string;
@@ -232,7 +241,11 @@ export interface Plan {
   adminToken: string | null;
   /** Alertmanager for chaos windows' silences; null: not configured. Its URL may hold credentials. */
   alertmanager: { url: string } | null;
+  /** The fault proxies' control API (config `chaos:`); null: chaos windows are declared but none runs. */
+  chaosControl: { proxyControl: string; proxyToken: string } | null;
   chains: ChainPlan[];
+  /** Every chaos window of every chain, in chain order (same objects as chains[].chaos). */
+  chaos: WindowSpec[];
   /** Every series of every chain, in chain order (same objects as chains[].series). */
   series: ProbeSeries[];
   /** chain -> planned requests per second (series + consistency + watchers, all targets). */

@@ -2,14 +2,32 @@ import type { AnomalyEvent, EventStats } from "../store/continuity.js";
 import { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "../store/latency.js";
 import { parseServedBy } from "../store/servedBy.js";
 import type { AggregateResult, ContinuityAggregate, SeriesAggregate, TimeRange } from "../store/reader.js";
+import type { ChaosWindowRecord, WindowQuery } from "../store/chaosWindows.js";
 import {
-  sloFor, type ChainReport, type PlannedWatcher, type Report, type ReportContext, type ReportRange, type ResolvedSlo,
+  sloFor, type ChaosWindowReport, type ChainReport, type PlannedWatcher, type Report, type ReportContext, type ReportRange, type ResolvedSlo,
   type SeriesReport, type SloObjective, type SloRow, type WatcherReport,
 } from "./types.js";
 
 /** Anything that can merge rollups for a range: a StoreReader (own or the writer's connection). */
 export interface ReportSource {
   aggregate(range: TimeRange): AggregateResult;
+  /** Chaos windows planned in the range, newest first (absent: the report has no chaos section). */
+  chaosWindows?(q: WindowQuery): ChaosWindowRecord[];
+}
+
+/** Windows in a report: enough for a month of several windows a day. */
+const MAX_REPORT_WINDOWS = 1000;
+
+export function chaosWindowReport(w: ChaosWindowRecord): ChaosWindowReport {
+  const figures = w.result === null ? null : (({ verdict: _v, reasons: _r, ...rest }) => rest)(w.result);
+  return {
+    id: w.id, name: w.name, chain: w.chain, provider: w.provider, kind: w.kind, fault: w.fault, trigger: w.trigger,
+    plannedStart: w.plannedStart, plannedEnd: w.plannedEnd, started: w.started, ended: w.ended,
+    verdict: w.status === "skipped" ? "skipped" : (w.verdict ?? "running"),
+    reasons: w.status === "skipped" ? [w.skipReason ?? "skipped"] : (w.result?.reasons ?? (w.abortReason !== null ? [w.abortReason] : [])),
+    abortReason: w.abortReason,
+    figures,
+  };
 }
 
 const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
@@ -387,5 +405,8 @@ export function buildReport(
     planMismatches: (context.planMismatches ?? []).filter((m) => range.chain === undefined || m.chain === range.chain),
     latencyPrecision: { significantDigits: LATENCY_DIGITS, relativeError: LATENCY_RELATIVE_ERROR },
     chains: empty ? [] : chains,
+    chaos: (source.chaosWindows?.({ since: range.since, until: range.until, ...(range.chain !== undefined ? { chain: range.chain } : {}), limit: MAX_REPORT_WINDOWS }) ?? [])
+      .reverse()
+      .map(chaosWindowReport),
   };
 }

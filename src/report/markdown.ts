@@ -133,6 +133,38 @@ function renderPlanMismatches(r: Report): string {
   ].join("\n");
 }
 
+function faultText(f: Record<string, unknown> & { kind: string }): string {
+  const params = Object.entries(f).filter(([k]) => k !== "kind").map(([k, v]) => `${k}=${String(v)}`);
+  return params.length === 0 ? f.kind : `${f.kind} (${params.join(", ")})`;
+}
+
+function seconds(v: number | null | undefined): string {
+  return v === null || v === undefined ? DASH : `${(v / 1000).toFixed(1)} s`;
+}
+
+/** Chaos windows planned in the range: what ran, its figures and why its verdict is what it is. */
+function renderChaos(r: Report): string {
+  return [
+    "## Chaos windows",
+    "",
+    "Experiment: the window's profile (e.g. canary) with one provider faulted; control: the public profile at the same instants. " +
+      "Failover: fault start until the faulted provider stopped serving; recovery: window end until it served again.",
+    "",
+    table(["window", "chain / provider", "fault", "planned start", "verdict", "client success (experiment / control)", "failover", "recovery", "reasons"],
+      r.chaos.map((w) => [
+        `${w.name} (#${w.id}${w.trigger === "manual" ? ", manual" : ""})`,
+        `${w.chain} / ${w.provider}`,
+        w.kind === "failover_storm" ? `failover storm: ${faultText(w.fault)}` : faultText(w.fault),
+        iso(w.plannedStart),
+        w.verdict.toUpperCase(),
+        w.figures === null ? DASH : `${pct(w.figures.clientSuccess.experiment, 2)} (${w.figures.clientSuccess.experimentSamples}) / ${pct(w.figures.clientSuccess.control, 2)} (${w.figures.clientSuccess.controlSamples})`,
+        seconds(w.figures?.failoverMs),
+        seconds(w.figures?.recoveryMs),
+        w.reasons.join("; ") || DASH,
+      ])),
+  ].join("\n");
+}
+
 export function renderMarkdown(r: Report): string {
   const out: string[] = ["# lasso-canary report", ""];
   out.push(`Range: ${iso(r.range.since)} to ${iso(r.range.until)}${r.range.chain ? `, chain ${r.range.chain}` : ""}.`);
@@ -152,10 +184,8 @@ export function renderMarkdown(r: Report): string {
   out.push(`Latency percentiles are within ${r.latencyPrecision.relativeError * 100}% ` +
     `(HdrHistogram, ${r.latencyPrecision.significantDigits} significant digits), successful requests only.`, "");
   if (r.planMismatches.length > 0) out.push(renderPlanMismatches(r), "");
-  if (r.empty) {
-    out.push(r.note ?? "No samples in this range.", "");
-    return out.join("\n");
-  }
-  for (const c of r.chains) out.push(renderChain(c));
+  if (r.empty) out.push(r.note ?? "No samples in this range.", "");
+  else for (const c of r.chains) out.push(renderChain(c));
+  if (r.chaos.length > 0) out.push(renderChaos(r), "");
   return out.join("\n");
 }

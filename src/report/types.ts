@@ -1,3 +1,5 @@
+import type { Fault } from "../chaos/faults.js";
+import type { ChaosVerdict, WindowKind, WindowResult } from "../chaos/windowTypes.js";
 /**
  * SLO objectives for one chain (DESIGN.md "Default SLOs"). Availability and correctness are
  * separate SLIs with separate budgets: a well-formed answer is available even when it is wrong
@@ -280,6 +282,28 @@ export interface ChainReport {
   continuity: { watchers: WatcherReport[] };
 }
 
+/** One chaos window planned in the range (table chaos_windows): what ran, what it measured, its verdict. */
+export interface ChaosWindowReport {
+  id: number;
+  name: string;
+  chain: string;
+  provider: string;
+  kind: WindowKind;
+  fault: Fault;
+  trigger: "schedule" | "manual";
+  plannedStart: number;
+  plannedEnd: number;
+  started: number | null;
+  ended: number | null;
+  /** The verdict; "skipped" (precondition, another window running) or "running" when there is none. */
+  verdict: ChaosVerdict | "skipped" | "running";
+  /** The verdict's reasons; for a skipped window, why it was skipped. */
+  reasons: string[];
+  abortReason: string | null;
+  /** What the window measured; null when it did not run (skipped, or interrupted before a verdict). */
+  figures: Omit<WindowResult, "verdict" | "reasons"> | null;
+}
+
 export interface Report {
   generatedAt: number;
   /**
@@ -339,4 +363,6 @@ export interface Report {
   planMismatches: PlanMismatchEntry[];
   latencyPrecision: { significantDigits: number; relativeError: number };
   chains: ChainReport[];
+  /** Chaos windows planned in the range (and chain), oldest first. */
+  chaos: ChaosWindowReport[];
 }

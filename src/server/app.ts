@@ -3,6 +3,7 @@ import type { Server } from "node:http";
 import type { Registry } from "prom-client";
 import { reportFormatOf, ReportQueryError, type ReportFormat } from "../report/time.js";
 import { checkAdmin } from "./adminAuth.js";
+import { chaosRouter, type ChaosApiDeps } from "./chaosApi.js";
 
 
 /** Thrown for a query the caller got wrong: becomes a 400 with this message. */
@@ -25,6 +26,8 @@ export interface ServerDeps {
     token(): string | null;
     run(): Promise<{ ok: true; warnings: string[] } | { ok: false; error: string }>;
   };
+  /** /api/chaos: windows (reads open), run and abort (admin token). Absent: 404. */
+  chaos?: ChaosApiDeps;
   onError(err: unknown): void;
 }
 
@@ -85,8 +88,13 @@ export function createApp(deps: ServerDeps): express.Express {
     });
   }
 
+  if (deps.chaos !== undefined) app.use("/api/chaos", chaosRouter(deps.chaos, (err) => deps.onError(err)));
+
   app.use((_req, res) => {
-    res.status(404).json({ error: "not found", endpoints: ["/metrics", "/healthz", "/readyz", "/report", "POST /-/reload"] });
+    res.status(404).json({
+      error: "not found",
+      endpoints: ["/metrics", "/healthz", "/readyz", "/report", "POST /-/reload", "/api/chaos/windows", "POST /api/chaos/run", "POST /api/chaos/windows/:id/abort"],
+    });
   });
   return app;
 }

@@ -9,3 +9,4 @@ export { ANOMALY_EVENTS, EVENT_CODES, type AnomalyEvent, type EventStats } from 
 export { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "./latency.js";
 export { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate, openDatabase, type Migration } from "./schema.js";
 export type { ReadPlan } from "./segments.js";
+export { ChaosWindowStore, listChaosWindows, type ChaosWindowRecord, type WindowQuery, type WindowStatus, type WindowTrigger } from "./chaosWindows.js";

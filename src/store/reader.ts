@@ -1,3 +1,4 @@
+import { listChaosWindows, type ChaosWindowRecord, type WindowQuery } from "./chaosWindows.js";
 import type Database from "better-sqlite3";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
 import { decodeHashes } from "./consistency.js";
@@ -221,6 +222,11 @@ export class StoreReader {
 
   close(): void {
     this.db.close();
+  }
+
+  /** Chaos windows planned in the range, newest first. */
+  chaosWindows(q: WindowQuery): ChaosWindowRecord[] {
+    return listChaosWindows((sql) => this.prepare(sql), q);
   }
 
   meta(key: string): number | null {

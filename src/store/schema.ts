@@ -3,7 +3,7 @@ import Database from "better-sqlite3";
 export type Db = Database.Database;
 
 /**
- * Schema, version 1.
+ * Schema, version 1 (later versions below).
  *
  * series   (id, kind, target, chain, route, method): kind 0 = probe series, 1 = consistency
  *          scope (route = method = ''). Every other table refers to the small integer id.
@@ -65,6 +65,21 @@ CREATE TABLE crollup_h (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ev INTEGER 
 CREATE TABLE crollup_d (key INTEGER PRIMARY KEY, n INTEGER NOT NULL, ev INTEGER NOT NULL, data BLOB NOT NULL);
 `;
 
+/**
+ * Version 3: chaos windows, one row per window run or skipped (see chaosWindows.ts). Few rows
+ * (windows run one at a time, minutes each); `observations` (the probes' answers, for audit and
+ * re-judging) is dropped after the raw retention, rows after the rollup retention.
+ */
+const V3 = `
+CREATE TABLE chaos_windows (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, chain TEXT NOT NULL, provider TEXT NOT NULL, kind TEXT NOT NULL,
+  fault TEXT NOT NULL, trigger TEXT NOT NULL, status TEXT NOT NULL,
+  planned_start INTEGER NOT NULL, planned_end INTEGER NOT NULL, started INTEGER, ended INTEGER,
+  skip_reason TEXT, abort_reason TEXT, verdict TEXT, result TEXT, observations TEXT);
+CREATE INDEX chaos_windows_planned ON chaos_windows (planned_start);
+CREATE INDEX chaos_windows_status ON chaos_windows (status);
+`;
+
 export interface Migration {
   version: number;
   description: string;
@@ -75,6 +90,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "series, names, staging, raw, rollups, consistency", up: (db) => db.exec(V1) },
   { version: 2, description: "subscription continuity: cseries, cstaging, cevents, crollups", up: (db) => db.exec(V2) },
+  { version: 3, description: "chaos windows", up: (db) => db.exec(V3) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

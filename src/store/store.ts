@@ -1,3 +1,4 @@
+import { ChaosWindowStore } from "./chaosWindows.js";
 import type Database from "better-sqlite3";
 import { performance } from "node:perf_hooks";
 import type { ConsistencySample, ContinuitySample, ProbeSample, Sample, SampleSink } from "../samples.js";
@@ -74,6 +75,7 @@ export class SampleStore implements SampleSink {
   readonly path: string;
   private readonly o: ResolvedStoreOptions;
   private readonly db: Db;
+  private chaos: ChaosWindowStore | null = null;
   private readonly queue: RingQueue<Sample>;
   private readonly interner: Interner;
   private readonly rollups: RollupWriter;
@@ -263,6 +265,12 @@ export class SampleStore implements SampleSink {
       this.interner.reset();
       throw err;
     }
+  }
+
+  /** Chaos windows on the writer's connection (the runner persists, the API reads). */
+  chaosWindows(): ChaosWindowStore {
+    this.chaos ??= new ChaosWindowStore(this.db);
+    return this.chaos;
   }
 
   /** A reader on the writer's own connection (tests, CLI). The daemon's reports use a worker. */

@@ -7,6 +7,7 @@ export function windowSpec(over: Partial<WindowSpec> = {}): WindowSpec {
     chain: "ethereum",
     provider: "p1",
     profile: "canary",
+    target: "lb",
     kind: "fault",
     fault: { kind: "blackhole" },
     schedule: "0 3 * * *",
