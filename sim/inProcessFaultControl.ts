@@ -68,8 +68,8 @@ export class InProcessFaultControl implements FaultControl {
       const now = Date.now();
       const expiresAt = Math.min(now + leaseMs, until);
       if (expiresAt <= now) throw new RangeError("the window's end has passed: no fault is set");
-      this.find(chain, provider).proxy.setFault(fault, expiresAt - now);
-      return Promise.resolve({ expiresAt });
+      // Renewed in place, capped at `until`, as the proxy process does.
+      return Promise.resolve(this.find(chain, provider).proxy.leaseFault(fault, expiresAt - now, until));
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }

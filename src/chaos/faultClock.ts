@@ -41,13 +41,15 @@ export class FaultClock extends EventEmitter<FaultClockEvents> {
     this.#maxFaultMs = Math.min(maxFaultMs, MAX_TIMER_MS);
   }
 
-  set(fault: Fault, durationMs: number): ActiveFault {
+  /** `notAfter`: an absolute end (ms) the window never passes, however late this call runs. */
+  set(fault: Fault, durationMs: number, notAfter = Infinity): ActiveFault {
     const parsed = parseFault(fault);
     if (!Number.isFinite(durationMs) || durationMs <= 0) throw new RangeError(`durationMs must be > 0, got ${durationMs}`);
-    const windowMs = Math.min(durationMs, this.#maxFaultMs);
+    const now = Date.now();
+    const windowMs = Math.max(1, Math.min(durationMs, this.#maxFaultMs, notAfter - now));
     if (this.#open) this.#end("replaced");
     const end = new AbortController();
-    const expiresAt = Date.now() + windowMs;
+    const expiresAt = now + windowMs;
     const open: OpenWindow = {
       fault: parsed,
       expiresAt,
@@ -66,15 +68,16 @@ export class FaultClock extends EventEmitter<FaultClockEvents> {
    * or later) without ending it, so held latency delays, blackholed requests and stale_head's
    * held heads are not let go at every renewal. Otherwise opens it like set().
    */
-  renew(fault: Fault, durationMs: number): ActiveFault {
+  renew(fault: Fault, durationMs: number, notAfter = Infinity): ActiveFault {
     const parsed = parseFault(fault);
     const open = this.current();
-    if (open === null || !sameFault(open.fault, parsed)) return this.set(parsed, durationMs);
+    if (open === null || !sameFault(open.fault, parsed)) return this.set(parsed, durationMs, notAfter);
     if (!Number.isFinite(durationMs) || durationMs <= 0) throw new RangeError(`durationMs must be > 0, got ${durationMs}`);
     const o = this.#open as OpenWindow;
-    const windowMs = Math.min(durationMs, this.#maxFaultMs);
+    const now = Date.now();
+    const windowMs = Math.max(1, Math.min(durationMs, this.#maxFaultMs, notAfter - now));
     clearTimeout(o.timer);
-    o.expiresAt = Date.now() + windowMs;
+    o.expiresAt = now + windowMs;
     o.timer = setTimeout(() => this.#onTimer(o), windowMs);
     o.timer.unref();
     return { fault: o.fault, expiresAt: o.expiresAt };

@@ -118,9 +118,9 @@ export class FaultProxy extends EventEmitter<FaultProxyEvents> {
    * Sets or renews a fault lease: the same fault already open just gets its new end (now +
    * durationMs, capped at maxFaultMs) without being interrupted; another fault replaces it.
    */
-  leaseFault(fault: Fault, durationMs: number): { expiresAt: number } {
+  leaseFault(fault: Fault, durationMs: number, notAfter = Infinity): { expiresAt: number } {
     if (this.#stopped) throw new Error(`fault proxy ${this.name} was stopped`);
-    return { expiresAt: this.#clock.renew(fault, durationMs).expiresAt };
+    return { expiresAt: this.#clock.renew(fault, durationMs, notAfter).expiresAt };
   }
 
   clearFault(): void {

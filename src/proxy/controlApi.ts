@@ -103,7 +103,8 @@ export function createControlServer(opts: { token: string; proxies: readonly Con
     if (until <= now) throw new HttpError(400, `until (${until}) has passed (now ${now}): the window is over, the fault is not set`);
     if (until > now + MAX_UNTIL_AHEAD_MS) throw new HttpError(400, `until is more than ${MAX_UNTIL_AHEAD_MS} ms ahead: a window lasts at most 10 minutes`);
     const expiresAt = Math.min(now + leaseMs, until);
-    return json(res, 200, proxy.proxy.leaseFault(fault, expiresAt - now));
+    // `until` is absolute: the clock caps the end at it even when its own Date.now() is a ms later.
+    return json(res, 200, proxy.proxy.leaseFault(fault, expiresAt - now, until));
   };
 
   return http.createServer((req, res) => {
