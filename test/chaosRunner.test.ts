@@ -138,17 +138,18 @@ describe("chaos runner against the test bed", () => {
       assert.ok(r.started, JSON.stringify(r));
       await runner.idle();
       const row = cb.store.chaosWindows().get(r.id);
-      assert.equal(row?.verdict, "aborted");
+      // Clients failed: a guard abort is judged (here by the recording judge: fail), not "aborted".
+      assert.equal(row?.verdict, "fail");
       assert.match(row?.abortReason ?? "", /^abort guard: \d+ of \d+ experiment probes failed over the last 2 s/);
       assert.ok(row?.started !== null && row?.ended !== null && row !== null, "started and ended");
       const took = (row.ended ?? 0) - (row.started ?? 0);
       // The first request Lasso routes to alpha fails; alpha may first sit out an open breaker (2 s in the bed) left by the earlier windows.
       assert.ok(took < 6_000, `the guard ended the fault ${took} ms after it started (window: 15 s)`);
       assert.equal(alpha().currentFault(), null, "no fault after the abort");
-      assert.equal(row.result?.verdict, "aborted");
-      assert.match(row.result?.reasons[0] ?? "", /^aborted: abort guard/);
+      assert.equal(row.result?.verdict, "fail");
       const judged = cb.judge.calls.at(-1)?.obs;
       assert.equal(judged?.aborted?.reason, row.abortReason);
+      assert.equal(judged?.aborted?.byGuard, true, "the judge is told the guard ended it");
     } finally {
       cb.bed.lasso.setDefects({ noFailover: false });
     }

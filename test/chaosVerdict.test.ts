@@ -409,11 +409,18 @@ test("verdict paths", async (t) => {
       reasons: [/^recovery_unmeasurable: /],
     },
     {
-      name: "aborted by the guard",
+      name: "ended by the guard: clients failed, so the window fails",
       spec: spec(),
-      obs: { ...failoverWindow(), end: T0 + 4000, aborted: { at: T0 + 4000, reason: "experiment success 80.0% < abort floor 90.0% over 10 s" } },
-      verdict: "aborted",
+      obs: { ...failoverWindow(), end: T0 + 4000, aborted: { at: T0 + 4000, reason: "experiment success 80.0% < abort floor 90.0% over 10 s", byGuard: true } },
+      verdict: "fail",
       reasons: [/^aborted: experiment success 80\.0% < abort floor 90\.0% over 10 s \(at \+4\.0 s after the fault started\)$/],
+    },
+    {
+      name: "aborted by an operator",
+      spec: spec(),
+      obs: { ...failoverWindow(), end: T0 + 4000, aborted: { at: T0 + 4000, reason: "operator: maintenance" } },
+      verdict: "aborted",
+      reasons: [/^aborted: operator: maintenance \(at \+4\.0 s after the fault started\)$/],
     },
     {
       name: "aborted by a restart before the fault started",

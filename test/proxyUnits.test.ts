@@ -257,7 +257,7 @@ describe("profile -> proxies", () => {
 });
 
 describe("TrafficRing", () => {
-  test("counts forwarded and faulted items per second, HTTP and WS; not notifications or upstream errors", () => {
+  test("counts forwarded and faulted items per second, HTTP and WS; notifications apart; not upstream errors", () => {
     let now = 1_000_000_500;
     const ring = new TrafficRing(() => now);
     ring.observe("eth_blockNumber", "forwarded", 1);
@@ -271,9 +271,9 @@ describe("TrafficRing", () => {
     now += 2000;
     ring.observe("eth_blockNumber", "forwarded", 1);
     assert.deepEqual(ring.since(1_000_000_000), [
-      { at: 1_000_000_000, forwarded: 4, faulted: 2 },
-      { at: 1_000_001_000, forwarded: 0, faulted: 0 },
-      { at: 1_000_002_000, forwarded: 1, faulted: 0 },
+      { at: 1_000_000_000, forwarded: 4, faulted: 2, notifications: 5 },
+      { at: 1_000_001_000, forwarded: 0, faulted: 0, notifications: 0 },
+      { at: 1_000_002_000, forwarded: 1, faulted: 0, notifications: 0 },
     ]);
   });
 
@@ -287,7 +287,7 @@ describe("TrafficRing", () => {
     assert.equal(all.length, TRAFFIC_HORIZON_SEC, "never more than the horizon");
     assert.ok(TRAFFIC_HORIZON_SEC >= 3600, "at least an hour");
     assert.equal(all.reduce((a, b) => a + b.forwarded, 0), 1, "the lap-old count is not added to the new second");
-    assert.deepEqual(all.at(-1), { at: now, forwarded: 1, faulted: 0 });
+    assert.deepEqual(all.at(-1), { at: now, forwarded: 1, faulted: 0, notifications: 0 });
   });
 });
 

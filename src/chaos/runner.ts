@@ -79,7 +79,7 @@ interface Running {
   plannedEnd: number;
   started: number | null;
   phase: "fault" | "recovery";
-  aborted: { at: number; reason: string } | null;
+  aborted: { at: number; reason: string; byGuard: boolean } | null;
   /** Ends the fault phase early (the guard, an operator, a reload, a stop). */
   endFault: AbortController;
   /** An operator, a reload or a stop (not the guard): recovery is not measured either. */
@@ -224,9 +224,9 @@ export class ChaosRunner {
     return this.o.store.insertSkipped(spec, trigger, plannedStart, plannedEnd, reason);
   }
 
-  private abortRunning(c: Running, reason: string, halt: boolean): void {
+  private abortRunning(c: Running, reason: string, halt: boolean, byGuard = false): void {
     if (c.aborted === null && c.phase === "fault") {
-      c.aborted = { at: Date.now(), reason };
+      c.aborted = { at: Date.now(), reason, byGuard };
       this.log.warn({ window: c.spec.name, id: c.id, reason }, "chaos window aborted");
     }
     c.endFault.abort();
@@ -245,7 +245,7 @@ export class ChaosRunner {
       if (c.phase === "fault") {
         guard.record(o);
         const why = guard.check(Date.now());
-        if (why !== null) this.abortRunning(c, why, false);
+        if (why !== null) this.abortRunning(c, why, false, true);
       } else if (o.ok && o.provider === spec.provider && end !== null && o.ts >= end) {
         recovered?.();
       }
@@ -274,7 +274,7 @@ export class ChaosRunner {
       probes.start();
       await sleepUntil(c.plannedEnd, c.endFault.signal);
     } catch (err) {
-      if (c.aborted === null) c.aborted = { at: Date.now(), reason: `the fault could not be set: ${err instanceof Error ? err.message : String(err)}` };
+      if (c.aborted === null) c.aborted = { at: Date.now(), byGuard: false, reason: `the fault could not be set: ${err instanceof Error ? err.message : String(err)}` };
     } finally {
       if (c.abandoned) {
         lease?.abandon();
@@ -315,7 +315,10 @@ export class ChaosRunner {
     this.log.info({ window: spec.name, id: c.id, verdict: result.verdict, reasons: result.reasons }, "chaos window finished");
   }
 
-  /** The judge's verdict; any abort makes it "aborted" (the judge's findings stay in the reasons). */
+  /**
+   * The judge's verdict. An operator, reload or restart abort makes it "aborted" (the judge's
+   * findings stay in the reasons); a guard abort is judged: clients failed, so it fails.
+   */
   private judge(spec: WindowSpec, obs: WindowObservations): WindowResult {
     let result: WindowResult;
     try {
@@ -324,7 +327,7 @@ export class ChaosRunner {
       this.log.error({ err, window: spec.name }, "chaos verdict failed");
       result = emptyResult("inconclusive", [`the verdict could not be computed: ${err instanceof Error ? err.message : String(err)}`], obs);
     }
-    if (obs.aborted === null) return result;
+    if (obs.aborted === null || obs.aborted.byGuard === true) return result;
     const reasons = result.reasons.includes(obs.aborted.reason) ? result.reasons : [`aborted: ${obs.aborted.reason}`, ...result.reasons];
     return { ...result, verdict: "aborted", reasons };
   }

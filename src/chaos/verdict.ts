@@ -4,7 +4,8 @@
  * give the same verdict.
  *
  * Order of judgement (the first that applies decides):
- * 1. aborted       obs.aborted is set (the guard or an operator ended the fault early).
+ * 1. fail          the abort guard ended the fault early (client success fell below the floor:
+ *                  that is the finding); aborted: an operator, a reload or a restart ended it.
  * 2. inconclusive  the fault never started; fewer than `minSamples` experiment or control
  *                  answers in [start, end); the control's success was below the window's
  *                  minClientSuccess (the public profile was unhealthy too: not the fault's doing).
@@ -132,7 +133,7 @@ export function judgeWindow(spec: WindowSpec, obs: WindowObservations, options: 
   let verdict: WindowResult["verdict"];
   const lead: Finding[] = [];
   if (obs.aborted !== null) {
-    verdict = "aborted";
+    verdict = obs.aborted.byGuard === true ? "fail" : "aborted";
     const after = start === null ? "before the fault started" : `at ${offset(obs.aborted.at, start)} after the fault started`;
     lead.push(finding("aborted", "fail", `${obs.aborted.reason} (${after})`));
     lead.push(...gates);

@@ -91,7 +91,12 @@ export interface WindowObservations {
   /** Upstream side of the faulted proxy, from before start to the end of the recovery period. */
   traffic: TrafficBucket[];
   continuity: ContinuityObservation | null;
-  aborted: { at: number; reason: string } | null;
+  /**
+   * The fault ended early. `byGuard`: the abort guard saw client success fall below the floor,
+   * which is itself the finding (verdict fail); otherwise an operator, a reload or a restart
+   * ended it and the window cannot be judged (verdict aborted).
+   */
+  aborted: { at: number; reason: string; byGuard?: boolean } | null;
 }
 
 export interface LatencyShift {
