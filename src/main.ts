@@ -341,6 +341,7 @@ function buildChaosRunner(plan: Plan, deps: ProducerDeps): { runner: ChaosRunner
     stats: deps.chaosStats,
     continuity: { capture: (chain, profile) => (watched.has(`${chain}\u0000${profile}`) ? deps.continuity.capture(chain, profile) : null) },
     ...(deps.chaos?.leaseMs !== undefined ? { leaseMs: deps.chaos.leaseMs } : {}),
+    alertmanager: plan.alertmanager,
   });
   return { runner, off: null, client };
 }

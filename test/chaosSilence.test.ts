@@ -17,6 +17,8 @@ import type { WindowSpec } from "../src/chaos/windowTypes.js";
 import { loadPlan } from "../src/plan/index.js";
 import { waitFor } from "./helpers/waitFor.js";
 import { windowSpec } from "./helpers/windowSpec.js";
+import { shortWindow, startChaosBed } from "./helpers/chaosBed.js";
+import { preconditionFailure } from "../src/chaos/precondition.js";
 
 const ALERTMANAGER = "/usr/bin/prometheus-alertmanager";
 const MINUTE = 60_000;
@@ -263,4 +265,30 @@ test("daemon config: alertmanager.url", async (t) => {
   await t.test("set", () => assert.deepEqual(load('alertmanager: { url: "http://127.0.0.1:9093" }\n').alertmanager, { url: "http://127.0.0.1:9093" }));
   await t.test("not a URL: refused", () => assert.throws(() => load("alertmanager: { url: nope }\n"), /alertmanager\.url.*not a valid URL/s));
   await t.test("unknown key: refused", () => assert.throws(() => load('alertmanager: { url: "http://127.0.0.1:9093", token: x }\n'), /alertmanager/));
+});
+
+test("the runner silences a window with `silence:` while it runs and expires the silence at its end", { timeout: 90_000 }, async () => {
+  const cb = await startChaosBed([
+    ...shortWindow("silenced-5xx", ["duration: 4s", "fault: { kind: http_5xx, status: 503 }", "expect: failover",
+      "silence: { matchers: [{ name: alertname, value: 'LassoCanary.*', isRegex: true }] }"]),
+  ]);
+  try {
+    const runner = cb.runner({ alertmanager: { url: alertmanagerUrl() } });
+    await runner.start();
+    await waitFor(() => preconditionFailure(cb.spec("silenced-5xx"), cb.recent, Date.now()) === null, { timeoutMs: 20_000, message: "the precondition" });
+    const r = runner.run("silenced-5xx");
+    assert.equal(r.started, true, JSON.stringify(r));
+    const ours = async (): Promise<SilenceView[]> => {
+      const res = await fetch(`${alertmanagerUrl()}/api/v2/silences`);
+      const all = (await res.json()) as SilenceView[];
+      return all.filter((s) => s.comment.includes("lasso-canary chaos window silenced-5xx:"));
+    };
+    const during = await waitFor(async () => (await ours()).find((s) => s.status.state === "active"), { timeoutMs: 5_000, message: "an active silence during the window" });
+    assert.deepEqual(during.matchers.map((m) => [m.name, m.value, m.isRegex]), [["alertname", "LassoCanary.*", true]]);
+    await runner.idle();
+    const afterWindow = await ours();
+    assert.deepEqual(afterWindow.map((s) => s.status.state), ["expired"], "expired when the window ended");
+  } finally {
+    await cb.stop();
+  }
 });

@@ -18,6 +18,7 @@ import type { ChaosWindowRecord, ChaosWindowStore, WindowQuery, WindowTrigger } 
 import type { ContinuityCapture } from "./continuityTap.js";
 import { DEFAULT_LEASE_MS, type FaultControl, type TrafficBucket } from "./control.js";
 import { AbortGuard } from "./guard.js";
+import { createSilence, expireSilence, windowSilence, type AlertmanagerOptions } from "./silence.js";
 import { FaultLease } from "./lease.js";
 import { preconditionFailure } from "./precondition.js";
 import type { RecentProbes } from "./recentProbes.js";
@@ -54,6 +55,8 @@ export interface ChaosRunnerOptions {
   schedule?: boolean;
   /** Traffic is collected from this long before the fault (default 10 s): the baseline of the upstream side. */
   trafficLeadMs?: number;
+  /** Where windows with `silence:` silence their alerts; absent: such windows run unsilenced (logged). */
+  alertmanager?: AlertmanagerOptions | null;
 }
 
 export type RunResult =
@@ -264,6 +267,7 @@ export class ChaosRunner {
     const lease = spec.kind === "fault" ? new FaultLease(this.o.control, { chain: spec.chain, provider: spec.provider, fault: spec.fault }, this.leaseMs, c.plannedEnd, onFaultError) : null;
     const storm = spec.kind === "failover_storm" ? new FailoverStorm(this.o.control, spec.chain, spec.provider, spec.stormEveryMs ?? spec.durationMs, c.plannedEnd, onFaultError) : null;
 
+    const silence = await this.silence(spec, c.plannedStart, c.plannedEnd);
     try {
       if (lease !== null) await lease.start();
       else storm?.start();
@@ -288,6 +292,8 @@ export class ChaosRunner {
         if (start !== null) end = Date.now();
         this.o.stats?.windowActive(spec.name, false);
       }
+      // Expired with the window; if the daemon dies first, Alertmanager ends it at the planned end.
+      if (silence !== null && !c.abandoned) await this.unsilence(spec, silence);
     }
     if (c.abandoned) return;
 
@@ -330,6 +336,29 @@ export class ChaosRunner {
     if (obs.aborted === null || obs.aborted.byGuard === true) return result;
     const reasons = result.reasons.includes(obs.aborted.reason) ? result.reasons : [`aborted: ${obs.aborted.reason}`, ...result.reasons];
     return { ...result, verdict: "aborted", reasons };
+  }
+
+  /** The window's Alertmanager silence (its id), or null: none asked for, none configured, or refused (logged). */
+  private async silence(spec: WindowSpec, startsAt: number, endsAt: number): Promise<{ am: AlertmanagerOptions; id: string } | null> {
+    const request = windowSilence(spec, startsAt, endsAt);
+    if (request === null) return null;
+    const am = this.o.alertmanager;
+    if (am === undefined || am === null) {
+      this.log.warn({ window: spec.name }, "chaos window asks for a silence but the daemon config has no alertmanager: runs unsilenced");
+      return null;
+    }
+    const r = await createSilence(am, request);
+    if (!r.ok) {
+      this.log.warn({ window: spec.name, error: r.error }, "chaos window silence could not be created: runs unsilenced");
+      return null;
+    }
+    this.log.info({ window: spec.name, silence: r.id }, "chaos window silenced its alerts");
+    return { am, id: r.id };
+  }
+
+  private async unsilence(spec: WindowSpec, s: { am: AlertmanagerOptions; id: string }): Promise<void> {
+    const r = await expireSilence(s.am, s.id);
+    if (!r.ok) this.log.warn({ window: spec.name, silence: s.id, error: r.error }, "chaos window silence could not be expired: it ends at the planned end");
   }
 
   private async traffic(spec: WindowSpec, since: number): Promise<TrafficBucket[]> {
