@@ -166,7 +166,7 @@ describe("valid fixture: routes, series, rates", () => {
     );
   });
 
-  it("builds every route kind's path per LASSO.md", () => {
+  it("builds every route kind's path per docs/lasso-contract.md", () => {
     const eth = plan.chains.find((c) => c.chain === "ethereum");
     assert.deepEqual(eth?.routes, [
       { name: "default", kind: "strategy", strategy: "default", path: "/rpc/ethereum", transport: "any" },
@@ -302,7 +302,7 @@ describe("watchers", () => {
   const withWatchers = (extra: string, routes?: string): Plan =>
     loadPlan(path.join(tree({ "canary.yaml": CONFIG.replace("http://127.0.0.1:4000", "https://lasso.example.com/base/"), "checks/ethereum.yaml": eth({ extra, ...(routes ? { routes } : {}) }) }), "canary.yaml"), {});
 
-  it("expand to one named watcher per selected route, with the WS path per LASSO.md and lowercased filters", () => {
+  it("expand to one named watcher per selected route, with the WS path per docs/lasso-contract.md and lowercased filters", () => {
     const plan = withWatchers(
       [
         "watchers:",

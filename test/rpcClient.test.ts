@@ -21,7 +21,7 @@ const server = http.createServer((req, res) => {
     switch (req.url) {
       case "/ok":
         return reply(200, JSON.stringify({ jsonrpc: "2.0", id, result: "0x10" }), {
-          // The test bed's encoder (written from LASSO.md on its own) so the decoder is not checked against itself.
+          // The test bed's encoder (written from docs/lasso-contract.md on its own) so the decoder is not checked against itself.
           "x-lasso-meta": encodeMetaHeader({ version: "1.0", selected_provider: { id: "alpha", protocol: "http" }, retries: 1, lasso_overhead_ms: 2.5 }) ?? "",
         });
       case "/rpc-error":
