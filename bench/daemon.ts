@@ -260,7 +260,7 @@ async function main(): Promise<void> {
       .join(", ");
     const metrics = await (await fetch(`${url}/metrics`)).text();
     const memory = ["process_resident_memory_bytes", "nodejs_heap_size_total_bytes", "nodejs_heap_size_used_bytes", "nodejs_external_memory_bytes"]
-      .map((m) => `${m.replace(/_bytes$/, "")}=${fmt(Number(new RegExp(`^lasso_canary_${m} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN) / 1e6)}MB`)
+      .map((m) => `${m.replace(/_bytes$/, "")}=${fmt(Number(new RegExp(`^${m} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN) / 1e6)}MB`)
       .join(" ");
     const requests = [...metrics.matchAll(/^lasso_canary_probe_requests_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
 
@@ -309,7 +309,7 @@ async function main(): Promise<void> {
       "lasso-canary daemon benchmark",
       `  load              ${CHAINS.length} chains x 10 series, 1 probe / 5 s each (${requests} probes so far), test bed on loopback`,
       `  history           ${reuse ? `copied from ${reuse}` : `${HISTORY_DAYS} days generated`} (${fmt(dbStartBytes / 1e6)} MB at start)`,
-      `  RSS (max)         ${fmt(fig.rssMb)} MB           target <= ${TARGETS.rssMb} MB   ${met(fig.rssMb, TARGETS.rssMb)}`,
+      `  RSS (max)         ${fmt(fig.rssMb)} MB (median ${fmt(quantile(rss, 0.5) / 1e6)} MB over ${rss.length} samples)   target <= ${TARGETS.rssMb} MB   ${met(fig.rssMb, TARGETS.rssMb)}`,
       `    at the end of the steady state: ${memory}`,
       `    of the RSS: ${fmt(end.anonBytes / 1e6)} MB anonymous (heaps, malloc), ${fmt(end.fileBytes / 1e6)} MB file-backed (node binary, native addons)`,
       `    while 30-day reports run back to back (report worker alive): ${fmt(rssDuringReports / 1e6)} MB max`,
