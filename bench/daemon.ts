@@ -309,7 +309,7 @@ async function main(): Promise<void> {
       "lasso-canary daemon benchmark",
       `  load              ${CHAINS.length} chains x 10 series, 1 probe / 5 s each (${requests} probes so far), test bed on loopback`,
       `  history           ${reuse ? `copied from ${reuse}` : `${HISTORY_DAYS} days generated`} (${fmt(dbStartBytes / 1e6)} MB at start)`,
-      `  RSS (max)         ${fmt(fig.rssMb)} MB (median ${fmt(quantile(rss, 0.5) / 1e6)} MB over ${rss.length} samples)   target <= ${TARGETS.rssMb} MB   ${met(fig.rssMb, TARGETS.rssMb)}`,
+      `  RSS (max)         ${fmt(fig.rssMb)} MB (median ${fmt(quantile(rss, 0.5) / 1e6)} MB, first ${fmt((rss[0] ?? NaN) / 1e6)} -> last ${fmt((rss.at(-1) ?? NaN) / 1e6)} MB over ${rss.length} samples)   target <= ${TARGETS.rssMb} MB   ${met(fig.rssMb, TARGETS.rssMb)}`,
       `    at the end of the steady state: ${memory}`,
       `    of the RSS: ${fmt(end.anonBytes / 1e6)} MB anonymous (heaps, malloc), ${fmt(end.fileBytes / 1e6)} MB file-backed (node binary, native addons)`,
       `    while 30-day reports run back to back (report worker alive): ${fmt(rssDuringReports / 1e6)} MB max`,
