@@ -7,7 +7,8 @@
  * Nothing here throws: Alertmanager being down, slow or answering nonsense is a SilenceResult
  * with an error for the runner to log and persist, never a reason to stop a window.
  */
-import { request } from "undici";
+import http from "node:http";
+import https from "node:https";
 import { redactUrl } from "../plan/redact.js";
 import type { WindowSpec } from "./windowTypes.js";
 
@@ -94,31 +95,43 @@ async function call(am: AlertmanagerOptions, method: "POST" | "DELETE", path: st
     url.password = "";
   }
   const timeoutMs = am.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  try {
-    const res = await request(url, { method, headers, body, signal: AbortSignal.timeout(timeoutMs), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
-    const text = await readBounded(res.body);
-    if (res.statusCode < 200 || res.statusCode > 299) return { ok: false, error: `${where} answered HTTP ${res.statusCode} to ${method} /${path}: ${quote(text)}` };
-    return { ok: true, text };
-  } catch (err) {
-    const e = err as Error & { code?: string; cause?: { code?: string } };
-    const reason = e.name === "TimeoutError" || e.name === "AbortError" ? `no answer within ${timeoutMs} ms` : (e.code ?? e.cause?.code ?? e.message);
-    return { ok: false, error: `${where} unreachable (${method} /${path}): ${reason}` };
-  }
+  const r = await send(url, method, headers, body, timeoutMs);
+  if (!r.ok) return { ok: false, error: `${where} unreachable (${method} /${path}): ${r.reason}` };
+  if (r.status < 200 || r.status > 299) return { ok: false, error: `${where} answered HTTP ${r.status} to ${method} /${path}: ${quote(r.text)}` };
+  return { ok: true, text: r.text };
 }
 
-async function readBounded(body: AsyncIterable<Buffer | string> & { destroy(): unknown }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-    chunks.push(buf);
-    size += buf.length;
-    if (size >= MAX_ANSWER_BYTES) {
-      body.destroy();
-      break;
-    }
-  }
-  return Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString("utf8");
+/**
+ * One request with node's own http client: silences are rare, and undici's package index
+ * (fetch, WebSocket, caches) would cost the daemon ~7 MB of RSS for them. Never throws.
+ */
+function send(url: URL, method: string, headers: Record<string, string>, body: string | undefined, timeoutMs: number):
+  Promise<{ ok: true; status: number; text: string } | { ok: false; reason: string }> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (r: { ok: true; status: number; text: string } | { ok: false; reason: string }): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      resolve(r);
+    };
+    const req = (url.protocol === "https:" ? https : http).request(url, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on("data", (c: Buffer) => {
+        if (size < MAX_ANSWER_BYTES) chunks.push(c);
+        size += c.length;
+      });
+      res.on("error", (err: NodeJS.ErrnoException) => done({ ok: false, reason: err.code ?? err.message }));
+      res.on("end", () => done({ ok: true, status: res.statusCode ?? 0, text: Buffer.concat(chunks).subarray(0, MAX_ANSWER_BYTES).toString("utf8") }));
+    });
+    req.on("error", (err: NodeJS.ErrnoException) => done({ ok: false, reason: err.code ?? err.message }));
+    const timer = setTimeout(() => {
+      req.destroy();
+      done({ ok: false, reason: `no answer within ${timeoutMs} ms` });
+    }, timeoutMs);
+    req.end(body);
+  });
 }
 
 function quote(text: string): string {
