@@ -15,8 +15,15 @@ import { InProcessFaultControl } from "../../sim/inProcessFaultControl.js";
 import { startTestBed, type TestBed, type TestBedOptions } from "../../sim/testbed.js";
 import { writePlan } from "./canaryBed.js";
 
+export interface ChaosChecksOptions {
+  /** The canary providers pinned by routes (default the bed's alpha, bravo, charlie). */
+  providers?: string[];
+  /** More top-level lines before `chaos:`, e.g. watchers. */
+  extra?: string[];
+}
+
 /** The test bed's one chain, probed on its public and canary default routes every second. */
-export function chaosChecks(windows: string[]): string {
+export function chaosChecks(windows: string[], opts: ChaosChecksOptions = {}): string {
   return [
     "chain: ethereum",
     "chainId: 1",
@@ -24,14 +31,13 @@ export function chaosChecks(windows: string[]): string {
     "routes:",
     "  - { strategy: default }",
     "  - { strategy: default, profile: canary }",
-    "  - { provider: alpha, profile: canary }",
-    "  - { provider: bravo, profile: canary }",
-    "  - { provider: charlie, profile: canary }",
+    ...(opts.providers ?? ["alpha", "bravo", "charlie"]).map((p) => `  - { provider: ${p}, profile: canary }`),
     "probes:",
     "  - method: eth_blockNumber",
     "    interval: 1s",
     "    timeout: 800ms",
     "    routes: [default, canary/default]",
+    ...(opts.extra ?? []),
     "chaos:",
     ...windows,
   ].join("\n");
