@@ -314,6 +314,7 @@ describe("control API", () => {
     const sum = (k: "forwarded" | "faulted"): number => buckets.reduce((a, b) => a + b[k], 0);
     assert.equal(sum("forwarded"), 5);
     assert.equal(sum("faulted"), 2);
+    assert.deepEqual([...new Set(buckets.map((b) => b.notifications))], [0], "notifications come through the client (none here: no subscription)");
     assert.equal(buckets[0]?.at, since, "starts at since's second");
     buckets.forEach((b, i) => i > 0 && assert.equal(b.at - (buckets[i - 1]?.at ?? 0), 1000, "dense one-second buckets"));
     const other = await client.traffic("one", "one_keyed", since);

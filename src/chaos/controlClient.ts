@@ -32,7 +32,7 @@ const proxyInfoSchema = z.object({
   fault: faultSchema.nullable(),
   expiresAt: z.number().nullable(),
 });
-const trafficSchema = z.array(z.object({ at: z.number(), forwarded: z.number(), faulted: z.number() }));
+const trafficSchema = z.array(z.object({ at: z.number(), forwarded: z.number(), faulted: z.number(), notifications: z.number().optional() }));
 const leaseSchema = z.object({ expiresAt: z.number() });
 
 export interface ProxyControlOptions {
