@@ -44,6 +44,8 @@ const BRAVO = { target: "lb", chain: "ethereum", route: "pin:bravo", method: "et
 const INCIDENT_SERIES: Array<{ what: string; name: string; labels: Record<string, string> }> = [
   { what: "gap blocks", name: "lasso_canary_watch_events_total", labels: { ...W, event: "gap" } },
   { what: "stalls begun", name: "lasso_canary_watch_events_total", labels: { ...W, event: "stall" } },
+  { what: "gap incidents", name: "lasso_canary_watch_incidents_total", labels: { ...W, event: "gap" } },
+  { what: "stall incidents", name: "lasso_canary_watch_incidents_total", labels: { ...W, event: "stall" } },
 ];
 
 /** bravo's pin's error series (every class), keyed by class. */
@@ -141,7 +143,8 @@ describe("/metrics for Prometheus", { timeout: 150_000 }, () => {
     const report = (await res.json()) as Report;
     const missing = report.chains[0]?.continuity.watchers.find((w) => w.watcher === WATCHER)?.missingBlocks;
     assert.ok(missing !== undefined && missing > 0, `the report counts the gap: ${missing}`);
-    assert.deepEqual(increases, { "gap blocks": missing, "stalls begun": 1 });
+    // One gap and one stall as incidents: exactly 1 each; the gap's size in blocks is the drop's length.
+    assert.deepEqual(increases, { "gap blocks": missing, "stalls begun": 1, "gap incidents": 1, "stall incidents": 1 });
   });
 
   test("Node's metrics under their standard names, SLO objectives in base units, a 0/1 probe_success per series", async () => {

@@ -69,6 +69,10 @@ describe("metrics sink: series the plan implies", () => {
       want: [...COMMON_EVENTS, "gap", "duplicate", "reorg", "stall", "never_live"].map((e) => `${e}=0`).sort(),
     },
     {
+      name: "incidents of the newHeads watcher (every event but delivered)", metric: "lasso_canary_watch_incidents_total", fixed: { ...lb, watcher: "newHeads:fastest" }, key: "event",
+      want: [...COMMON_EVENTS.filter((e) => e !== "delivered"), "gap", "duplicate", "reorg", "stall", "never_live"].map((e) => `${e}=0`).sort(),
+    },
+    {
       name: "events of the logs watcher", metric: "lasso_canary_watch_events_total", fixed: { ...lb, watcher: "logs:pin:alpha" }, key: "event",
       want: [...COMMON_EVENTS, "log_missing", "log_duplicate"].map((e) => `${e}=0`).sort(),
     },

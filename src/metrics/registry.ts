@@ -57,6 +57,7 @@ export class MetricsSink implements SampleSink {
   private readonly retries;
   private readonly consistency;
   private readonly watchEvents;
+  private readonly watchIncidents;
   private readonly watchStall;
   private readonly watchDelay;
   private readonly watchLastEvent;
@@ -175,6 +176,13 @@ export class MetricsSink implements SampleSink {
       labelNames: [...watcher, "event"],
       registers: [r],
     });
+    this.watchIncidents = new client.Counter({
+      name: "lasso_canary_watch_incidents_total",
+      help:
+        "Subscription incidents, one per occurrence whatever its size (a gap of 5 blocks is 1; a stall counts when it begins): what an alert on the first gap, duplicate or refusal should use; watch_events_total counts their size.",
+      labelNames: [...watcher, "event"],
+      registers: [r],
+    });
     const openStalls = this.openStalls;
     const clock = this.clock;
     this.watchStall = new client.Counter({
@@ -246,7 +254,10 @@ export class MetricsSink implements SampleSink {
     for (const c of plan.consistency) for (const result of ["agree", "mismatch"]) this.consistency.inc({ ...c, result }, 0);
     for (const w of plan.watchers) {
       const labels = { target: w.target, chain: w.chain, watcher: w.watcher };
-      for (const event of plannedWatchEvents(w.subscription)) this.watchEvents.inc({ ...labels, event }, 0);
+      for (const event of plannedWatchEvents(w.subscription)) {
+        this.watchEvents.inc({ ...labels, event }, 0);
+        if (event !== "delivered") this.watchIncidents.inc({ ...labels, event }, 0);
+      }
       for (const source of DELAY_SOURCES) this.watchDelay.zero({ ...labels, source });
       this.knowWatcher(labels);
       this.watchStall.inc(labels, 0);
@@ -270,6 +281,8 @@ export class MetricsSink implements SampleSink {
     const inc = watchEventIncrement(s);
     // inc(0) still creates the series, so a watcher's counters exist before its first incident.
     this.watchEvents.inc({ ...w, event: s.event }, inc);
+    // A stall is two samples (opened, then closed with its length in delayMs): one incident.
+    if (s.event !== "delivered") this.watchIncidents.inc({ ...w, event: s.event }, s.event === "stall" && s.delayMs !== null ? 0 : 1);
     const key = this.knowWatcher(w);
     if (s.event === "stall") this.stallSample(key, w, s);
     if (s.event === "subscribe_refused" || s.event === "upgrade_refused") this.watchUnserved.inc(w, Math.max(0, s.count));
