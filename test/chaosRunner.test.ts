@@ -143,8 +143,10 @@ describe("chaos runner against the test bed", () => {
       assert.match(row?.abortReason ?? "", /^abort guard: \d+ of \d+ experiment probes failed over the last 2 s/);
       assert.ok(row?.started !== null && row?.ended !== null && row !== null, "started and ended");
       const took = (row.ended ?? 0) - (row.started ?? 0);
-      // The first request Lasso routes to alpha fails; alpha may first sit out an open breaker (2 s in the bed) left by the earlier windows.
-      assert.ok(took < 6_000, `the guard ended the fault ${took} ms after it started (window: 15 s)`);
+      // The guard, not the window's end, ended it: well before the 15 s window was over. How fast a
+      // guard reacts on a fresh bed is measured in chaosE2eNoFailover.test.ts; here alpha may first
+      // sit out an open breaker left by this file's earlier windows, longer on a loaded machine.
+      assert.ok(took < 12_000, `the guard ended the fault ${took} ms after it started (window: 15 s)`);
       assert.equal(alpha().currentFault(), null, "no fault after the abort");
       assert.equal(row.result?.verdict, "fail");
       const judged = cb.judge.calls.at(-1)?.obs;
