@@ -12,7 +12,7 @@ import { expectedSeries } from "./metrics/fromPlan.js";
 import { MetricsSink } from "./metrics/registry.js";
 import { formatPlanErrors, type Plan } from "./plan/index.js";
 import { ProbeEngine } from "./probes/engine.js";
-import { PlanChecker } from "./lasso/planCheck.js";
+import { PlanChecker, type PlanCheckStats } from "./lasso/planCheck.js";
 import { RpcHttpClient } from "./lasso/rpcClient.js";
 import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
 import { Recorder } from "./recorder.js";
@@ -104,7 +104,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const chaosStats = new ChaosStats();
 
   const deps: ProducerDeps = {
-    logger, recorder, loopLag, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, store, recent, continuity, chaosStats, chaos: opts.chaos,
+    logger, recorder, loopLag, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, planCheckStats: { runs: new Map() }, store, recent, continuity, chaosStats, chaos: opts.chaos,
   };
   let current = buildProducers(first, deps);
   exportProducerStats(metrics, () => current);
@@ -243,6 +243,8 @@ interface ProducerDeps {
   recorder: Recorder;
   loopLag: LoopLag;
   planCheckIntervalMs: number;
+  /** Plan check counts, kept across reloads. */
+  planCheckStats: PlanCheckStats;
   store: SampleStore;
   recent: RecentProbes;
   continuity: ContinuityTap;
@@ -276,7 +278,7 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
     onError: (err, what) => logger.error({ err, what }, "probe crashed"),
     lag: loopLag,
   });
-  const planCheck = new PlanCheckRun(plan, logger, deps.planCheckIntervalMs);
+  const planCheck = new PlanCheckRun(plan, logger, deps.planCheckIntervalMs, deps.planCheckStats);
   const groups = watchGroupSpecs(plan);
   const watchers = new WatchEngine({
     groups,
@@ -428,11 +430,12 @@ class PlanCheckRun {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> = Promise.resolve();
 
-  constructor(plan: Plan, logger: Logger, private readonly intervalMs: number) {
+  constructor(plan: Plan, logger: Logger, private readonly intervalMs: number, stats: PlanCheckStats) {
     const log = (this.log = logger.child({ component: "plan-check" }));
     this.checker = new PlanChecker({
       plan,
       client: this.client,
+      stats,
       onChange(appeared, cleared) {
         for (const m of appeared)
           log.warn({ target: m.target, chain: m.chain, route: m.route, kind: m.kind, said: m.detail, fix: m.fix }, "plan mismatch: the target does not know what the plan names; excluded from Lasso's SLIs");
@@ -478,23 +481,13 @@ function exportProducerStats(metrics: MetricsSink, producers: () => Producers): 
       const found = p.planCheck.checker.current();
       return p.plan.chains.flatMap((c) => c.targets.map((target) => [{ target, chain: c.chain }, found.filter((m) => m.target === target && m.chain === c.chain).length] as [Record<"target" | "chain", string>, number]));
     });
-  const runs = new Map<string, { ok: number; mismatch: number; failed: number }>();
-  let seen: PlanChecker | null = null;
-  const base = new Map<string, { ok: number; mismatch: number; failed: number }>();
   metrics.labelledCounter("lasso_canary_plan_checks_total", "Plan checks per target by result (ok, mismatch, failed: the target could not be asked).",
     ["target", "result"], () => {
-      const checker = producers().planCheck.checker;
-      if (seen !== checker) {
-        // a reload: what the retired checker counted becomes the base the new one adds to
-        for (const [t, r] of runs) base.set(t, { ...r });
-        seen = checker;
-      }
-      const targets = new Set(producers().plan.targets.map((t) => t.name));
-      for (const t of [...runs.keys()]) if (!targets.has(t)) runs.delete(t);
-      for (const [t, r] of checker.stats.runs) {
-        const b = base.get(t) ?? { ok: 0, mismatch: 0, failed: 0 };
-        runs.set(t, { ok: b.ok + r.ok, mismatch: b.mismatch + r.mismatch, failed: b.failed + r.failed });
-      }
-      return [...runs].flatMap(([target, r]) => (["ok", "mismatch", "failed"] as const).map((result) => [{ target, result }, r[result]] as [Record<"target" | "result", string>, number]));
+      const p = producers();
+      // One stats object outlives reloads (every checker continues it); targets a reload removed are not exported.
+      return p.plan.targets.flatMap(({ name: target }) => {
+        const r = p.planCheck.checker.stats.runs.get(target);
+        return r === undefined ? [] : (["ok", "mismatch", "failed"] as const).map((result) => [{ target, result }, r[result]] as [Record<"target" | "result", string>, number]);
+      });
     });
 }

@@ -40,6 +40,8 @@ export interface PlanCheckOptions {
   onChange?: (appeared: PlanMismatch[], cleared: PlanMismatch[]) => void;
   /** A target could not be checked (down, /api/chains unreadable): not a mismatch. */
   onCheckFailed?: (target: string, reason: string) => void;
+  /** Counts to continue (the daemon keeps one across reloads); default: a new one. */
+  stats?: PlanCheckStats;
   now?: () => number;
   timeoutMs?: number;
 }
@@ -53,12 +55,14 @@ const DEFAULT_TIMEOUT_MS = 5000;
 
 export class PlanChecker {
   private mismatches = new Map<string, PlanMismatch>();
-  readonly stats: PlanCheckStats = { runs: new Map() };
+  readonly stats: PlanCheckStats;
   private readonly now: () => number;
 
   constructor(private readonly opts: PlanCheckOptions) {
     this.now = opts.now ?? Date.now;
-    for (const t of opts.plan.targets) this.stats.runs.set(t.name, { ok: 0, mismatch: 0, failed: 0 });
+    // Shared stats outlive this checker (a reload replaces it): its counts continue them.
+    this.stats = opts.stats ?? { runs: new Map() };
+    for (const t of opts.plan.targets) if (!this.stats.runs.has(t.name)) this.stats.runs.set(t.name, { ok: 0, mismatch: 0, failed: 0 });
   }
 
   /** Mismatches found by the last check of each target. */
@@ -81,7 +85,8 @@ export class PlanChecker {
     const target = plan.targets.find((t) => t.name === targetName);
     if (!target) return;
     const timeoutMs = this.opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const runs = this.stats.runs.get(targetName) ?? { ok: 0, mismatch: 0, failed: 0 };
+    const runs = this.stats.runs.get(targetName);
+    if (runs === undefined) return;
     const listed = await getJson(routeUrl(target.url, "/api/chains"), target.headers, timeoutMs);
     const known = listed.ok ? parseChains(listed.body) : null;
     if (known === null) {
