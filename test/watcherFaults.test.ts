@@ -237,7 +237,10 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     const w = Watch.start(frontProxy.httpUrl, "  - { subscription: newHeads, routes: [default] }");
     await w.delivered(3);
     const cutAt = Date.now();
-    frontProxy.setFault({ kind: "ws_drop" }, 4 * BT);
+    // A network cut between us and Lasso: the open socket and every new connection are reset.
+    // (Not ws_drop: its 503 on the upgrade is an answer from the target, which the watcher
+    // rightly counts as upgrade_refused, i.e. Lasso's.)
+    frontProxy.setFault({ kind: "reset" }, 4 * BT);
     const gap = await waitFor(() => w.of("client_gap")[0], { timeoutMs: 15_000, message: "a client gap" });
     const reconnect = w.of("reconnect")[0];
     await w.stop();
@@ -248,6 +251,7 @@ describe("watchers classify the target's defects and provider WS faults", () => 
     assert.ok(gap.count >= 2, `client gap of ${gap.count} blocks`);
     const c = counts(w);
     assert.equal(c.gap, undefined, `our drop is not Lasso's gap: ${JSON.stringify(c)}`);
+    assert.equal(c.upgrade_refused, undefined, `a cut is not a refusal: ${JSON.stringify(c)}`);
     assert.equal(c.duplicate, undefined);
     const firstAfter = w.of("delivered").find((s) => s.ts >= reconnect.ts);
     assert.ok(firstAfter, "a block delivered after the reconnect");
