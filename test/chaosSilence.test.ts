@@ -5,11 +5,8 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
-import { createServer as createTcpServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createSilence, expireSilence, windowSilence, type SilenceRequest } from "../src/chaos/silence.js";
@@ -19,75 +16,23 @@ import { waitFor } from "./helpers/waitFor.js";
 import { windowSpec } from "./helpers/windowSpec.js";
 import { shortWindow, startChaosBed } from "./helpers/chaosBed.js";
 import { preconditionFailure } from "../src/chaos/precondition.js";
+import { ALERTMANAGER, freePort, startAlertmanager, type LoopbackProcess } from "./helpers/promStack.js";
 
-const ALERTMANAGER = "/usr/bin/prometheus-alertmanager";
 const MINUTE = 60_000;
 
-let am: { url: string; child: ChildProcess; dir: string } | null = null;
+let am: LoopbackProcess | null = null;
 const servers: Server[] = [];
 
 before(async () => {
   assert.ok(existsSync(ALERTMANAGER), `${ALERTMANAGER} not found: install Debian package prometheus-alertmanager (.ci/run does when it is missing)`);
-  am = await startAlertmanager();
+  am = await startAlertmanager('route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n');
 });
 
 after(async () => {
   for (const s of servers) s.closeAllConnections();
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
-  if (am !== null) {
-    const { child, dir } = am;
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = once(child, "exit");
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
+  await am?.stop();
 });
-
-async function freePort(): Promise<number> {
-  const srv = createTcpServer();
-  await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-/** Alertmanager on a free loopback port; retried on a new port if another process took it meanwhile. */
-async function startAlertmanager(): Promise<{ url: string; child: ChildProcess; dir: string }> {
-  const dir = mkdtempSync(path.join(tmpdir(), "alertmanager-test-"));
-  writeFileSync(path.join(dir, "alertmanager.yml"), 'route:\n  receiver: "null"\nreceivers:\n  - name: "null"\n');
-  let lastError = "";
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    const child = spawn(
-      ALERTMANAGER,
-      [`--config.file=${path.join(dir, "alertmanager.yml")}`, `--storage.path=${path.join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address=", "--log.level=warn"],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    const url = `http://127.0.0.1:${port}`;
-    try {
-      await waitFor(
-        async () => {
-          if (child.exitCode !== null) throw new Error(`alertmanager exited ${child.exitCode}: ${stderr}`);
-          return (await fetch(`${url}/-/ready`)).ok;
-        },
-        { timeoutMs: 30_000, intervalMs: 100, message: "alertmanager /-/ready" },
-      );
-      return { url, child, dir };
-    } catch (err) {
-      lastError = (err as Error).message;
-      child.kill("SIGKILL");
-      if (!/address already in use/.test(stderr)) break;
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-  throw new Error(`alertmanager did not start: ${lastError}`);
-}
 
 function alertmanagerUrl(): string {
   assert.ok(am !== null, "alertmanager started");
