@@ -137,7 +137,10 @@ export function shortWindowRules(rulesYaml: string, factor: number): string {
   const doc = parse(rulesYaml) as { groups: Array<{ name: string; rules: RuleYaml[] }> };
   for (const g of doc.groups) {
     for (const r of g.rules) {
-      r.expr = r.expr.replace(/\[([^\]]+)\]/g, (_all, d: string) => `[${scaled(d, factor)}]`);
+      // Ranges only ([5m]); character classes of label_replace regexes ([^/]) are not durations.
+      r.expr = r.expr.replace(/\[(\d+[smhdw])\]/g, (_all, d: string) => `[${scaled(d, factor)}]`);
+      const unscaled = /\[\d+[smhdwy][^\]]*\]/.exec(r.expr.replace(/\[\d+ms\]/g, ""));
+      if (unscaled) throw new Error(`${r.alert ?? r.record}: range ${unscaled[0]} is not a single-unit duration the copy can scale`);
       if (r.for !== undefined) r.for = scaled(r.for, factor);
     }
   }
