@@ -44,7 +44,7 @@ function mergeSeries(list: readonly SeriesAggregate[]): SeriesAggregate {
   if (!first) throw new Error("mergeSeries needs at least one series");
   const m: SeriesAggregate = {
     ...first, requests: 0, ok: 0, errors: new Map(), providers: new Map(), latency: new LatencyCounts(),
-    overhead: { count: 0, sumMs: 0, maxMs: 0 }, headLag: new Map(), regressions: 0, retriesTotal: 0, retriedRequests: 0,
+    overhead: { count: 0, sumMs: 0, maxMs: 0, latency: new LatencyCounts() }, headLag: new Map(), regressions: 0, retriesTotal: 0, retriedRequests: 0,
     judged: 0, incorrect: 0, failedAssertions: new Map(),
   };
   for (const s of list) {
@@ -57,6 +57,7 @@ function mergeSeries(list: readonly SeriesAggregate[]): SeriesAggregate {
       m.overhead.maxMs = m.overhead.count === 0 ? s.overhead.maxMs : Math.max(m.overhead.maxMs, s.overhead.maxMs);
       m.overhead.count += s.overhead.count;
       m.overhead.sumMs += s.overhead.sumMs;
+      m.overhead.latency.merge(s.overhead.latency);
     }
     addMaps(m.headLag, s.headLag);
     m.regressions += s.regressions;
