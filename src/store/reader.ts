@@ -1,3 +1,4 @@
+import { getBaseline, listBaselines, type BaselineRecord, type BaselineSummary } from "./baselines.js";
 import { listChaosWindows, type ChaosWindowRecord, type WindowQuery } from "./chaosWindows.js";
 import type Database from "better-sqlite3";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
@@ -228,6 +229,15 @@ export class StoreReader {
   /** Chaos windows planned in the range, newest first. */
   chaosWindows(q: WindowQuery): ChaosWindowRecord[] {
     return listChaosWindows((sql) => this.prepare(sql), q);
+  }
+
+  /** A named baseline (statistics as stored JSON), or null. */
+  baseline(name: string): BaselineRecord | null {
+    return getBaseline((sql) => this.prepare(sql), name);
+  }
+
+  baselines(): BaselineSummary[] {
+    return listBaselines((sql) => this.prepare(sql));
   }
 
   meta(key: string): number | null {
