@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
+import { loadPlan, PlanError } from "../src/plan/index.js";
 import { buildReport } from "../src/report/build.js";
 import { renderMarkdown } from "../src/report/markdown.js";
 import { periodStats } from "../src/report/periodStats.js";
@@ -8,6 +12,8 @@ import type { ComparisonRow, Report } from "../src/report/types.js";
 import type { ProbeSample } from "../src/samples.js";
 import { BaselineExistsError, BaselineStore, SCHEMA_VERSION } from "../src/store/index.js";
 import { SampleStore } from "../src/store/store.js";
+import { DEFAULT_COMPARISON } from "../src/report/types.js";
+import { blockNumberChecks, writePlan } from "./helpers/canaryBed.js";
 import { DAY, HOUR, MIN, T0, probeSample, tempDbPaths } from "./helpers/storeFixtures.js";
 
 const newPath = tempDbPaths("lasso-canary-baseline-test-");
@@ -136,5 +142,37 @@ describe("baseline= query", () => {
   test("a range wholly past retention is refused; one partly past it is clamped", () => {
     assert.throws(() => parseReportQuery({ since: "24h", baseline: "30d..20d" }, now, { retentionDays: 14 }), /older than the store's retention/);
     assert.deepEqual(parseReportQuery({ since: "24h", baseline: "30d" }, now, { retentionDays: 14 }).baseline, { kind: "range", since: now - 14 * DAY, until: now - DAY });
+  });
+});
+
+describe("comparison: in the daemon config", () => {
+  function planWith(lines: string[]): ReturnType<typeof loadPlan> {
+    const dir = mkdtempSync(join(os.tmpdir(), "canary-comparison-config-"));
+    try {
+      return loadPlan(writePlan(dir, { ethereum: blockNumberChecks("ethereum", 1, ["alpha"]) }, { extraConfig: lines }), { LASSO_URL: "http://127.0.0.1:1" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  test("absent: the defaults", () => {
+    assert.deepEqual(planWith([]).comparison, DEFAULT_COMPARISON);
+  });
+
+  test("per-SLI thresholds and alpha override only what they name", () => {
+    const c = planWith(["comparison:", "  alpha: 0.05", "  thresholds:", "    latency: { relative: 0.2, absolute: 5ms }", "    headLag: { absolute: 1 }"]).comparison;
+    assert.equal(c.alpha, 0.05);
+    assert.deepEqual(c.thresholds.latency, { relative: 0.2, absolute: 5 });
+    assert.deepEqual(c.thresholds.headLag, { relative: 0.1, absolute: 1 });
+    assert.deepEqual(c.thresholds.overhead, DEFAULT_COMPARISON.thresholds.overhead);
+  });
+
+  test("bad values are refused with their path", () => {
+    assert.throws(
+      () => planWith(["comparison:", "  alpha: 2", "  thresholds:", "    latency: { relative: -1 }", "    lag: {}"]),
+      (e: unknown) => e instanceof PlanError &&
+        /comparison\.alpha: must be < 1/.test(e.message) && /comparison\.thresholds\.latency\.relative: must be >= 0/.test(e.message) &&
+        /comparison\.thresholds\.lag: unknown key/.test(e.message),
+    );
   });
 });
