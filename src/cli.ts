@@ -23,6 +23,7 @@ import { canaryProfileText } from "./profile/canaryProfile.js";
 import { DEFAULT_PROXY_CONFIG_PATH, DEFAULT_PROXY_PORTS, loadProxyConfig, loadProxyPorts, ProxyConfigError, type ProxyPorts } from "./proxy/config.js";
 import { ListenError, startProxyProcess } from "./proxy/process.js";
 import { UpstreamError } from "./proxy/upstreams.js";
+import { baselineCommand } from "./baselineCli.js";
 import { buildReport, renderMarkdown } from "./report/index.js";
 import { parseReportFormat, parseReportQuery, REPORT_FORMATS, ReportQueryError, reportQueryOptions } from "./report/time.js";
 import { SchemaVersionError, StoreOpenError, StoreReader } from "./store/index.js";
@@ -33,8 +34,14 @@ usage:
   lasso-canary run      [--config FILE]                 run the daemon (SIGTERM/SIGINT stop it, SIGHUP reloads config and checks)
   lasso-canary validate [--config FILE]                 check config + checks, list every error, print the plan
   lasso-canary report   [--config FILE] [--since 24h] [--until now] [--chain NAME] [--format ${REPORT_FORMATS.join("|")}]
-                                                        SLIs and SLO verdicts from the store (works while the daemon runs;
-                                                        needs no target URL: unset variables in targets are tolerated)
+                        [--baseline 7d|FROM..TO|@NAME]  SLIs and SLO verdicts from the store (works while the daemon runs;
+                                                        needs no target URL: unset variables in targets are tolerated);
+                                                        --baseline compares with the 7d before --since, a range, or a
+                                                        saved baseline, and exits 3 when a regression is found
+  lasso-canary baseline save NAME [--since 7d] [--until now] [--chain NAME] [--force] [--config FILE]
+                                                        save the period's statistics under NAME (kept past retention)
+  lasso-canary baseline list [--config FILE]            the saved baselines
+  lasso-canary baseline delete NAME [--config FILE]     delete one
   lasso-canary healthcheck [--config FILE]              exit 0 when the daemon at the config's listen address answers /healthz, else 1
   lasso-canary checks-from-profile PROFILE.yml [--out DIR] [--force] [--config FILE] [--budget N]
                                                         checks files (one per chain) from a Lasso profile, within the budget
@@ -51,7 +58,10 @@ usage:
 
 --config defaults to ${DEFAULT_CONFIG_PATH} (proxy commands: ${DEFAULT_PROXY_CONFIG_PATH}; checks-from-profile: no default; without it, the default budget for one target).
 since/until take durations (24h, 7d), ISO-8601 or unix seconds; since defaults to 24h before until.
-report --format defaults to md (the same formats as GET /report?format=).`;
+report --format defaults to md (the same formats as GET /report?format=).
+
+exit codes: 0 done (report: no regression); 1 failed (runtime error, unhealthy); 2 bad input (arguments, config,
+store file, unknown baseline); 3 report --baseline found a regression.`;
 
 const STOP_DEADLINE_MS = 5000;
 
@@ -253,14 +263,17 @@ function lassoProfile(profilePath: string | undefined, proxyConfig: string | und
   }
 }
 
-function report(configPath: string, opts: { since?: string; until?: string; chain?: string; format?: string }): void {
+/** `report --baseline` found a regression: distinct from failures (1) and bad input (2), so CI can gate a deploy on it. */
+const EXIT_REGRESSION = 3;
+
+function report(configPath: string, opts: { since?: string; until?: string; chain?: string; format?: string; baseline?: string }): void {
   const plan = loadForReading(configPath);
   const now = Date.now();
   let range;
   let format;
   try {
     format = parseReportFormat(opts.format, "md");
-    range = parseReportQuery({ since: opts.since, until: opts.until, chain: opts.chain }, now, reportQueryOptions(plan));
+    range = parseReportQuery({ since: opts.since, until: opts.until, chain: opts.chain, baseline: opts.baseline }, now, reportQueryOptions(plan));
   } catch (err) {
     if (err instanceof ReportQueryError) refuse(err.message);
     throw err;
@@ -272,13 +285,19 @@ function report(configPath: string, opts: { since?: string; until?: string; chai
     refuseStore(err);
     throw err;
   }
+  let r;
   try {
     const slos = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
-    const r = buildReport(range, slos, reader, now);
-    process.stdout.write(format === "json" ? `${JSON.stringify(r, null, 2)}\n` : `${renderMarkdown(r)}\n`);
+    r = buildReport(range, slos, reader, now, { comparison: plan.comparison });
+  } catch (err) {
+    if (err instanceof ReportQueryError) refuse(err.message);
+    throw err;
   } finally {
     reader.close();
   }
+  process.stdout.write(format === "json" ? `${JSON.stringify(r, null, 2)}\n` : `${renderMarkdown(r)}\n`);
+  // exitCode, not exit(): the report may be piped, and exit() can cut stdout short.
+  if (r.comparison?.regression === true) process.exitCode = EXIT_REGRESSION;
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -291,6 +310,7 @@ async function main(argv: string[]): Promise<void> {
       until: { type: "string" },
       chain: { type: "string" },
       format: { type: "string" },
+      baseline: { type: "string" },
       out: { type: "string", short: "o" },
       force: { type: "boolean" },
       budget: { type: "string" },
@@ -320,6 +340,8 @@ async function main(argv: string[]): Promise<void> {
       return report(configPath, values);
     case "healthcheck":
       return healthcheck(configPath);
+    case "baseline":
+      return baselineCommand(positionals.slice(1), { ...values, plan: () => loadForReading(configPath) }, { refuse, refuseStore });
     case "checks-from-profile":
       if (positionals.length > 2) refuse(`checks-from-profile takes one profile file, got ${positionals.length - 1}: ${positionals.slice(1).join(" ")}`);
       return checksFromProfile(positionals[1], values);

@@ -121,7 +121,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const p = current;
       const range = parseReportQuery(query, now, reportQueryOptions(p.plan));
       store.flush();
-      const body = await reports.render(range, p.slos, format, now, { planMismatches: p.planCheck.checker.current(), watchers: p.planned });
+      const body = await reports.render(range, p.slos, format, now, {
+        planMismatches: p.planCheck.checker.current(), watchers: p.planned, comparison: p.plan.comparison,
+      });
       return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
     },
     readiness() {

@@ -40,8 +40,8 @@ describe("/report: input at the edges", { timeout: 150_000 }, () => {
   });
 
   const refused: { name: string; query: string; error: RegExp }[] = [
-    { name: "an unknown parameter", query: "since=1h&sice=2h", error: /^unknown parameter "sice": expected since, until, chain, format$/ },
-    { name: "several unknown parameters", query: "from=1h&to=now", error: /^unknown parameters "from", "to": expected since, until, chain, format$/ },
+    { name: "an unknown parameter", query: "since=1h&sice=2h", error: /^unknown parameter "sice": expected since, until, chain, format, baseline$/ },
+    { name: "several unknown parameters", query: "from=1h&to=now", error: /^unknown parameters "from", "to": expected since, until, chain, format, baseline$/ },
     { name: "since twice", query: "since=1h&since=2h", error: /^invalid since: given 2 times; give it once$/ },
     { name: "until twice", query: "until=1h&until=2h", error: /^invalid until: given 2 times; give it once$/ },
     { name: "chain twice", query: "chain=base&chain=base", error: /^invalid chain: given 2 times; give it once$/ },

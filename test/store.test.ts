@@ -133,21 +133,44 @@ describe("batched writer", () => {
 
   test("a rollup blob written before correctness was counted reads as nothing judged; a current one keeps its counts", () => {
     const ids = { series: 1, errorClass: 0, provider: 0, circuit: 0, assertions: [7] };
-    const wrong = newAgg(new SparseCounts());
+    const wrong = newAgg(new SparseCounts(), new SparseCounts());
     addSample(wrong, toStored(probe(T0, { correct: false, failedAssertions: ["chainId"] }), ids));
-    const current = newAgg(new LatencyCounts());
+    const current = newAgg(new LatencyCounts(), new LatencyCounts());
     mergeEncoded(current, 1, 1, encodeAgg(wrong));
     assert.deepEqual([current.judged, current.incorrect, [...current.failedAssertions], current.latency.total], [1, 1, [[7, 1]], 1]);
 
-    const unjudged = newAgg(new SparseCounts());
-    addSample(unjudged, toStored(probe(T0, { correct: null }), { ...ids, assertions: [] }));
+    const unjudged = newAgg(new SparseCounts(), new SparseCounts());
+    addSample(unjudged, toStored(probe(T0, { correct: null, lassoOverheadMs: null }), { ...ids, assertions: [] }));
     const blob = encodeAgg(unjudged);
-    // The earlier layout is this blob without its last three fields: judged 0, incorrect 0, no assertion counts.
-    assert.deepEqual([...blob.subarray(blob.length - 3)], [0, 0, 0]);
-    const earlier = newAgg(new LatencyCounts());
-    mergeEncoded(earlier, 1, 1, blob.subarray(0, blob.length - 3));
+    // The earlier layout is this blob without its last four fields: judged 0, incorrect 0, no assertion counts, an empty overhead histogram.
+    assert.deepEqual([...blob.subarray(blob.length - 4)], [0, 0, 0, 0]);
+    const earlier = newAgg(new LatencyCounts(), new LatencyCounts());
+    mergeEncoded(earlier, 1, 1, blob.subarray(0, blob.length - 4));
     assert.deepEqual([earlier.n, earlier.ok, earlier.latency.total, earlier.retriedRequests, earlier.judged, earlier.incorrect, earlier.failedAssertions.size],
       [1, 1, 1, 0, 0, 0, 0]);
+  });
+
+  test("a rollup blob written before the overhead histogram keeps its overhead count and adds no bucket; a current one keeps its buckets", () => {
+    const ids = { series: 1, errorClass: 0, provider: 0, circuit: 0, assertions: [] };
+    const agg = newAgg(new SparseCounts(), new SparseCounts());
+    for (const ms of [1.25, 1.25, 40]) addSample(agg, toStored(probe(T0, { lassoOverheadMs: ms }), ids));
+    const blob = encodeAgg(agg);
+    const current = newAgg(new LatencyCounts(), new LatencyCounts());
+    mergeEncoded(current, 3, 3, blob);
+    assert.deepEqual([current.overheadCount, current.overheadLatency.total], [3, 3]);
+    const [p50 = null, max = null] = current.overheadLatency.percentilesMs([50, 100]);
+    assert.ok(p50 !== null && Math.abs(p50 - 1.25) <= 1.25 * 0.01, `overhead p50 ${p50} within 1% of 1.25 ms`);
+    assert.ok(max !== null && Math.abs(max - 40) <= 40 * 0.01, `overhead max ${max} within 1% of 40 ms`);
+
+    const without = newAgg(new SparseCounts(), new SparseCounts());
+    for (const ms of [1.25, 1.25, 40]) addSample(without, toStored(probe(T0, { lassoOverheadMs: ms }), ids));
+    without.overheadLatency.map.clear();
+    const cut = encodeAgg(without);
+    // An empty histogram is one byte (0): the layout before it is the blob without that byte.
+    assert.equal(cut.at(-1), 0);
+    const earlier = newAgg(new LatencyCounts(), new LatencyCounts());
+    mergeEncoded(earlier, 3, 3, cut.subarray(0, cut.length - 1));
+    assert.deepEqual([earlier.overheadCount, earlier.overheadSumUs, earlier.overheadLatency.total, earlier.latency.total], [3, 42_500, 0, 3]);
   });
 
   test("a full batch is written on the next turn, and the timer writes a partial one", async () => {

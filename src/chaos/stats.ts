@@ -1,6 +1,7 @@
 /**
- * Small, dependency-free statistics for the chaos verdict: the median and the Mann-Whitney U
- * rank test (two-sided, normal approximation with tie and continuity correction).
+ * Small, dependency-free statistics for the chaos verdict and the baseline comparison: the
+ * median and the Mann-Whitney U rank test (two-sided, normal approximation with tie and
+ * continuity correction), over plain samples or counted values (histogram buckets).
  *
  * Why the normal approximation and not the exact distribution: the verdict only runs the test
  * with at least 20 samples per side, where the approximation is accurate to the p-value's third
@@ -53,10 +54,8 @@ export interface MannWhitneyResult {
   p: number;
 }
 
-interface Ranked {
-  v: number;
-  fromX: boolean;
-}
+/** A value observed `count` times: a histogram bucket (its index or any order-preserving value) and its count. */
+export type ValueCount = readonly [value: number, count: number];
 
 /**
  * Mann-Whitney U test of x against y, two-sided, normal approximation:
@@ -67,25 +66,44 @@ interface Ranked {
  * Throws on an empty sample or a non-finite value: the caller checks sample sizes first.
  */
 export function mannWhitneyU(x: readonly number[], y: readonly number[]): MannWhitneyResult {
-  const nX = x.length;
-  const nY = y.length;
+  return mannWhitneyUCounts(x.map((v) => [v, 1] as const), y.map((v) => [v, 1] as const));
+}
+
+/**
+ * The same test over counted values (histogram buckets): a bucket is a group of tied values.
+ * The test depends on ranks only, so buckets may be given by their index in any histogram
+ * whose index order is the value order. Counts must be non-negative integers.
+ */
+export function mannWhitneyUCounts(x: readonly ValueCount[], y: readonly ValueCount[]): MannWhitneyResult {
+  const merged = new Map<number, { x: number; y: number }>();
+  const add = (list: readonly ValueCount[], side: "x" | "y"): number => {
+    let n = 0;
+    for (const [v, c] of list) {
+      if (!Number.isFinite(v) || !Number.isFinite(c)) throw new RangeError("mannWhitneyU: every value must be a finite number");
+      if (c < 0 || !Number.isInteger(c)) throw new RangeError(`mannWhitneyU: counts must be whole and >= 0 (got ${c})`);
+      if (c === 0) continue;
+      const m = merged.get(v) ?? { x: 0, y: 0 };
+      m[side] += c;
+      merged.set(v, m);
+      n += c;
+    }
+    return n;
+  };
+  const nX = add(x, "x");
+  const nY = add(y, "y");
   if (nX === 0 || nY === 0) throw new RangeError(`mannWhitneyU needs two non-empty samples (got ${nX} and ${nY})`);
-  const pooled: Ranked[] = [...x.map((v) => ({ v, fromX: true })), ...y.map((v) => ({ v, fromX: false }))];
-  if (pooled.some((p) => !Number.isFinite(p.v))) throw new RangeError("mannWhitneyU: every value must be a finite number");
-  pooled.sort((a, b) => a.v - b.v);
-  const at = (k: number): Ranked => pooled[k] as Ranked;
 
   const n = nX + nY;
   let rankSumX = 0;
   let tieTerm = 0;
-  for (let i = 0; i < n; ) {
-    let j = i;
-    while (j + 1 < n && at(j + 1).v === at(i).v) j++;
-    const t = j - i + 1;
-    const midRank = (i + j) / 2 + 1; // ranks are 1-based
-    for (let k = i; k <= j; k++) if (at(k).fromX) rankSumX += midRank;
+  let below = 0; // values ranked before this tie group
+  for (const v of [...merged.keys()].sort((a, b) => a - b)) {
+    const g = merged.get(v) as { x: number; y: number };
+    const t = g.x + g.y;
+    const midRank = below + (t + 1) / 2; // ranks are 1-based
+    rankSumX += g.x * midRank;
     tieTerm += t * t * t - t;
-    i = j + 1;
+    below += t;
   }
 
   const u = rankSumX - (nX * (nX + 1)) / 2;

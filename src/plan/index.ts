@@ -154,6 +154,7 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
     log: config.log,
     budget: config.budget,
     adminToken: config.adminToken === undefined || config.adminToken === "" ? null : config.adminToken,
+    comparison: config.comparison,
     alertmanager: config.alertmanager ?? null,
     chaosControl: config.chaos === undefined ? null : { proxyControl: config.chaos.proxyControl, proxyToken: config.chaos.proxyToken },
     chains,

@@ -7,6 +7,7 @@ import cron from "node-cron";
 import parseDuration from "parse-duration";
 import { z } from "zod";
 import { faultSchema, type Fault } from "../chaos/faults.js";
+import { DEFAULT_COMPARISON, type ChangeThreshold, type ComparedSli } from "../report/types.js";
 import { didYouMean, formatPath, type PathSegment } from "./errors.js";
 import { redactUrl } from "./redact.js";
 import type { JsonValue, LogLevel, Shape, Strategy, Transport } from "./types.js";
@@ -189,6 +190,31 @@ const targetUrl = httpUrl.superRefine((v, ctx) => {
     });
 });
 
+const relativeChange = z.number({ error: "must be a relative change, e.g. 0.1 for 10%" }).min(0, { error: "must be >= 0" });
+
+/** One SLI's change threshold; `absolute` in the SLI's unit (a duration, blocks or a share), each defaulting to DEFAULT_COMPARISON's. */
+function changeThreshold(sli: ComparedSli, absolute: z.ZodType<number, unknown>) {
+  const d: ChangeThreshold = DEFAULT_COMPARISON.thresholds[sli];
+  return z.strictObject({ relative: relativeChange.default(d.relative), absolute: absolute.default(d.absolute) }).prefault({});
+}
+
+/** Baseline comparison (`/report?baseline=`, `report --baseline`): thresholds per SLI and the significance test. */
+const comparisonSchema = z
+  .strictObject({
+    alpha: z.number({ error: "must be a probability, e.g. 0.01" }).gt(0, { error: "must be > 0" }).lt(1, { error: "must be < 1" }).default(DEFAULT_COMPARISON.alpha),
+    minSamples: z.number({ error: "must be a whole number of samples" }).int({ error: "must be a whole number of samples" }).min(2, { error: "must be at least 2" }).default(DEFAULT_COMPARISON.minSamples),
+    thresholds: z
+      .strictObject({
+        successRatio: changeThreshold("successRatio", z.number({ error: "must be a share of requests, e.g. 0.001" }).min(0, { error: "must be >= 0" }).max(1, { error: "must be <= 1" })),
+        latency: changeThreshold("latency", duration(0)),
+        headLag: changeThreshold("headLag", z.number({ error: "must be a number of blocks" }).min(0, { error: "must be >= 0" })),
+        overhead: changeThreshold("overhead", duration(0)),
+        deliveryDelay: changeThreshold("deliveryDelay", duration(0)),
+      })
+      .prefault({}),
+  })
+  .prefault({});
+
 export const configSchema = z.strictObject({
   listen: listen.prefault("127.0.0.1:9464"),
   targets: z
@@ -239,6 +265,7 @@ export const configSchema = z.strictObject({
     .string({ error: "must be a string (a bearer token)" })
     .refine((t) => t === "" || t.length >= 16, { error: "must be at least 16 characters (or empty to disable the admin endpoints)" })
     .optional(),
+  comparison: comparisonSchema,
   /** Alertmanager that chaos windows with `silence:` create their silences in (API v2). */
   alertmanager: z.strictObject({ url: httpUrl }).optional(),
   /**

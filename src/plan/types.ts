@@ -5,6 +5,7 @@
  */
 
 import type { WindowSpec } from "../chaos/windowTypes.js";
+import type { ComparisonSettings } from "../report/types.js";
 
 export type { WindowSpec };
 
@@ -239,6 +240,8 @@ export interface Plan {
   budget: { maxRequestsPerSecondPerChain: number };
   /** Bearer token for the admin endpoints (POST /-/reload); null: disabled. A secret. */
   adminToken: string | null;
+  /** Baseline comparison thresholds and significance (config `comparison:`, defaults DEFAULT_COMPARISON). */
+  comparison: ComparisonSettings;
   /** Alertmanager for chaos windows' silences; null: not configured. Its URL may hold credentials. */
   alertmanager: { url: string } | null;
   /** The fault proxies' control API (config `chaos:`); null: chaos windows are declared but none runs. */

@@ -2,9 +2,13 @@ import type { AnomalyEvent, EventStats } from "../store/continuity.js";
 import { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "../store/latency.js";
 import { parseServedBy } from "../store/servedBy.js";
 import type { AggregateResult, ContinuityAggregate, SeriesAggregate, TimeRange } from "../store/reader.js";
+import type { BaselineRecord } from "../store/baselines.js";
 import type { ChaosWindowRecord, WindowQuery } from "../store/chaosWindows.js";
+import { comparePeriods } from "./compare.js";
+import { parsePeriodStats, periodStats, periodStatsOfChain, planMismatches, type PeriodStats } from "./periodStats.js";
+import { ReportQueryError } from "./time.js";
 import {
-  sloFor, type ChaosWindowReport, type ChainReport, type PlannedWatcher, type Report, type ReportContext, type ReportRange, type ResolvedSlo,
+  DEFAULT_COMPARISON, sloFor, type ChaosWindowReport, type Comparison, type ComparisonSettings, type ChainReport, type PlannedWatcher, type Report, type ReportContext, type ReportRange, type ResolvedSlo,
   type SeriesReport, type SloObjective, type SloRow, type WatcherReport,
 } from "./types.js";
 
@@ -13,6 +17,8 @@ export interface ReportSource {
   aggregate(range: TimeRange): AggregateResult;
   /** Chaos windows planned in the range, newest first (absent: the report has no chaos section). */
   chaosWindows?(q: WindowQuery): ChaosWindowRecord[];
+  /** A named baseline (absent: named baselines cannot be compared with). */
+  baseline?(name: string): BaselineRecord | null;
 }
 
 /** Windows in a report: enough for a month of several windows a day. */
@@ -44,7 +50,7 @@ function mergeSeries(list: readonly SeriesAggregate[]): SeriesAggregate {
   if (!first) throw new Error("mergeSeries needs at least one series");
   const m: SeriesAggregate = {
     ...first, requests: 0, ok: 0, errors: new Map(), providers: new Map(), latency: new LatencyCounts(),
-    overhead: { count: 0, sumMs: 0, maxMs: 0 }, headLag: new Map(), regressions: 0, retriesTotal: 0, retriedRequests: 0,
+    overhead: { count: 0, sumMs: 0, maxMs: 0, latency: new LatencyCounts() }, headLag: new Map(), regressions: 0, retriesTotal: 0, retriedRequests: 0,
     judged: 0, incorrect: 0, failedAssertions: new Map(),
   };
   for (const s of list) {
@@ -57,6 +63,7 @@ function mergeSeries(list: readonly SeriesAggregate[]): SeriesAggregate {
       m.overhead.maxMs = m.overhead.count === 0 ? s.overhead.maxMs : Math.max(m.overhead.maxMs, s.overhead.maxMs);
       m.overhead.count += s.overhead.count;
       m.overhead.sumMs += s.overhead.sumMs;
+      m.overhead.latency.merge(s.overhead.latency);
     }
     addMaps(m.headLag, s.headLag);
     m.regressions += s.regressions;
@@ -84,11 +91,6 @@ function headStats(lag: Map<number, number>, threshold: number): SeriesReport["h
     samples, meanLag: ratio(sum, samples), maxLag: max, threshold, overThreshold: over,
     overThresholdShare: ratio(over, samples),
   };
-}
-
-/** Plan-mismatch answers: our configuration's fault, never Lasso's, so outside every probe SLI. */
-function planMismatches(s: SeriesAggregate): number {
-  return s.errors.get("plan_mismatch") ?? 0;
 }
 
 function seriesReport(s: SeriesAggregate, slo: ResolvedSlo): SeriesReport {
@@ -338,11 +340,46 @@ function noSamples(p: PlannedWatcher): ContinuityAggregate {
  * and route (all methods of the route together); series rows are per target, route, method.
  * `planned`: the plan's watchers, each listed even without a sample (no data, never a FAIL).
  */
+/** The named baseline's statistics (for the range's chain when it has one); ReportQueryError when unknown. */
+function namedBaseline(source: ReportSource, name: string, chain: string | undefined): { stats: PeriodStats; about: Comparison["baseline"] } {
+  const b = source.baseline?.(name) ?? null;
+  if (b === null) throw new ReportQueryError(`unknown baseline ${JSON.stringify(name)}: save one with lasso-canary baseline save ${name} --since ...`);
+  if (chain !== undefined && b.chain !== null && b.chain !== chain) {
+    throw new ReportQueryError(`baseline ${JSON.stringify(name)} holds chain ${b.chain} only, not ${chain}`);
+  }
+  let stats: PeriodStats;
+  try {
+    stats = parsePeriodStats(b.stats);
+  } catch (err) {
+    throw new Error(`baseline ${JSON.stringify(name)} is unreadable: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  return {
+    stats: chain === undefined ? stats : periodStatsOfChain(stats, chain),
+    about: { kind: "named", name: b.name, since: b.since, until: b.until, chain: b.chain, savedAt: b.savedAt },
+  };
+}
+
+/** The range compared with its baseline (range.baseline), or null when none was asked for. */
+function comparison(range: ReportRange, current: () => PeriodStats, source: ReportSource, settings: ComparisonSettings): Comparison | null {
+  const req = range.baseline;
+  if (req === undefined) return null;
+  const baseline = req.kind === "named"
+    ? namedBaseline(source, req.name, range.chain)
+    : {
+      stats: periodStats(source.aggregate({ since: req.since, until: req.until, chain: range.chain })),
+      about: { kind: "range" as const, name: null, since: req.since, until: req.until, chain: range.chain ?? null, savedAt: null },
+    };
+  return comparePeriods(
+    { baseline: baseline.stats, current: current(), about: baseline.about, currentRange: { since: range.since, until: range.until } }, settings,
+  );
+}
+
 export function buildReport(
   range: ReportRange, slos: readonly SloObjective[], source: ReportSource, now: number = Date.now(), context: ReportContext = {},
   planned: readonly PlannedWatcher[] = [],
 ): Report {
   const agg = source.aggregate({ since: range.since, until: range.until, chain: range.chain });
+  const compared = comparison(range, () => periodStats(agg), source, context.comparison ?? DEFAULT_COMPARISON);
   const stored = new Set(agg.continuity.map(continuityKey));
   const continuity = [
     ...agg.continuity,
@@ -408,5 +445,6 @@ export function buildReport(
     chaos: (source.chaosWindows?.({ since: range.since, until: range.until, ...(range.chain !== undefined ? { chain: range.chain } : {}), limit: MAX_REPORT_WINDOWS }) ?? [])
       .reverse()
       .map(chaosWindowReport),
+    comparison: compared,
   };
 }

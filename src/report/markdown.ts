@@ -1,4 +1,4 @@
-import type { ChainReport, Report, SloRow } from "./types.js";
+import type { ChainReport, Comparison, ComparisonRow, Report, SloRow } from "./types.js";
 
 const DASH = "—";
 
@@ -165,6 +165,42 @@ function renderChaos(r: Report): string {
   ].join("\n");
 }
 
+function comparedValue(row: ComparisonRow, side: "baseline" | "current"): string {
+  const { value, samples } = row[side];
+  if (value === null) return DASH;
+  const text = row.metric === "success_ratio" ? pct(value) : row.metric === "head_lag_blocks" ? `${num(value, 2)} blocks` : `${num(value)} ms`;
+  return `${text} (n=${samples})`;
+}
+
+/** The baseline comparison: what was compared with what, the verdicts, then one row per series (or watcher) and metric. */
+export function renderComparison(c: Comparison): string {
+  const b = c.baseline;
+  const what = b.kind === "named"
+    ? `saved baseline "${b.name ?? "?"}" (saved ${iso(b.savedAt)}, computed from ${iso(b.since)} to ${iso(b.until)}${b.chain === null ? "" : `, chain ${b.chain}`})`
+    : `${iso(b.since)} to ${iso(b.until)}`;
+  const counts = (["regression", "improved", "inconclusive", "ok", "no_data"] as const)
+    .map((v) => `${c.counts[v]} ${v.replace("_", " ")}`).join(", ");
+  const t = c.settings.thresholds;
+  return [
+    "## Baseline comparison",
+    "",
+    `Current: ${iso(c.current.since)} to ${iso(c.current.until)}; baseline: ${what}.`,
+    `${c.regression ? "REGRESSION" : "No regression"}: ${counts}.`,
+    "",
+    `A change is a regression only when it is beyond its threshold in the worse direction (success ratio: failure share ` +
+      `+${t.successRatio.relative * 100}%; latency +${t.latency.relative * 100}% and ${t.latency.absolute} ms; head lag ` +
+      `+${t.headLag.relative * 100}% and ${t.headLag.absolute} blocks; overhead +${t.overhead.relative * 100}% and ${t.overhead.absolute} ms; ` +
+      `delivery delay +${t.deliveryDelay.relative * 100}% and ${t.deliveryDelay.absolute} ms) AND significant at ${c.settings.alpha} after ` +
+      `Holm's adjustment over all ${c.rows.filter((r) => r.test !== null).length} tests; with fewer samples than a test needs it is inconclusive.`,
+    "",
+    table(
+      ["chain", "target", "route", "method / watcher", "metric", "baseline", "current", "verdict"],
+      c.rows.map((r) => [r.chain, r.target, r.route, r.method ?? r.watcher ?? DASH, r.metric, comparedValue(r, "baseline"),
+        comparedValue(r, "current"), `${r.verdict.toUpperCase().replace("_", " ")}: ${r.reason}`]),
+    ),
+  ].join("\n");
+}
+
 export function renderMarkdown(r: Report): string {
   const out: string[] = ["# lasso-canary report", ""];
   out.push(`Range: ${iso(r.range.since)} to ${iso(r.range.until)}${r.range.chain ? `, chain ${r.range.chain}` : ""}.`);
@@ -187,5 +223,6 @@ export function renderMarkdown(r: Report): string {
   if (r.empty) out.push(r.note ?? "No samples in this range.", "");
   else for (const c of r.chains) out.push(renderChain(c));
   if (r.chaos.length > 0) out.push(renderChaos(r), "");
+  if (r.comparison !== null) out.push(renderComparison(r.comparison), "");
   return out.join("\n");
 }

@@ -17,4 +17,7 @@ export interface RequestMessage {
 }
 
 /** The rendered report: one flat string crosses threads, not an object graph to clone and re-serialise. */
-export type ResponseMessage = { id: number; ok: true; body: string } | { id: number; ok: false; error: string };
+export type ResponseMessage =
+  | { id: number; ok: true; body: string }
+  /** badQuery: the error is the caller's (a ReportQueryError, e.g. an unknown baseline name): HTTP 400, not 500. */
+  | { id: number; ok: false; error: string; badQuery?: boolean };

@@ -1,5 +1,6 @@
 import { Worker } from "node:worker_threads";
 import type { ReportFormat, RequestMessage, ResponseMessage } from "./protocol.js";
+import { ReportQueryError } from "./time.js";
 import type { ReportContext, ReportRange, SloObjective } from "./types.js";
 
 export interface ReportRunnerOptions {
@@ -108,7 +109,7 @@ export class ReportRunner {
       this.armIdle();
     }
     if (m.ok) p.resolve(m.body);
-    else p.reject(new Error(m.error));
+    else p.reject(m.badQuery === true ? new ReportQueryError(m.error) : new Error(m.error));
   }
 
   private armIdle(): void {

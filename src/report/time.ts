@@ -1,7 +1,8 @@
 import parseDuration from "parse-duration";
 import type { Plan } from "../plan/index.js";
+import type { BaselineRequest } from "./types.js";
 
-export type TimeParamName = "since" | "until";
+export type TimeParamName = "since" | "until" | "baseline";
 
 /** A report query the caller got wrong; the message says what and how to fix it (HTTP 400, CLI exit 2). */
 export class ReportQueryError extends Error {
@@ -24,7 +25,7 @@ export const REPORT_FORMATS = ["json", "md"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /** Every parameter `/report` takes; each at most once. */
-export const REPORT_PARAMS = ["since", "until", "chain", "format"] as const;
+export const REPORT_PARAMS = ["since", "until", "chain", "format", "baseline"] as const;
 
 const DAY_MS = 86_400_000;
 const DEFAULT_SPAN = "24h";
@@ -73,6 +74,8 @@ export interface ReportQuery {
   chain?: string;
   /** Set when `since` was moved: the requested value, and why (a line for the report). */
   adjusted?: { requestedSince: number | null; note: string };
+  /** `baseline=`: the period or saved baseline to compare with (parseBaselineParam). */
+  baseline?: BaselineRequest;
 }
 
 export interface ReportQueryOptions {
@@ -100,7 +103,7 @@ function single(query: Record<string, unknown>, param: string): string | undefin
 /**
  * Validates `/report` query parameters (REPORT_PARAMS; `format` is read by the caller with
  * parseReportFormat): until (default now), since (default 24h before until, so a lone
- * `until` means the day before it), chain. A `since` older than the retention is clamped to
+ * `until` means the day before it), chain, baseline (parseBaselineParam). A `since` older than the retention is clamped to
  * it and `adjusted` says so. Throws ReportQueryError (the message names the parameter).
  */
 export function parseReportQuery(query: Record<string, unknown>, now: number, opts: ReportQueryOptions = {}): ReportQuery {
@@ -138,5 +141,71 @@ export function parseReportQuery(query: Record<string, unknown>, now: number, op
       throw new ReportQueryError(`unknown chain ${JSON.stringify(chain)}: the plan's chains are ${opts.chains.join(", ") || "(none)"}`);
     }
   }
-  return { since, until, ...(chain === undefined ? {} : { chain }), ...(adjusted === undefined ? {} : { adjusted }) };
+  const baselineText = single(query, "baseline");
+  const baseline = baselineText === undefined ? undefined : parseBaselineParam(baselineText, { since, until }, now, opts.retentionDays);
+  return {
+    since, until, ...(chain === undefined ? {} : { chain }), ...(adjusted === undefined ? {} : { adjusted }),
+    ...(baseline === undefined ? {} : { baseline }),
+  };
 }
+
+/** A baseline name: a letter, then up to 63 letters, digits, `_`, `.`, `-` (so it never reads as a duration or a time). */
+export const BASELINE_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+export function checkBaselineName(name: string): string {
+  if (!BASELINE_NAME.test(name)) {
+    throw new ReportQueryError(`invalid baseline name ${JSON.stringify(name)}: expected a letter, then up to 63 letters, digits, "_", "." or "-"`);
+  }
+  return name;
+}
+
+const BASELINE_EXPECTED = "expected a duration before since (7d), a range FROM..TO, or a saved baseline @NAME";
+
+/**
+ * `baseline=` of /report and `--baseline` of the CLI, for the report range [since, until):
+ * - a duration D (`7d`, `24h`): the period of that length immediately before the report's
+ *   range, [since - D, since);
+ * - `FROM..TO`: an absolute range, each side as `since`/`until` take them (ISO-8601, unix
+ *   seconds, or a duration back from now); it must end at or before the report's since;
+ * - `@NAME` (the `@` may be left out: a name starts with a letter, a duration or time with a
+ *   digit): a baseline saved with `lasso-canary baseline save NAME`.
+ * A range wholly older than `retentionDays` is refused; one partly older is clamped to it.
+ */
+export function parseBaselineParam(
+  value: string, range: { since: number; until: number }, now: number, retentionDays?: number,
+): BaselineRequest {
+  const v = value.trim();
+  if (v === "") throw new TimeParamError("baseline", value, `empty; ${BASELINE_EXPECTED}`);
+  if (v.startsWith("@") || /^[A-Za-z]/.test(v)) return { kind: "named", name: checkBaselineName(v.replace(/^@/, "")) };
+  let since: number;
+  let until: number;
+  const parts = v.split("..");
+  if (parts.length === 2) {
+    since = parseTimeParam("baseline", parts[0] as string, now);
+    until = parseTimeParam("baseline", parts[1] as string, now);
+    if (since >= until) throw new TimeParamError("baseline", value, "FROM must be before TO");
+    if (until > range.since) {
+      throw new TimeParamError("baseline", value, `must end at or before the report's since (${new Date(range.since).toISOString()}): overlapping periods share samples`);
+    }
+  } else if (parts.length === 1) {
+    // A duration reads relative to "now"; an absolute time reads the same whatever "now" is.
+    if (parseTimeParam("baseline", v, 0) === parseTimeParam("baseline", v, 1)) {
+      throw new TimeParamError("baseline", value, `a single value must be a duration (7d); for an absolute range write FROM..TO`);
+    }
+    const length = range.since - parseTimeParam("baseline", v, range.since);
+    if (!(length > 0)) throw new TimeParamError("baseline", value, `a duration must be > 0; ${BASELINE_EXPECTED}`);
+    since = range.since - length;
+    until = range.since;
+  } else {
+    throw new TimeParamError("baseline", value, BASELINE_EXPECTED);
+  }
+  if (retentionDays !== undefined) {
+    const oldest = now - retentionDays * DAY_MS;
+    if (until <= oldest) {
+      throw new TimeParamError("baseline", value, `the whole baseline is older than the store's retention (${retentionDays} days); save a named baseline to keep one longer`);
+    }
+    since = Math.max(since, oldest);
+  }
+  return { kind: "range", since, until };
+}
+

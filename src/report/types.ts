@@ -1,5 +1,6 @@
 import type { Fault } from "../chaos/faults.js";
 import type { ChaosVerdict, WindowKind, WindowResult } from "../chaos/windowTypes.js";
+import type { TestName } from "./significance.js";
 /**
  * SLO objectives for one chain (DESIGN.md "Default SLOs"). Availability and correctness are
  * separate SLIs with separate budgets: a well-formed answer is available even when it is wrong
@@ -72,6 +73,8 @@ export interface ReportContext {
   planMismatches?: PlanMismatchEntry[];
   /** The running plan's watchers: every one is listed, with or without samples. */
   watchers?: PlannedWatcher[];
+  /** Thresholds and significance of a baseline comparison (the plan's `comparison:`); absent: the defaults. */
+  comparison?: ComparisonSettings;
 }
 
 /** Why the range differs from what was asked (see parseReportQuery). */
@@ -86,6 +89,8 @@ export interface ReportRange {
   until: number;
   chain?: string | undefined;
   adjusted?: RangeAdjustment | undefined;
+  /** Compare the range with this baseline (Report.comparison). */
+  baseline?: BaselineRequest | undefined;
 }
 
 export interface LatencyReport {
@@ -365,4 +370,132 @@ export interface Report {
   chains: ChainReport[];
   /** Chaos windows planned in the range (and chain), oldest first. */
   chaos: ChaosWindowReport[];
+  /** The range compared with a baseline (`baseline=` / `--baseline`); null when none was asked for. */
+  comparison: Comparison | null;
+}
+
+// ---------------------------------------------------------------- baseline comparison
+
+/**
+ * The baseline a report is compared with (`baseline=` of /report, `--baseline` of the CLI):
+ * - range: [since, until) read from the store like the report's own range; `baseline=7d` is
+ *   the 7 days immediately before the report's since, `baseline=FROM..TO` an absolute range;
+ * - named: statistics saved with `lasso-canary baseline save NAME` (table `baselines`), which
+ *   outlive the retention of the data they were computed from.
+ */
+export type BaselineRequest = { kind: "range"; since: number; until: number } | { kind: "named"; name: string };
+
+/** The metrics a comparison judges. Each row compares one of them for one series or watcher. */
+export type ComparedMetric =
+  | "success_ratio" | "latency_p50_ms" | "latency_p95_ms" | "latency_p99_ms" | "head_lag_blocks" | "overhead_ms"
+  | "delivery_delay_p50_ms" | "delivery_delay_p95_ms";
+
+/** The configurable SLIs; each threshold covers the metrics of its SLI (latency: p50, p95 and p99). */
+export type ComparedSli = "successRatio" | "latency" | "headLag" | "overhead" | "deliveryDelay";
+
+/**
+ * How big a change must be to count: BOTH |relative change| >= relative AND |absolute change|
+ * >= absolute (absolute: ms for latency, overhead and delivery delay; blocks for head lag;
+ * share points for the success ratio's failure share).
+ */
+export interface ChangeThreshold {
+  relative: number;
+  absolute: number;
+}
+
+export interface ComparisonSettings {
+  /** Family-wise significance level: Holm-adjusted p-values below it are significant. */
+  alpha: number;
+  /** The fewest samples each period needs for any test (quantiles need more: see ComparisonRow.minSamples). */
+  minSamples: number;
+  thresholds: Record<ComparedSli, ChangeThreshold>;
+}
+
+/**
+ * Defaults: +-10% (the battle-testing plan's regression check), with absolute floors below
+ * which a shift is scheduler or clock noise (latency and overhead 1 ms, head lag 0.1 blocks,
+ * delivery delay 50 ms: block timestamps have 1 s resolution), alpha 0.01 family-wise.
+ */
+export const DEFAULT_COMPARISON: ComparisonSettings = {
+  alpha: 0.01,
+  minSamples: 20,
+  thresholds: {
+    successRatio: { relative: 0.1, absolute: 0 },
+    latency: { relative: 0.1, absolute: 1 },
+    headLag: { relative: 0.1, absolute: 0.1 },
+    overhead: { relative: 0.1, absolute: 1 },
+    deliveryDelay: { relative: 0.1, absolute: 50 },
+  },
+};
+
+/**
+ * - regression: the change is beyond the threshold in the worse direction AND significant;
+ * - improved: the same in the better direction;
+ * - ok: within the threshold (whatever its significance);
+ * - inconclusive: too few samples in a period for the test, or beyond the threshold but not
+ *   significant (the data cannot tell a change from noise);
+ * - no_data: one of the periods holds no sample (a new or removed series or watcher).
+ */
+export type ComparisonVerdict = "regression" | "improved" | "ok" | "inconclusive" | "no_data";
+
+export interface ComparisonRow {
+  chain: string;
+  target: string;
+  route: string;
+  /** Probe metrics: the JSON-RPC method; null for delivery delay rows (per watcher). */
+  method: string | null;
+  /** Delivery delay rows: the subscription watcher; null for probe metrics. */
+  watcher: string | null;
+  metric: ComparedMetric;
+  /** Which direction is worse: latency, lag, overhead and delay up; the success ratio down. */
+  worse: "higher" | "lower";
+  /**
+   * value: the metric (success ratio; percentile or mean in ms; mean lag in blocks), null
+   * without samples. samples: requests for the success ratio, well-formed answers for latency,
+   * head samples, overhead samples (with a stored histogram), delivered samples with a delay.
+   */
+  baseline: { value: number | null; samples: number };
+  current: { value: number | null; samples: number };
+  /**
+   * absolute: current - baseline, in the metric's unit. relative: of the quantity judged, signed
+   * so that positive is worse for every metric: (current - baseline) / baseline for the rest; for
+   * the success ratio, the relative change of the failure share (1 - ratio), so 99.9% -> 99.8%
+   * is +1.0 (+100%, failures doubled). null when the baseline quantity is 0 (a change from zero
+   * has no relative size: it counts as beyond any relative threshold) or without data.
+   */
+  change: { absolute: number | null; relative: number | null };
+  threshold: ChangeThreshold;
+  /** The fewest samples each period needs for this row's test. */
+  minSamples: number;
+  /**
+   * The test run (null when a period had too few samples): p is its two-sided p-value,
+   * adjustedP the Holm-adjusted one over every test of this comparison, compared with alpha.
+   */
+  test: { name: TestName; p: number; adjustedP: number } | null;
+  verdict: ComparisonVerdict;
+  /** Why, in words (the numbers behind the verdict). */
+  reason: string;
+}
+
+export interface Comparison {
+  baseline: {
+    kind: "range" | "named";
+    /** The named baseline; null for a range. */
+    name: string | null;
+    /** The baseline's period (for a named one, the period it was computed from). */
+    since: number;
+    until: number;
+    /** The chain a named baseline was saved for (null: all); a range has the report's chain. */
+    chain: string | null;
+    /** When a named baseline was saved; null for a range. */
+    savedAt: number | null;
+  };
+  current: { since: number; until: number };
+  settings: ComparisonSettings;
+  /** Rows per verdict. */
+  counts: Record<ComparisonVerdict, number>;
+  /** True when any row is a regression (the CLI then exits 3). */
+  regression: boolean;
+  /** Per chain, target, route and method (probe metrics) or watcher (delivery delay), then metric. */
+  rows: ComparisonRow[];
 }

@@ -8,6 +8,7 @@ import { StoreReader } from "../store/reader.js";
 import { buildReport } from "./build.js";
 import { renderMarkdown } from "./markdown.js";
 import type { RequestMessage, ResponseMessage } from "./protocol.js";
+import { ReportQueryError } from "./time.js";
 
 const port = parentPort;
 if (!port) throw new Error("report worker must run in a worker thread");
@@ -21,9 +22,13 @@ port.on("message", ({ id, range, slos, now, format, context }: RequestMessage) =
     const report = buildReport(range, slos, reader, now, context, context.watchers ?? []);
     reply = { id, ok: true, body: format === "md" ? renderMarkdown(report) : JSON.stringify(report) };
   } catch (err) {
-    reader?.close();
-    reader = null;
-    reply = { id, ok: false, error: err instanceof Error ? err.message : String(err) };
+    if (err instanceof ReportQueryError) {
+      reply = { id, ok: false, error: err.message, badQuery: true };
+    } else {
+      reader?.close();
+      reader = null;
+      reply = { id, ok: false, error: err instanceof Error ? err.message : String(err) };
+    }
   }
   port.postMessage(reply);
 });

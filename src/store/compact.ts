@@ -42,7 +42,7 @@ class RollupTable {
 }
 
 function copyAgg(a: SparseAgg): SparseAgg {
-  const c = newAgg(new SparseCounts());
+  const c = newAgg(new SparseCounts(), new SparseCounts());
   mergeAgg(c, a);
   return c;
 }
@@ -86,7 +86,7 @@ export class RollupWriter {
       for (const [series, list] of bySeries) {
         list.sort((a, b) => a.ts - b.ts);
         if (out.raw) this.writeRaw(minute, series, list);
-        const fresh = newAgg(new SparseCounts());
+        const fresh = newAgg(new SparseCounts(), new SparseCounts());
         for (const r of list) addSample(fresh, r);
         if (out.coarse) {
           this.coarse.forEach((level, i) => {

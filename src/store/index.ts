@@ -10,3 +10,4 @@ export { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "./latency
 export { MIGRATIONS, SCHEMA_VERSION, SchemaVersionError, migrate, openDatabase, type Migration } from "./schema.js";
 export type { ReadPlan } from "./segments.js";
 export { ChaosWindowStore, listChaosWindows, type ChaosWindowRecord, type WindowQuery, type WindowStatus, type WindowTrigger } from "./chaosWindows.js";
+export { BaselineExistsError, BaselineStore, getBaseline, listBaselines, type BaselineRecord, type BaselineSummary } from "./baselines.js";

@@ -1,3 +1,4 @@
+import { getBaseline, listBaselines, type BaselineRecord, type BaselineSummary } from "./baselines.js";
 import { listChaosWindows, type ChaosWindowRecord, type WindowQuery } from "./chaosWindows.js";
 import type Database from "better-sqlite3";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
@@ -39,7 +40,8 @@ export interface SeriesAggregate extends SeriesKey {
   providers: Map<string | null, number>;
   /** Latency of well-formed answers (outcome ok). */
   latency: LatencyCounts;
-  overhead: { count: number; sumMs: number; maxMs: number };
+  /** `latency`: the overhead histogram (see Agg.overheadLatency: its total may be below `count`). */
+  overhead: { count: number; sumMs: number; maxMs: number; latency: LatencyCounts };
   /** head lag in blocks -> number of samples */
   headLag: Map<number, number>;
   regressions: number;
@@ -229,6 +231,15 @@ export class StoreReader {
     return listChaosWindows((sql) => this.prepare(sql), q);
   }
 
+  /** A named baseline (statistics as stored JSON), or null. */
+  baseline(name: string): BaselineRecord | null {
+    return getBaseline((sql) => this.prepare(sql), name);
+  }
+
+  baselines(): BaselineSummary[] {
+    return listBaselines((sql) => this.prepare(sql));
+  }
+
   meta(key: string): number | null {
     const row = this.prepare("SELECT value FROM meta WHERE key = ?").get(key) as { value: number } | undefined;
     return row?.value ?? null;
@@ -279,7 +290,7 @@ export class StoreReader {
     const accs = new Map<number, Agg<LatencyCounts>>();
     const accFor = (series: number): Agg<LatencyCounts> => {
       let a = accs.get(series);
-      if (!a) accs.set(series, (a = newAgg(new LatencyCounts())));
+      if (!a) accs.set(series, (a = newAgg(new LatencyCounts(), new LatencyCounts())));
       return a;
     };
     const cons = new Map<number, { checks: number; mismatches: number }>();
@@ -633,7 +644,7 @@ function resolve(s: SeriesKey, a: Agg<LatencyCounts>, dict: Dictionary): SeriesA
   return {
     target: s.target, chain: s.chain, route: s.route, method: s.method,
     requests: a.n, ok: a.ok, errors, providers, latency: a.latency,
-    overhead: { count: a.overheadCount, sumMs: a.overheadSumUs / 1000, maxMs: a.overheadMaxUs / 1000 },
+    overhead: { count: a.overheadCount, sumMs: a.overheadSumUs / 1000, maxMs: a.overheadMaxUs / 1000, latency: a.overheadLatency },
     headLag: a.lag, regressions: a.regressions, retriesTotal: a.retriesTotal, retriedRequests: a.retriedRequests,
     judged: a.judged, incorrect: a.incorrect, failedAssertions: byName(a.failedAssertions, dict, "unknown"),
   };

@@ -34,6 +34,12 @@ export interface Agg<L extends LatencySink = LatencySink> {
   overheadCount: number;
   overheadSumUs: number;
   overheadMaxUs: number;
+  /**
+   * Overhead histogram (same buckets as latency; negatives recorded as 0), for the baseline
+   * comparison's rank test. Blobs written before it existed end before it: such rollups add
+   * to overheadCount but not here, so its total can be below overheadCount.
+   */
+  overheadLatency: L;
   /** head lag in blocks -> count */
   lag: Map<number, number>;
   regressions: number;
@@ -45,10 +51,11 @@ export interface Agg<L extends LatencySink = LatencySink> {
   failedAssertions: Map<number, number>;
 }
 
-export function newAgg<L extends LatencySink>(latency: L): Agg<L> {
+/** `latency` and `overheadLatency` are two distinct, empty histograms. */
+export function newAgg<L extends LatencySink>(latency: L, overheadLatency: L): Agg<L> {
   return {
     n: 0, ok: 0, errors: new Map(), providers: new Map(), latency,
-    overheadCount: 0, overheadSumUs: 0, overheadMaxUs: 0, lag: new Map(),
+    overheadCount: 0, overheadSumUs: 0, overheadMaxUs: 0, overheadLatency, lag: new Map(),
     regressions: 0, retriesTotal: 0, retriedRequests: 0, judged: 0, incorrect: 0, failedAssertions: new Map(),
   };
 }
@@ -70,6 +77,7 @@ export function addSample(a: Agg, r: StoredProbe): void {
     a.overheadMaxUs = a.overheadCount === 0 ? r.overheadUs : Math.max(a.overheadMaxUs, r.overheadUs);
     a.overheadCount++;
     a.overheadSumUs += r.overheadUs;
+    a.overheadLatency.add(latencyIndex(r.overheadUs), 1);
   }
   if (r.lag !== null) bump(a.lag, r.lag, 1);
   if (r.regression) a.regressions++;
@@ -184,8 +192,9 @@ export function readLatency(rd: ByteReader, sink: LatencySink): void {
 }
 
 /**
- * The blob next to the (n, ok) columns of a rollup row. The correctness counts come last: a
- * blob written before they existed ends before them and reads as none judged.
+ * The blob next to the (n, ok) columns of a rollup row. Later fields come last: a blob written
+ * before the correctness counts existed ends before them and reads as none judged; one written
+ * before the overhead histogram ends before it and adds nothing to it.
  */
 export function encodeAgg(a: Agg<SparseCounts>): Buffer {
   const w = new ByteWriter(64);
@@ -204,6 +213,7 @@ export function encodeAgg(a: Agg<SparseCounts>): Buffer {
   w.uint(a.judged);
   w.uint(a.incorrect);
   writeCounts(w, a.failedAssertions);
+  writeLatency(w, a.overheadLatency.map);
   return w.finish();
 }
 
@@ -231,6 +241,8 @@ export function mergeEncoded(a: Agg, n: number, ok: number, blob: Uint8Array): v
   a.judged += rd.uint();
   a.incorrect += rd.uint();
   for (let i = rd.uint(); i > 0; i--) bump(a.failedAssertions, rd.uint(), rd.uint());
+  if (rd.done) return;
+  readLatency(rd, a.overheadLatency);
 }
 
 /** Merges one in-memory aggregate into another (same latency container type). */
@@ -245,6 +257,7 @@ export function mergeAgg(into: Agg<SparseCounts>, from: Agg<SparseCounts>): void
     into.overheadCount += from.overheadCount;
     into.overheadSumUs += from.overheadSumUs;
   }
+  for (const [k, c] of from.overheadLatency.map) into.overheadLatency.add(k, c);
   for (const [k, c] of from.lag) bump(into.lag, k, c);
   into.regressions += from.regressions;
   into.retriesTotal += from.retriesTotal;

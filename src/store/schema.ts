@@ -80,6 +80,18 @@ CREATE INDEX chaos_windows_planned ON chaos_windows (planned_start);
 CREATE INDEX chaos_windows_status ON chaos_windows (status);
 `;
 
+/**
+ * Version 4: named baselines for the report's comparison (see baselines.ts): one row per name,
+ * the aggregated statistics of a period as JSON (src/report/periodStats.ts). Never pruned: a
+ * baseline outlives the raw samples and rollups it was computed from. Its histogram buckets are
+ * latency.ts indexes, so changing the histogram configuration must rewrite them too.
+ */
+const V4 = `
+CREATE TABLE baselines (
+  name TEXT PRIMARY KEY, saved_at INTEGER NOT NULL, since INTEGER NOT NULL, until INTEGER NOT NULL,
+  chain TEXT, stats TEXT NOT NULL) WITHOUT ROWID;
+`;
+
 export interface Migration {
   version: number;
   description: string;
@@ -91,6 +103,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "series, names, staging, raw, rollups, consistency", up: (db) => db.exec(V1) },
   { version: 2, description: "subscription continuity: cseries, cstaging, cevents, crollups", up: (db) => db.exec(V2) },
   { version: 3, description: "chaos windows", up: (db) => db.exec(V3) },
+  { version: 4, description: "named baselines", up: (db) => db.exec(V4) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

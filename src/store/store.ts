@@ -1,3 +1,4 @@
+import { BaselineStore } from "./baselines.js";
 import { ChaosWindowStore } from "./chaosWindows.js";
 import type Database from "better-sqlite3";
 import { performance } from "node:perf_hooks";
@@ -76,6 +77,7 @@ export class SampleStore implements SampleSink {
   private readonly o: ResolvedStoreOptions;
   private readonly db: Db;
   private chaos: ChaosWindowStore | null = null;
+  private baselineStore: BaselineStore | null = null;
   private readonly queue: RingQueue<Sample>;
   private readonly interner: Interner;
   private readonly rollups: RollupWriter;
@@ -271,6 +273,12 @@ export class SampleStore implements SampleSink {
   chaosWindows(): ChaosWindowStore {
     this.chaos ??= new ChaosWindowStore(this.db);
     return this.chaos;
+  }
+
+  /** Named baselines on the writer's connection (tests; the CLI opens its own: BaselineStore.openFile). */
+  baselines(): BaselineStore {
+    this.baselineStore ??= new BaselineStore(this.db);
+    return this.baselineStore;
   }
 
   /** A reader on the writer's own connection (tests, CLI). The daemon's reports use a worker. */
