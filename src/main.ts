@@ -79,14 +79,15 @@ export interface Daemon {
 export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const { logger } = opts;
   const first = opts.plan;
+  const metrics = new MetricsSink({ version: VERSION });
   const store = new SampleStore({
     path: first.store.path,
     logger: logger.child({ component: "store" }),
     rawRetentionDays: first.store.rawRetentionDays,
     minuteRetentionDays: first.store.minuteRollupRetentionDays,
     hourRetentionDays: first.store.rollupRetentionDays,
+    onTransaction: (phase, ms) => metrics.observeStoreTransaction(phase, ms),
   });
-  const metrics = new MetricsSink({ version: VERSION });
   metrics.expect(expectedSeries(first));
   exportStoreStats(metrics, store);
   const loopLag = new LoopLag((ms) => metrics.observeLoopLag(ms));
