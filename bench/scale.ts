@@ -117,7 +117,6 @@ interface Step {
 interface StepFigures {
   step: Step;
   cpuPct: number;
-  userPct: number;
   rssMedianMb: number;
   rssMaxMb: number;
   lagP99Ms: number;
@@ -214,7 +213,6 @@ async function runStep(step: Step, bed: BedInfo, root: string): Promise<StepFigu
     return {
       step,
       cpuPct: cpuPct(start, end, seconds),
-      userPct: ((end.userTicks - start.userTicks) / TICKS_PER_SEC / seconds) * 100,
       rssMedianMb: quantile(rss, 0.5) / 1e6,
       rssMaxMb: Math.max(...rss) / 1e6,
       lagP99Ms: lag.value * 1000,
