@@ -19,7 +19,6 @@
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
@@ -27,6 +26,7 @@ import type { ProxyInfo, TrafficBucket } from "../src/chaos/control.js";
 import { SampleStore } from "../src/store/index.js";
 import { startTestBed } from "../sim/testbed.js";
 import { writePlan } from "../test/helpers/canaryBed.js";
+import { fmt, freePort, histogramBuckets, procStat, quantile, quantileBetween, until, waitHealthy, type Buckets } from "./measure.js";
 import { faultSeen, runWindow, startChaosBenchBed, windowNotRunning, type ChaosBenchBed } from "./chaosBed.js";
 import { CHAINS, consistencySamples, probeSamples, rng } from "./storeGen.js";
 
@@ -48,12 +48,6 @@ const CHAOS_WINDOW = "bench-latency";
 const ADMIN_TOKEN = "bench-admin-token-0123456789";
 const PROXY_TOKEN = "bench-proxy-token-0123456789";
 
-const fmt = (n: number, d = 1): string => n.toFixed(d);
-const quantile = (xs: number[], q: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? NaN;
-};
-const until = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const met = (value: number, target: number): string => (value <= target ? "met" : "MISSED");
 const sum = (buckets: TrafficBucket[] | null, key: "faulted" | "forwarded"): number => (buckets ?? []).reduce((n, b) => n + b[key], 0);
 
@@ -107,16 +101,6 @@ function chaosChecks(): ChaosChecks {
   };
 }
 
-function procStat(pid: number): { cpuTicks: number; userTicks: number; rssBytes: number; anonBytes: number; fileBytes: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const userTicks = Number(fields[11]);
-  const cpuTicks = userTicks + Number(fields[12]); // utime + stime
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (field: string): number => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN) * 1024;
-  return { cpuTicks, userTicks, rssBytes: kb("VmRSS"), anonBytes: kb("RssAnon"), fileBytes: kb("RssFile") };
-}
-
 /** CPU ticks per thread name (main thread, V8 GC/compiler helpers, libuv pool, workers). */
 function threadTicks(pid: number): Map<string, number> {
   const out = new Map<string, number>();
@@ -134,30 +118,16 @@ function threadTicks(pid: number): Map<string, number> {
   return out;
 }
 
-/** The cumulative buckets of lasso_canary_eventloop_lag_seconds: [upper bound in ms, count]. */
-async function scrapeLag(url: string): Promise<Array<[number, number]>> {
+/** The buckets of lasso_canary_eventloop_lag_seconds, bounds in ms. */
+async function scrapeLag(url: string): Promise<Buckets> {
   const text = await (await fetch(`${url}/metrics`)).text();
-  return [...text.matchAll(/^lasso_canary_eventloop_lag_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map(
-    (m) => [m[1] === "+Inf" ? Infinity : Number(m[1]) * 1000, Number(m[2])] as [number, number],
-  );
+  return histogramBuckets(text, "lasso_canary_eventloop_lag_seconds").map(([le, n]) => [le * 1000, n] as [number, number]);
 }
 
-/** p99 of the lag samples taken between two scrapes, interpolated within its bucket as histogram_quantile does. */
-function lagP99Ms(from: Array<[number, number]>, to: Array<[number, number]>): { p99: number; samples: number } {
-  const counts = to.map(([le, n], i) => [le, n - (from[i]?.[1] ?? 0)] as [number, number]);
-  const total = counts.at(-1)?.[1] ?? 0;
-  const rank = 0.99 * total;
-  let lower = 0;
-  let below = 0;
-  for (const [le, n] of counts) {
-    if (n >= rank) {
-      const upper = Number.isFinite(le) ? le : lower;
-      return { p99: n === below ? upper : lower + ((upper - lower) * (rank - below)) / (n - below), samples: total };
-    }
-    lower = le;
-    below = n;
-  }
-  return { p99: NaN, samples: total };
+/** p99 of the lag samples taken between two scrapes, ms. */
+function lagP99Ms(from: Buckets, to: Buckets): { p99: number; samples: number } {
+  const { value, samples } = quantileBetween(from, to, 0.99);
+  return { p99: value, samples };
 }
 
 function generateHistory(dbPath: string, now: number): void {
@@ -359,23 +329,6 @@ async function startChaosWindow(url: string, bed: ChaosBenchBed): Promise<{ id: 
   const proxyView = await faultSeen(bed.control, CHAOS_CHAIN, CHAOS_PROVIDER, "latency");
   process.stdout.write(`chaos window ${CHAOS_WINDOW} #${id} running (${refusals.length} precondition refusals before it started)\n`);
   return { id, refusals, proxyView };
-}
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const port = (server.address() as net.AddressInfo).port;
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-async function waitHealthy(url: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if ((await fetch(`${url}/healthz`).catch(() => null))?.ok) return;
-    await until(200);
-  }
-  throw new Error(`daemon at ${url} did not become healthy`);
 }
 
 await main();

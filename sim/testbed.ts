@@ -15,6 +15,12 @@ export interface TestBedChainSpec {
   blockTimeSec: number;
   /** Providers in priority order (first = preferred for subscriptions). */
   providers: TestBedProviderSpec[];
+  /**
+   * Serve this chain name from the anvil node and provider proxies of the earlier chain so
+   * named (same block time, providers among its own), so many chain names cost a few nodes.
+   * Pinned eth_chainId requests then answer that node's id; Lasso's own answers use `chainId`.
+   */
+  node?: string;
 }
 
 export interface TestBedOptions {
@@ -60,6 +66,10 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
   };
   try {
     for (const spec of opts.chains) {
+      if (spec.node !== undefined) {
+        chains.set(spec.name, sharedNodeChain(spec, chains.get(spec.node)));
+        continue;
+      }
       const node = await startAnvil({ chainId: spec.chainId, blockTimeSec: spec.blockTimeSec });
       stops.push(() => node.stop());
       // Each profile gets its own proxies: Lasso keys breakers by upstream URL, so a fault
@@ -81,6 +91,7 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
       [...chains.values()].map(({ spec, providers }) => ({
         name: spec.name,
         chainId: spec.chainId,
+        ...(spec.node === undefined ? {} : { upstreamChainId: chains.get(spec.node)?.spec.chainId }),
         blockTimeMs: spec.blockTimeSec * 1000,
         providers: spec.providers.map(providerSpec).map(({ id, ws, subscribeNewHeads }, i) => {
           const proxy = providers.get(profile)?.get(id);
@@ -112,6 +123,23 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
     await stopAll();
     throw err;
   }
+}
+
+/** A chain served by `host`'s node and proxies (TestBedChainSpec.node). */
+function sharedNodeChain(spec: TestBedChainSpec, host: TestBedChain | undefined): TestBedChain {
+  if (host === undefined || host.spec.node !== undefined) throw new Error(`chain ${spec.name}: node "${spec.node}" must name an earlier chain with its own node`);
+  if (host.spec.blockTimeSec !== spec.blockTimeSec) throw new Error(`chain ${spec.name}: its block time must be ${host.spec.blockTimeSec} s, the one of node ${host.spec.name}`);
+  const providers = new Map<string, Map<string, FaultProxy>>();
+  for (const [profile, byId] of host.providers) {
+    const mine = new Map<string, FaultProxy>();
+    for (const { id } of spec.providers.map(providerSpec)) {
+      const proxy = byId.get(id);
+      if (proxy === undefined) throw new Error(`chain ${spec.name}: node ${host.spec.name} has no provider ${id}`);
+      mine.set(id, proxy);
+    }
+    providers.set(profile, mine);
+  }
+  return { spec, node: host.node, providers };
 }
 
 function providerSpec(p: TestBedProviderSpec): { id: string; ws: boolean; subscribeNewHeads: boolean } {

@@ -71,6 +71,8 @@ describe("daemon against the test bed", { timeout: 200_000 }, () => {
       assert.match(metrics, new RegExp(`^${m}(\\{[^}]*\\})? \\d`, "m"), m);
     }
     assert.match(metrics, /^lasso_canary_eventloop_lag_seconds_count [1-9]/m);
+    // Each report flushes the store first: its write transactions are timed.
+    assert.match(metrics, /^lasso_canary_store_transaction_duration_seconds_count\{phase="write"\} [1-9]/m);
     const ready = await fetch(`${c.daemon.url}/readyz`);
     assert.equal(ready.status, 200);
   });

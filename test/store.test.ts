@@ -187,6 +187,21 @@ describe("batched writer", () => {
     byTimer.close();
   });
 
+  test("every write transaction, and every compaction that folds rows, is told with its duration", () => {
+    const clock = new Clock(T0 + 30_000);
+    const told: Array<[string, number]> = [];
+    const store = open(newPath(), clock, { maxBatchRows: 50, onTransaction: (phase, ms) => told.push([phase, ms]) });
+    for (let i = 0; i < 120; i++) store.accept(probe(T0 + i * 5000));
+    store.flush();
+    assert.equal(store.compact(), 0, "no minute is closed yet");
+    clock.t = T0 + 10 * MIN + 90_000;
+    assert.equal(store.compact(), 120);
+    assert.equal(store.compact(), 0);
+    store.close();
+    assert.deepEqual(told.map(([phase]) => phase), ["write", "write", "write", "compact"], "120 samples in batches of 50, then one compaction");
+    for (const [phase, ms] of told) assert.ok(Number.isFinite(ms) && ms >= 0, `${phase} duration ${ms} ms`);
+  });
+
   test("compaction packs closed minutes; raw samples read back the same", () => {
     const clock = new Clock(T0 + 30_000);
     const path = newPath();

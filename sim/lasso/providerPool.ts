@@ -72,6 +72,8 @@ export class UpstreamInstance {
     readonly url: string,
     readonly wsUrl: string | null,
     breakerCfg: BreakerConfig,
+    /** What the upstream answers to eth_chainId (a node shared by several chain names answers its own). */
+    private readonly upstreamChainId: number = chainId,
   ) {
     this.breakers = { http: new CircuitBreaker(breakerCfg), ws: new CircuitBreaker(breakerCfg) };
     this.ws = wsUrl === null ? null : new UpstreamWsChannel(wsUrl);
@@ -94,7 +96,7 @@ export class UpstreamInstance {
     try {
       if (!this.chainIdVerified) {
         const r = await client.call(this.url, "eth_chainId", [], timeoutMs);
-        const ok = r.kind === "response" && "result" in r.response && hexToNumber(r.response.result) === this.chainId;
+        const ok = r.kind === "response" && "result" in r.response && hexToNumber(r.response.result) === this.upstreamChainId;
         if (!ok) {
           this.pollOk = false;
           return;
@@ -254,13 +256,15 @@ export class ProviderPool {
           const key = `${chain.chainId}|${p.url}|${p.wsUrl ?? ""}`;
           let inst = this.instances.get(key);
           if (!inst) {
-            inst = new UpstreamInstance(key, chain.chainId, p.url, p.wsUrl ?? null, breakerCfg);
+            inst = new UpstreamInstance(key, chain.chainId, p.url, p.wsUrl ?? null, breakerCfg, chain.upstreamChainId);
             this.instances.set(key, inst);
           }
           return new ProviderRuntime(p, inst);
         });
         const chainId = chain.chainId;
-        const peers = (): UpstreamInstance[] => [...this.instances.values()].filter((i) => i.chainId === chainId);
+        // Every instance exists once the constructor ends: the list is computed at the first call only.
+        let peerList: UpstreamInstance[] | null = null;
+        const peers = (): UpstreamInstance[] => (peerList ??= [...this.instances.values()].filter((i) => i.chainId === chainId));
         this.chains.set(`${profile.slug}\u0000${chain.name}`, new ChainRuntime(profile, chain, providers, peers));
       }
     }

@@ -18,6 +18,11 @@ export interface SimChain {
   /** Optional display name (`name` in /api/chains); defaults to `name`. */
   displayName?: string;
   chainId: number;
+  /**
+   * The id its providers answer to eth_chainId, when not `chainId`: a test bed serving many
+   * chain names from one node (health polls verify this one; Lasso's own answers use `chainId`).
+   */
+  upstreamChainId?: number;
   blockTimeMs: number;
   /** Providers lagging more than this many blocks behind consensus are excluded. Default 2. */
   maxLagBlocks?: number;

@@ -7,6 +7,9 @@ import { registerNodeMetrics } from "./nodeDefaults.js";
 
 const LOOP_LAG_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 
+/** SQLite transactions take ~1 ms for a second's samples here; the tail is what blocks the loop. */
+const STORE_TRANSACTION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10];
 const OVERHEAD_BUCKETS = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1];
 /** Block timestamps have 1 s resolution: delays from block time sit between 0 and a block time on a healthy stream. */
@@ -64,6 +67,7 @@ export class MetricsSink implements SampleSink {
   private readonly watchStalled;
   private readonly watchUnserved;
   private readonly loopLag;
+  private readonly storeTransactions;
   private readonly sloObjective;
   /** Open stalls by watcher: stall seconds are added at each scrape while they last. */
   private readonly openStalls = new Map<string, { labels: WatcherLabels; openedAt: number; countedTo: number }>();
@@ -84,6 +88,14 @@ export class MetricsSink implements SampleSink {
       buckets: LOOP_LAG_BUCKETS,
       registers: [r],
     });
+    this.storeTransactions = new client.Histogram({
+      name: "lasso_canary_store_transaction_duration_seconds",
+      help: "Store transactions on the event loop: phase=write (queued samples committed), phase=compact (closed minutes folded into raw rows and rollups).",
+      labelNames: ["phase"],
+      buckets: STORE_TRANSACTION_BUCKETS,
+      registers: [r],
+    });
+    for (const phase of ["write", "compact"]) this.storeTransactions.zero({ phase });
     new client.Gauge({
       name: "lasso_canary_build_info",
       help: "Build information; always 1.",
@@ -377,6 +389,10 @@ export class MetricsSink implements SampleSink {
 
   observeLoopLag(lateMs: number): void {
     this.loopLag.observe(lateMs / 1000);
+  }
+
+  observeStoreTransaction(phase: "write" | "compact", ms: number): void {
+    this.storeTransactions.observe({ phase }, ms / 1000);
   }
 
   /** Registers gauges whose value is read at scrape time (store counters, event-loop lag, ...). */

@@ -388,20 +388,22 @@ export function buildReport(
   const chainNames = new Set([
     ...agg.series.map((s) => s.chain), ...agg.consistency.map((c) => c.chain), ...continuity.map((c) => c.chain),
   ]);
+  // Grouped once: filtering every list per chain made a report O(chains x series).
+  const seriesOf = groupBy(agg.series, (s) => s.chain);
+  const consistencyOf = groupBy(agg.consistency, (c) => c.chain);
+  const continuityOf = groupBy(continuity, (c) => c.chain);
   const chains: ChainReport[] = [];
   for (const chain of [...chainNames].sort(byName)) {
     const slo = sloFor(chain, slos);
-    const series = agg.series
-      .filter((s) => s.chain === chain)
+    const series = (seriesOf.get(chain) ?? [])
       .sort((a, b) => byName(a.target, b.target) || byName(a.route, b.route) || byName(a.method, b.method));
     const routes = groupBy(series, (s) => `${s.target}\u0000${s.route}`);
-    const cons = agg.consistency.filter((c) => c.chain === chain).sort((a, b) => byName(a.target, b.target));
+    const cons = (consistencyOf.get(chain) ?? []).sort((a, b) => byName(a.target, b.target));
     const checks = cons.reduce((n, c) => n + c.checks, 0);
     const mismatches = cons.reduce((n, c) => n + c.mismatches, 0);
     const requests = series.reduce((n, s) => n + s.requests - planMismatches(s), 0);
     const ok = series.reduce((n, s) => n + s.ok, 0);
-    const watchers = continuity
-      .filter((c) => c.chain === chain)
+    const watchers = (continuityOf.get(chain) ?? [])
       .sort((a, b) => byName(a.target, b.target) || byName(a.watcher, b.watcher) || byName(a.route, b.route) ||
         byName(a.subscription, b.subscription))
       .map((c) => ({ c, w: watcherReport(c) }));

@@ -1,6 +1,7 @@
 import express, { type Request, type Response } from "express";
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
+import { exposition } from "../metrics/exposition.js";
 import { reportFormatOf, ReportQueryError, type ReportFormat } from "../report/time.js";
 import { checkAdmin } from "./adminAuth.js";
 import { chaosRouter, type ChaosApiDeps } from "./chaosApi.js";
@@ -37,7 +38,7 @@ export function createApp(deps: ServerDeps): express.Express {
 
   app.get("/metrics", async (_req, res) => {
     try {
-      res.set("content-type", deps.registry.contentType).send(await deps.registry.metrics());
+      res.set("content-type", deps.registry.contentType).send(await exposition(deps.registry));
     } catch (err) {
       deps.onError(err);
       res.status(500).type("text/plain").send("metrics collection failed\n");

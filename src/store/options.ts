@@ -54,7 +54,11 @@ export interface StoreOptions {
    * "other". Defaults: provider 256, errorClass 64, circuit 16, assertion 64.
    */
   nameCaps?: Partial<NameCaps>;
+  /** Told the duration of every write transaction and of every compaction that folded rows (metrics). */
+  onTransaction?: (phase: StorePhase, ms: number) => void;
 }
+
+export type StorePhase = "write" | "compact";
 
 export type ResolvedStoreOptions = Required<Omit<StoreOptions, "nameCaps">> & { nameCaps: NameCaps };
 
@@ -89,6 +93,7 @@ export function resolveOptions(o: StoreOptions): ResolvedStoreOptions {
     pruneBatchRows: positive("pruneBatchRows", o.pruneBatchRows ?? 2000),
     busyTimeoutMs: nonNegative("busyTimeoutMs", o.busyTimeoutMs ?? 100),
     nameCaps: resolveNameCaps(o.nameCaps ?? {}),
+    onTransaction: o.onTransaction ?? (() => {}),
   };
 }
 

@@ -328,6 +328,7 @@ export class SampleStore implements SampleSink {
       this.counters.written += written;
       this.counters.rejected += rejected;
       this.counters.lastWriteDurationMs = performance.now() - started;
+      this.o.onTransaction("write", this.counters.lastWriteDurationMs);
       this.counters.lastWriteAt = this.o.now();
       this.counters.failingSince = null;
       this.counters.lastWriteError = null;
@@ -455,6 +456,7 @@ export class SampleStore implements SampleSink {
       if (n > 0) {
         this.counters.compacted += n;
         this.counters.lastCompactDurationMs = performance.now() - started;
+        this.o.onTransaction("compact", this.counters.lastCompactDurationMs);
       }
       return n;
     } catch (err) {

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { exposition } from "../src/metrics/exposition.js";
+import { MetricsSink } from "../src/metrics/registry.js";
+
+function sinkWithSeries(series: number): MetricsSink {
+  const sink = new MetricsSink({ version: "test", collectDefaults: false });
+  const probes = Array.from({ length: series }, (_, i) => ({
+    target: "lb", chain: `chain${i % 4}`, route: `route${i % 5}`, method: `m${i}`, assertions: ["shape"], pinned: null,
+  }));
+  sink.expect({ probes, consistency: [], watchers: [{ target: "lb", chain: "chain0", watcher: "heads", subscription: "newHeads" }], slos: [] });
+  sink.observeLoopLag(3);
+  return sink;
+}
+
+test("the exposition is the registry's own text", async () => {
+  const sink = sinkWithSeries(40);
+  assert.equal(await exposition(sink.registry), await sink.registry.metrics());
+});
+
+test("the exposition lets other work run between metrics: a scrape is not one long stretch of the event loop", async () => {
+  const sink = sinkWithSeries(40);
+  const order: string[] = [];
+  setImmediate(() => order.push("other work"));
+  const text = exposition(sink.registry).then(() => order.push("scrape done"));
+  await text;
+  assert.deepEqual(order, ["other work", "scrape done"]);
+});
