@@ -274,7 +274,7 @@ function report(configPath: string, opts: { since?: string; until?: string; chai
   }
   try {
     const slos = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
-    const r = buildReport(range, slos, reader, now);
+    const r = buildReport(range, slos, reader, now, { soak: plan.soak });
     process.stdout.write(format === "json" ? `${JSON.stringify(r, null, 2)}\n` : `${renderMarkdown(r)}\n`);
   } finally {
     reader.close();

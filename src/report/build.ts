@@ -3,9 +3,11 @@ import { LatencyCounts, LATENCY_DIGITS, LATENCY_RELATIVE_ERROR } from "../store/
 import { parseServedBy } from "../store/servedBy.js";
 import type { AggregateResult, ContinuityAggregate, SeriesAggregate, TimeRange } from "../store/reader.js";
 import type { ChaosWindowRecord, WindowQuery } from "../store/chaosWindows.js";
+import type { SoakPlan } from "../plan/types.js";
+import { buildSoakReport, type SoakSource } from "./soak.js";
 import {
   sloFor, type ChaosWindowReport, type ChainReport, type PlannedWatcher, type Report, type ReportContext, type ReportRange, type ResolvedSlo,
-  type SeriesReport, type SloObjective, type SloRow, type WatcherReport,
+  type SeriesReport, type SloObjective, type SloRow, type SoakReport, type WatcherReport,
 } from "./types.js";
 
 /** Anything that can merge rollups for a range: a StoreReader (own or the writer's connection). */
@@ -13,6 +15,9 @@ export interface ReportSource {
   aggregate(range: TimeRange): AggregateResult;
   /** Chaos windows planned in the range, newest first (absent: the report has no chaos section). */
   chaosWindows?(q: WindowQuery): ChaosWindowRecord[];
+  /** Soak samples and poll counts (absent: no soak section). */
+  soakSamples?: SoakSource["soakSamples"];
+  soakPollCounts?: SoakSource["soakPollCounts"];
 }
 
 /** Windows in a report: enough for a month of several windows a day. */
@@ -408,5 +413,12 @@ export function buildReport(
     chaos: (source.chaosWindows?.({ since: range.since, until: range.until, ...(range.chain !== undefined ? { chain: range.chain } : {}), limit: MAX_REPORT_WINDOWS }) ?? [])
       .reverse()
       .map(chaosWindowReport),
+    soak: soakSection(source, context.soak ?? null, range),
   };
+}
+
+function soakSection(source: ReportSource, plan: SoakPlan | null, range: ReportRange): SoakReport | null {
+  const { soakSamples, soakPollCounts } = source;
+  if (plan === null || soakSamples === undefined || soakPollCounts === undefined) return null;
+  return buildSoakReport({ soakSamples: soakSamples.bind(source), soakPollCounts: soakPollCounts.bind(source) }, plan, range);
 }

@@ -1,4 +1,6 @@
 import { listChaosWindows, type ChaosWindowRecord, type WindowQuery } from "./chaosWindows.js";
+import { readSoakSamples, soakPollCounts, type SoakPollCounts } from "./soak.js";
+import type { SoakSample } from "../samples.js";
 import type Database from "better-sqlite3";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
 import { decodeHashes } from "./consistency.js";
@@ -227,6 +229,16 @@ export class StoreReader {
   /** Chaos windows planned in the range, newest first. */
   chaosWindows(q: WindowQuery): ChaosWindowRecord[] {
     return listChaosWindows((sql) => this.prepare(sql), q);
+  }
+
+  /** Soak samples with since <= ts < until, oldest first. */
+  soakSamples(since: number, until: number): SoakSample[] {
+    return readSoakSamples((sql) => this.prepare(sql), since, until);
+  }
+
+  /** Soak polls, errors and restarts per subject in [since, until). */
+  soakPollCounts(since: number, until: number): SoakPollCounts[] {
+    return soakPollCounts((sql) => this.prepare(sql), since, until);
   }
 
   meta(key: string): number | null {

@@ -80,6 +80,19 @@ CREATE INDEX chaos_windows_planned ON chaos_windows (planned_start);
 CREATE INDEX chaos_windows_status ON chaos_windows (status);
 `;
 
+/**
+ * Version 4: soak samples, one row per poll of a Lasso node or of the daemon (see soak.ts):
+ * the figures as JSON (`data`), the uptime, the series the sample belongs to (`series_start`,
+ * `restart` on the first sample of a series a restart began) and a poll's error. Kept for the
+ * raw retention.
+ */
+const V4 = `
+CREATE TABLE soak_samples (
+  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, subject TEXT NOT NULL, target TEXT NOT NULL,
+  series_start INTEGER, restart TEXT, uptime REAL, error TEXT, detail TEXT, data TEXT);
+CREATE INDEX soak_samples_ts ON soak_samples (ts);
+`;
+
 export interface Migration {
   version: number;
   description: string;
@@ -91,6 +104,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, description: "series, names, staging, raw, rollups, consistency", up: (db) => db.exec(V1) },
   { version: 2, description: "subscription continuity: cseries, cstaging, cevents, crollups", up: (db) => db.exec(V2) },
   { version: 3, description: "chaos windows", up: (db) => db.exec(V3) },
+  { version: 4, description: "soak samples", up: (db) => db.exec(V4) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

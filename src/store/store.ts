@@ -1,7 +1,8 @@
 import { ChaosWindowStore } from "./chaosWindows.js";
 import type Database from "better-sqlite3";
 import { performance } from "node:perf_hooks";
-import type { ConsistencySample, ContinuitySample, ProbeSample, Sample, SampleSink } from "../samples.js";
+import type { ConsistencySample, ContinuitySample, ProbeSample, Sample, SampleSink, SoakSample } from "../samples.js";
+import { readSoakSamples, writeSoakSample } from "./soak.js";
 import { ALL_OUTPUTS, RollupWriter, type Outputs } from "./compact.js";
 import { encodeHashes } from "./consistency.js";
 import {
@@ -252,7 +253,9 @@ export class SampleStore implements SampleSink {
           }
           const ok = s.kind === "consistency"
             ? this.writeConsistency(s)
-            : this.writeContinuity(s, (d) => delivered.push(d), outputs);
+            : s.kind === "soak"
+              ? writeSoakSample(this.prepare, s)
+              : this.writeContinuity(s, (d) => delivered.push(d), outputs);
           if (!ok) throw new Error(`importSamples: malformed ${s.kind} sample at ts ${s.ts}`);
         }
         this.rollups.apply(records, outputs);
@@ -272,6 +275,24 @@ export class SampleStore implements SampleSink {
     this.chaos ??= new ChaosWindowStore(this.db);
     return this.chaos;
   }
+
+  /** Soak samples with ts >= since, oldest first, after writing what is queued (the soak engine's window at start). */
+  soakSamples(since: number): SoakSample[] {
+    this.flush();
+    return readSoakSamples(this.prepare, since);
+  }
+
+  /** Statements prepared once on the writer's connection. */
+  private readonly prepare = (sql: string): Database.Statement => {
+    let s = this.prepared.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.prepared.set(sql, s);
+    }
+    return s;
+  };
+
+  private readonly prepared = new Map<string, Database.Statement>();
 
   /** A reader on the writer's own connection (tests, CLI). The daemon's reports use a worker. */
   reader(): StoreReader {
@@ -354,7 +375,9 @@ export class SampleStore implements SampleSink {
             ? this.writeConsistency(s)
             : s.kind === "continuity"
               ? this.writeContinuity(s, (d) => this.stmts.cstage.run(d.series, d.ts, encodeDelivered(d)), ALL_OUTPUTS)
-              : false;
+              : s.kind === "soak"
+                ? writeSoakSample(this.prepare, s)
+                : false;
       if (ok) written++;
       else rejected++;
     }
@@ -475,6 +498,7 @@ export class SampleStore implements SampleSink {
       job("raw", "key", (now) => rowKey(minuteOf(raw(now)), 0)),
       job("consistency", "ts", raw),
       job("cevents", "ts", raw),
+      job("soak_samples", "ts", raw),
       job("rollup_m", "key", (now) => rowKey(minute(now), 0)),
       job("cons_m", "key", (now) => rowKey(minute(now), 0)),
       job("crollup_m", "key", (now) => rowKey(cminute(now), 0)),
