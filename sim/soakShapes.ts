@@ -106,16 +106,20 @@ export interface ReplayResult {
  * Feeds observations one by one through the daemon's series tracking and verdict (as the
  * soak engine does at each poll) and reports when memory_mb was first flagged.
  */
-export function replay(observations: readonly SoakObservation[], o: VerdictOptions, dropRatio = 0.5): ReplayResult {
+export function replay(observations: readonly SoakObservation[], o: VerdictOptions, dropRatio = 0.5, judgeEveryMs = 0): ReplayResult {
   const series = new SubjectSeries({ metrics: ["memory_mb"], primary: "memory_mb", dropRatio, keepMs: o.windowMs });
   const first = observations[0]?.ts ?? 0;
   let detectedAfterMs: number | null = null;
-  let final: SoakJudgement | null = null;
-  for (const obs of observations) {
+  let final = null as SoakJudgement | null;
+  let judgedAt = -Infinity;
+  observations.forEach((obs, i) => {
     series.add(obs);
+    // The engine judges at every poll; a long replay may judge less often (detection time to that resolution).
+    if (obs.ts - judgedAt < judgeEveryMs && i < observations.length - 1) return;
+    judgedAt = obs.ts;
     final = series.judge("memory_mb", o);
     if (detectedAfterMs === null && final.status === "leak_suspected") detectedAfterMs = obs.ts - first;
-  }
+  });
   if (final === null) throw new Error("replay needs at least one observation");
   return { detectedAfterMs, final, restarts: series.restarts };
 }
