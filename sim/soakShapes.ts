@@ -6,6 +6,7 @@
  * (seeded), so tests and the benchmark see the same series every run.
  */
 import { SubjectSeries, type SoakObservation } from "../src/soak/series.js";
+import { prng } from "../src/soak/trend.js";
 import type { SoakJudgement, VerdictOptions } from "../src/soak/verdict.js";
 
 export type ShapeName = "flat" | "sawtooth" | "step" | "restart" | "leak";
@@ -37,17 +38,10 @@ export interface ShapeOptions {
   t0?: number;
 }
 
-/** mulberry32 + Box-Muller. */
+/** Box-Muller over the soak code's own seeded PRNG. */
 function gaussian(seed: number): () => number {
-  let s = seed >>> 0;
-  const u = (): number => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return (((x ^ (x >>> 14)) >>> 0) + 1) / 4294967297;
-  };
-  return () => Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  const u = prng(seed);
+  return () => Math.sqrt(-2 * Math.log(1 - u())) * Math.cos(2 * Math.PI * u());
 }
 
 const HOUR_MS = 3_600_000;

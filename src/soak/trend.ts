@@ -57,8 +57,8 @@ export function normalQuantile(p: number): number {
   return (poly(a, r) * q) / (poly(b, r) * r + 1);
 }
 
-/** Deterministic PRNG (mulberry32): the same points always give the same subsample. */
-function prng(seed: number): () => number {
+/** Deterministic PRNG (mulberry32) in [0, 1): the same points always give the same subsample. */
+export function prng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
     s = (s + 0x6d2b79f5) >>> 0;
