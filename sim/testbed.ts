@@ -45,7 +45,13 @@ export interface TestBedChain {
 }
 
 export interface TestBed {
-  lasso: LassoSim;
+  /** The Lasso target now running (restartLasso replaces it). */
+  readonly lasso: LassoSim;
+  /**
+   * Stops the Lasso target and starts a fresh one on the same port (uptime from 0, the bed's
+   * initial defects, retained memory released): a node restart, as soak sampling sees it.
+   */
+  restartLasso(): Promise<void>;
   chains: Map<string, TestBedChain>;
   /** The fault proxy that is provider `id` of `chain` in `profile` (default "public"). */
   provider(chain: string, id: string, profile?: string): FaultProxy;
@@ -100,17 +106,25 @@ export async function startTestBed(opts: TestBedOptions): Promise<TestBed> {
         }),
       }));
     const profiles = profileSlugs.map((slug) => ({ slug, name: slug, chains: chainsOf(slug) }));
-    const lasso = await startLassoSim({
+    const simOptions = {
       profiles,
       breaker: { openMs: opts.breakerOpenMs ?? 2000 },
       ...(opts.healthPollMs ? { healthPollMs: opts.healthPollMs } : {}),
       ...(opts.defects ? { defects: opts.defects } : {}),
       ...(opts.requireHeaders ? { requireHeaders: opts.requireHeaders } : {}),
       ...(opts.inflightByteBudget ? { inflightByteBudget: opts.inflightByteBudget } : {}),
-    });
+    };
+    let lasso = await startLassoSim(simOptions);
     stops.push(() => lasso.stop());
     return {
-      lasso,
+      get lasso() {
+        return lasso;
+      },
+      async restartLasso() {
+        const port = lasso.port;
+        await lasso.stop();
+        lasso = await startLassoSim({ ...simOptions, port });
+      },
       chains,
       provider(chain, id, profile = "public") {
         const proxy = chains.get(chain)?.providers.get(profile)?.get(id);

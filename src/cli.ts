@@ -288,7 +288,7 @@ function report(configPath: string, opts: { since?: string; until?: string; chai
   let r;
   try {
     const slos = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
-    r = buildReport(range, slos, reader, now, { comparison: plan.comparison });
+    r = buildReport(range, slos, reader, now, { comparison: plan.comparison, soak: plan.soak });
   } catch (err) {
     if (err instanceof ReportQueryError) refuse(err.message);
     throw err;

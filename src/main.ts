@@ -8,6 +8,9 @@ import { ChaosRunner, type Judge } from "./chaos/runner.js";
 import { ChaosStats, exportChaosMetrics } from "./chaos/chaosStats.js";
 import { MAX_PRECONDITION_MS } from "./plan/schema.js";
 import { LoopLag } from "./metrics/loopLag.js";
+import { SoakEngine } from "./soak/engine.js";
+import { exportSoakMetrics } from "./soak/metrics.js";
+import { LagWindow } from "./soak/sampler.js";
 import { expectedSeries } from "./metrics/fromPlan.js";
 import { MetricsSink } from "./metrics/registry.js";
 import { formatPlanErrors, type Plan } from "./plan/index.js";
@@ -70,6 +73,8 @@ export interface Daemon {
   readonly watchers: WatchEngine;
   /** The running plan's chaos runner; null when the plan has no windows or no fault control. */
   readonly chaos: ChaosRunner | null;
+  /** The running plan's soak sampling; null when the plan has none. */
+  readonly soak: SoakEngine | null;
   /** Re-reads config and checks; an invalid plan is refused and the running one kept. */
   reload(): Promise<ReloadResult>;
   stop(): Promise<void>;
@@ -90,7 +95,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   });
   metrics.expect(expectedSeries(first));
   exportStoreStats(metrics, store);
-  const loopLag = new LoopLag((ms) => metrics.observeLoopLag(ms));
+  // The soak engine samples the mean lag between its polls from the same observations.
+  const lagWindow = new LagWindow();
+  const loopLag = new LoopLag((ms) => {
+    metrics.observeLoopLag(ms);
+    lagWindow.observe(ms);
+  });
 
   const recorder = new Recorder((err) => logger.error({ err }, "a sample sink failed"));
   recorder.addSink(store);
@@ -105,11 +115,12 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const chaosStats = new ChaosStats();
 
   const deps: ProducerDeps = {
-    logger, recorder, loopLag, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, planCheckStats: { runs: new Map() }, store, recent, continuity, chaosStats, chaos: opts.chaos,
+    logger, recorder, loopLag, lagWindow, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, planCheckStats: { runs: new Map() }, store, recent, continuity, chaosStats, chaos: opts.chaos,
   };
   let current = buildProducers(first, deps);
   exportProducerStats(metrics, () => current);
   exportChaosMetrics(metrics, chaosStats, () => current.plan.chaos);
+  exportSoakMetrics(metrics, () => current.soak);
   const reloads = new ReloadState(metrics);
 
   const reports = new ReportRunner({ path: first.store.path });
@@ -123,7 +134,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const range = parseReportQuery(query, now, reportQueryOptions(p.plan));
       store.flush();
       const body = await reports.render(range, p.slos, format, now, {
-        planMismatches: p.planCheck.checker.current(), watchers: p.planned, comparison: p.plan.comparison,
+        planMismatches: p.planCheck.checker.current(), watchers: p.planned, comparison: p.plan.comparison, soak: p.plan.soak,
       });
       return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
     },
@@ -221,6 +232,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     get chaos() {
       return current.chaos;
     },
+    get soak() {
+      return current.soak;
+    },
     reload,
     stop() {
       stopping ??= (async () => {
@@ -245,6 +259,7 @@ interface ProducerDeps {
   logger: Logger;
   recorder: Recorder;
   loopLag: LoopLag;
+  lagWindow: LagWindow;
   planCheckIntervalMs: number;
   /** Plan check counts, kept across reloads. */
   planCheckStats: PlanCheckStats;
@@ -265,6 +280,7 @@ interface Producers {
   silence: Map<string, number>;
   planned: PlannedWatcher[];
   chaos: ChaosRunner | null;
+  soak: SoakEngine | null;
   /** Why the plan's chaos windows do not run (null: they do, or there are none). */
   chaosOff: string | null;
   start(): void;
@@ -292,6 +308,14 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
     lag: loopLag,
   });
   const { runner: chaos, off: chaosOff, client: chaosClient } = buildChaosRunner(plan, deps);
+  const soak = plan.soak === null ? null : new SoakEngine({
+    plan: plan.soak,
+    targets: plan.targets,
+    recorder,
+    lag: deps.lagWindow,
+    history: (since) => deps.store.soakSamples(since),
+    onError: (err, what) => logger.error({ err, what }, "soak sampling failed"),
+  });
   let stopped: Promise<void> | null = null;
   return {
     plan,
@@ -299,6 +323,7 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
     watchers,
     planCheck,
     chaos,
+    soak,
     chaosOff,
     slos: plan.chains.map((c) => ({ chain: c.chain, ...c.slo })),
     silence: silenceLimits(plan),
@@ -307,6 +332,7 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
       planCheck.start();
       probes.start();
       watchers.start();
+      soak?.start();
       chaos?.start().catch((err: unknown) => logger.error({ err }, "chaos runner failed to start"));
     },
     stop(reason) {
@@ -314,7 +340,7 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
         // The window ends (fault cleared, recorded aborted) before the probes it reads stop.
         await chaos?.stop(reason);
         await chaosClient?.close();
-        await Promise.all([planCheck.stop(), probes.stop(), watchers.stop()]);
+        await Promise.all([planCheck.stop(), probes.stop(), watchers.stop(), soak?.stop()]);
       })();
       return stopped;
     },

@@ -162,7 +162,41 @@ export interface ContinuitySample {
   detail: string | null;
 }
 
-export type Sample = ProbeSample | ConsistencySample | ContinuitySample;
+/**
+ * Why a soak poll of a Lasso node failed: connect, timeout, http_401/403 (the target's auth),
+ * unknown_chain (404: the node does not know the polled chain), http_4xx, http_5xx, or
+ * invalid_response (not JSON, or a figure missing or not a number).
+ */
+export type SoakErrorClass = "connect" | "timeout" | "http_401" | "http_403" | "unknown_chain" | "http_4xx" | "http_5xx" | "invalid_response";
+
+/** What starts a new soak series: the node's uptime went back (a restart), or its memory dropped sharply. */
+export type SoakRestart = "uptime" | "memory_drop";
+
+/**
+ * One soak poll: a Lasso node's VM figures (`subject` "lasso", from /api/metrics/:chain and
+ * /api/health) or the daemon's own (`subject` "canary", target "self").
+ */
+export interface SoakSample {
+  kind: "soak";
+  ts: number;
+  subject: "lasso" | "canary";
+  /** Config target name; "self" for the daemon. */
+  target: string;
+  /** Figures read, by metric name (memory_mb, process_count, run_queue / rss_mb, heap_mb, loop_lag_ms); empty when none could be read. */
+  values: Partial<Record<string, number>>;
+  /** The node's (or daemon's) uptime, s; null when unknown. */
+  uptimeSeconds: number | null;
+  /** Start (ms) of the series the values belong to; null when the sample holds no values. */
+  seriesStart: number | null;
+  /** Set on the first sample of a series a restart began. */
+  restart: SoakRestart | null;
+  /** Null when the poll fully succeeded. A poll can fail with values (health failed, metrics read). */
+  errorClass: SoakErrorClass | null;
+  /** Human detail of the failure (no URL); never a metric label. */
+  errorDetail: string | null;
+}
+
+export type Sample = ProbeSample | ConsistencySample | ContinuitySample | SoakSample;
 
 export interface SampleSink {
   /** Called synchronously for every sample; must not block (queue, do not write). */

@@ -8,7 +8,7 @@ function sinkWithSeries(series: number): MetricsSink {
   const probes = Array.from({ length: series }, (_, i) => ({
     target: "lb", chain: `chain${i % 4}`, route: `route${i % 5}`, method: `m${i}`, assertions: ["shape"], pinned: null,
   }));
-  sink.expect({ probes, consistency: [], watchers: [{ target: "lb", chain: "chain0", watcher: "heads", subscription: "newHeads" }], slos: [] });
+  sink.expect({ probes, consistency: [], watchers: [{ target: "lb", chain: "chain0", watcher: "heads", subscription: "newHeads" }], slos: [], soakTargets: [] });
   sink.observeLoopLag(3);
   return sink;
 }

@@ -811,3 +811,65 @@ checks: checks
     assert.match(formatPlanErrors(planError(() => withConfig(CONFIG, eth({ routes })))), /routes\[0\]\.transport: unknown transport "grpc"; expected one of http, ws, any/);
   });
 });
+
+// ------------------------------------------------------------------ soak
+
+describe("soak", () => {
+  const withSoak = (soak: string, config = CONFIG): string => tree({ "canary.yaml": `${config}${soak}\n`, "checks/ethereum.yaml": eth() });
+
+  it("absent or disabled: no soak plan; defaults filled in; the first chain planned for a node", () => {
+    assert.equal(loadPlan(path.join(withSoak(""), "canary.yaml"), {}).soak, null);
+    assert.equal(loadPlan(path.join(withSoak("soak: { enabled: false, targets: [node-a] }"), "canary.yaml"), {}).soak, null);
+    const plan = loadPlan(path.join(withSoak("soak: { targets: [node-a] }"), "canary.yaml"), {});
+    assert.deepEqual(plan.soak, {
+      pollIntervalMs: 60_000, timeoutMs: 10_000, windowMs: 6 * 3_600_000, warmupMs: 30 * 60_000, minSpanMs: 2 * 3_600_000, confidence: 0.95,
+      minPercentPerHour: 0.5, minAbsPerHour: { memory_mb: 1, process_count: 1, run_queue: 1, rss_mb: 1, heap_mb: 1, loop_lag_ms: 1 },
+      restartDropRatio: 0.5, targets: [{ target: "node-a", chain: "ethereum" }],
+    });
+    assert.match(summarizePlan(plan), /soak: every 1m .*nodes: node-a \(\/api\/metrics\/ethereum\)/);
+  });
+
+  it("the polls count toward the chain's budget and appear in its breakdown", () => {
+    const without = loadPlan(path.join(withSoak(""), "canary.yaml"), {}).ratePerChain.ethereum ?? NaN;
+    const plan = loadPlan(path.join(withSoak("soak: { pollInterval: 10s, targets: [node-a, { name: lb, chain: ethereum }] }"), "canary.yaml"), {});
+    // 2 nodes x 2 requests every 10 s.
+    assert.equal(((plan.ratePerChain.ethereum ?? NaN) - without).toFixed(6), "0.400000");
+    const over = withSoak("soak: { pollInterval: 1s, targets: [node-a] }", CONFIG.replace("maxRequestsPerSecondPerChain: 100", `maxRequestsPerSecondPerChain: ${without + 1}`));
+    const err = planError(() => loadPlan(path.join(over, "canary.yaml"), {}));
+    assert.match(formatPlanErrors(err), /over the budget.*soak: 1 node\(s\) \(node-a\) x 2 requests \(\/api\/metrics, \/api\/health\) every 1s = 2/);
+  });
+
+  it("bad soak settings are refused with file and path", () => {
+    const dir = withSoak([
+      "soak:",
+      "  pollInterval: 10s",
+      "  timeout: 10s",
+      "  window: 1h",
+      "  minSpan: 2h",
+      "  confidence: 1.5",
+      "  minAbsPerHour: { memory_mb: -1, swap_mb: 3 }",
+      "  targets: [node-x, node-a, node-a, { name: lb, chain: solana }]",
+    ].join("\n"));
+    const file = path.join(dir, "canary.yaml");
+    const err = planError(() => loadPlan(file, {}));
+    assertIssues(err.issues, [
+      { file, path: "soak.timeout", message: /must be shorter than pollInterval \(10s\)/ },
+      { file, path: "soak.minSpan", message: /must not exceed window \(1h\)/ },
+      { file, path: "soak.confidence", message: /must be < 1/ },
+      { file, path: "soak.minAbsPerHour.memory_mb", message: /must be >= 0/ },
+      { file, path: "soak.minAbsPerHour.swap_mb", message: /unknown key.*allowed here: memory_mb, process_count, run_queue, rss_mb, heap_mb, loop_lag_ms/ },
+    ]);
+    const targetsOnly = withSoak("soak: { targets: [node-x, node-a, node-a, { name: lb, chain: solana }] }");
+    const file2 = path.join(targetsOnly, "canary.yaml");
+    assertIssues(planError(() => loadPlan(file2, {})).issues, [
+      { file: file2, path: "soak.targets[0]", message: /unknown target "node-x" \(did you mean "node-a"\?\)/ },
+      { file: file2, path: "soak.targets[2]", message: /listed twice/ },
+      { file: file2, path: "soak.targets[3].chain", message: /chain "solana" is not in the checks/ },
+    ]);
+  });
+
+  it("a window too short to hold the minimum of polls is refused", () => {
+    const file = path.join(withSoak("soak: { pollInterval: 1m, window: 5m, minSpan: 5m }"), "canary.yaml");
+    assertIssues(planError(() => loadPlan(file, {})).issues, [{ file, path: "soak.minSpan", message: /must hold at least 10 polls/ }]);
+  });
+});

@@ -34,6 +34,8 @@ export interface ExpectedSeries {
   consistency: Array<{ target: string; chain: string }>;
   watchers: ExpectedWatcher[];
   slos: SloObjectiveValue[];
+  /** Lasso nodes soak sampling polls (their poll and restart counters). */
+  soakTargets: string[];
 }
 
 export interface ExpectedProbeSeries {
@@ -93,5 +95,6 @@ export function expectedSeries(plan: Plan): ExpectedSeries {
       c.targets.flatMap((target) => c.watchers.map((w) => ({ target, chain: c.chain, watcher: w.name, subscription: w.subscription }))),
     ),
     slos: plan.chains.flatMap((c) => sloObjectiveValues(sloFor(c.chain, [{ chain: c.chain, ...c.slo }]))),
+    soakTargets: plan.soak?.targets.map((t) => t.target) ?? [],
   };
 }

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import client from "prom-client";
-import type { ContinuitySample, Sample, SampleSink } from "../samples.js";
+import type { ContinuitySample, Sample, SampleSink, SoakErrorClass, SoakSample } from "../samples.js";
 import { PLANNED_ERROR_CLASSES, plannedWatchEvents, type ExpectedSeries } from "./fromPlan.js";
 import { AnswerLabels, DEFAULT_LABEL_BUDGETS, OVERFLOW_LABELS, type LabelBudgets } from "./labelBounds.js";
 import { registerNodeMetrics } from "./nodeDefaults.js";
@@ -40,6 +40,8 @@ export function watchEventIncrement(s: ContinuitySample): number {
 type WatcherLabels = { target: string; chain: string; watcher: string };
 
 const DELAY_SOURCES = ["block_time", "http_sighting"] as const;
+/** Every class a soak poll can fail with (SoakErrorClass): all start at 0. */
+const SOAK_ERROR_CLASSES: readonly SoakErrorClass[] = ["connect", "timeout", "http_401", "http_403", "unknown_chain", "http_4xx", "http_5xx", "invalid_response"];
 
 /** The prom-client sink: every sample becomes counter/histogram updates, nothing else. */
 export class MetricsSink implements SampleSink {
@@ -69,6 +71,9 @@ export class MetricsSink implements SampleSink {
   private readonly loopLag;
   private readonly storeTransactions;
   private readonly sloObjective;
+  private readonly soakPolls;
+  private readonly soakPollErrors;
+  private readonly soakRestarts;
   /** Open stalls by watcher: stall seconds are added at each scrape while they last. */
   private readonly openStalls = new Map<string, { labels: WatcherLabels; openedAt: number; countedTo: number }>();
   private readonly knownWatchers = new Set<string>();
@@ -236,12 +241,41 @@ export class MetricsSink implements SampleSink {
       labelNames: watcher,
       registers: [r],
     });
+    this.soakPolls = new client.Counter({
+      name: "lasso_canary_soak_polls_total",
+      help: "Soak polls of each Lasso node (/api/metrics/:chain and /api/health) by result: ok (both answered well) or error (see lasso_canary_soak_poll_errors_total).",
+      labelNames: ["target", "result"],
+      registers: [r],
+    });
+    this.soakPollErrors = new client.Counter({
+      name: "lasso_canary_soak_poll_errors_total",
+      help: "Failed soak polls by error class: connect, timeout, http_401, http_403, unknown_chain (404 on /api/metrics/:chain), http_4xx, http_5xx, invalid_response (a figure missing or not a number).",
+      labelNames: ["target", "error_class"],
+      registers: [r],
+    });
+    this.soakRestarts = new client.Counter({
+      name: "lasso_canary_soak_restarts_total",
+      help: "Restarts of a Lasso node seen by soak sampling (uptime went back, or memory_mb dropped sharply): each starts a new series.",
+      labelNames: ["target"],
+      registers: [r],
+    });
     this.sloObjective = new client.Gauge({
       name: "lasso_canary_slo_objective",
       help: "SLO objectives of the plan, in base units named by sli: success_ratio, head_fresh_ratio, correctness_ratio, consistency_ratio (0..1), latency_p95_seconds, head_lag_max_blocks, delivery_delay_p95_seconds (when set).",
       labelNames: ["chain", "sli"],
       registers: [r],
     });
+  }
+
+  /**
+   * Soak poll and restart counters (the verdict gauges are read from the soak engine at scrape
+   * time, see soak/metrics.ts). Lasso nodes only: the daemon's own sampling cannot fail.
+   */
+  private acceptSoak(s: SoakSample): void {
+    if (s.subject !== "lasso") return;
+    this.soakPolls.inc({ target: s.target, result: s.errorClass === null ? "ok" : "error" });
+    if (s.errorClass !== null) this.soakPollErrors.inc({ target: s.target, error_class: s.errorClass });
+    if (s.restart !== null) this.soakRestarts.inc({ target: s.target });
   }
 
   /**
@@ -275,6 +309,11 @@ export class MetricsSink implements SampleSink {
       this.watchStall.inc(labels, 0);
     }
     for (const o of plan.slos) this.sloObjective.set({ chain: o.chain, sli: o.sli }, o.value);
+    for (const target of plan.soakTargets) {
+      for (const result of ["ok", "error"]) this.soakPolls.inc({ target, result }, 0);
+      for (const errorClass of SOAK_ERROR_CLASSES) this.soakPollErrors.inc({ target, error_class: errorClass }, 0);
+      this.soakRestarts.inc({ target }, 0);
+    }
   }
 
   /** A watcher's gauges and refusal counter, created once at 0 (from the plan or its first sample). */
@@ -330,6 +369,10 @@ export class MetricsSink implements SampleSink {
     }
     if (sample.kind === "continuity") {
       this.acceptContinuity(sample);
+      return;
+    }
+    if (sample.kind === "soak") {
+      this.acceptSoak(sample);
       return;
     }
     const s = sample;

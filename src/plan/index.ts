@@ -15,6 +15,7 @@ import { readdirSync } from "node:fs";
 import path from "node:path";
 import { budgetIssue, buildChain, chainInput, crossChainIssues, type ChainInput, type ConfigTargets } from "./build.js";
 import { chaosNameIssues } from "./chaos.js";
+import { buildSoak, withSoakRate, type SoakBuild } from "./soak.js";
 import { displayFile, PlanError } from "./errors.js";
 import type { Env } from "./env.js";
 import { redactUrl } from "./redact.js";
@@ -126,15 +127,27 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
   issues.push(...crossChainIssues(inputs));
   issues.push(...chaosNameIssues(inputs));
 
-  const chains: ChainPlan[] = [];
+  const built: { input: ChainInput; plan: ChainPlan; breakdown: string[] }[] = [];
   for (const input of inputs) {
     const r = buildChain(input, targets);
     issues.push(...r.issues);
     warnings.push(...r.warnings);
-    if (r.plan === null || config === null) continue;
-    const over = budgetIssue(r.plan, input.src, config.budget.maxRequestsPerSecondPerChain, configFile, r.breakdown);
+    if (r.plan !== null && config !== null) built.push({ input, plan: r.plan, breakdown: r.breakdown });
+  }
+  // Soak polls are budgeted on the chain each node is polled for, so they are known before the budget check.
+  let soak: SoakBuild = { plan: null, rates: new Map() };
+  if (config !== null && configSrc !== undefined) {
+    const r = buildSoak(config.soak, config.targets.map((t) => t.name), built.map((b) => b.plan), (at, message) => configSrc.issue(at, message));
+    issues.push(...r.issues);
+    soak = r.build;
+  }
+  const chains: ChainPlan[] = [];
+  for (const b of built) {
+    const plan = withSoakRate(b.plan, soak);
+    const soakLine = soak.rates.get(plan.chain)?.breakdown;
+    const over = budgetIssue(plan, b.input.src, config?.budget.maxRequestsPerSecondPerChain ?? Infinity, configFile, soakLine === undefined ? b.breakdown : [...b.breakdown, soakLine]);
     if (over !== null) issues.push(over);
-    chains.push(r.plan);
+    chains.push(plan);
   }
 
   if (issues.length > 0 || config === null) throw new PlanError(sortIssues(issues, [configFile, ...checksFiles]));
@@ -157,6 +170,7 @@ export function loadPlan(configPath: string = DEFAULT_CONFIG_PATH, env: Env = pr
     comparison: config.comparison,
     alertmanager: config.alertmanager ?? null,
     chaosControl: config.chaos === undefined ? null : { proxyControl: config.chaos.proxyControl, proxyToken: config.chaos.proxyToken },
+    soak: soak.plan,
     chains,
     chaos: chains.flatMap((c) => c.chaos),
     series: chains.flatMap((c) => c.series),

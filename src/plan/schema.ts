@@ -10,6 +10,7 @@ import { faultSchema, type Fault } from "../chaos/faults.js";
 import { DEFAULT_COMPARISON, type ChangeThreshold, type ComparedSli } from "../report/types.js";
 import { didYouMean, formatPath, type PathSegment } from "./errors.js";
 import { redactUrl } from "./redact.js";
+import { SOAK_METRICS } from "../soak/metricNames.js";
 import type { JsonValue, LogLevel, Shape, Strategy, Transport } from "./types.js";
 
 export const STRATEGIES: readonly Strategy[] = ["default", "fastest", "load-balanced", "latency-weighted", "round-robin"];
@@ -215,6 +216,54 @@ const comparisonSchema = z
   })
   .prefault({});
 
+// ---------------------------------------------------------------- soak
+
+export const SOAK_DEFAULTS = {
+  pollIntervalMs: 60_000,
+  maxTimeoutMs: 10_000,
+  windowMs: 6 * 3_600_000,
+  warmupMs: 30 * 60_000,
+  minSpanMs: 2 * 3_600_000,
+  confidence: 0.95,
+  minPercentPerHour: 0.5,
+  minAbsPerHour: 1,
+  restartDropRatio: 0.5,
+} as const;
+
+/** Polls a window must hold at least, or nothing is ever judged (verdict.ts MIN_POINTS). */
+export const SOAK_MIN_POLLS_PER_WINDOW = 10;
+
+const soakTarget = z.union(
+  [identifier("target name"), z.strictObject({ name: identifier("target name"), chain: z.union([z.string(), z.number()]).transform((v) => String(v).trim()).optional() })],
+  { error: 'must be a target name from targets[] or { name: <target>, chain: <chain> }' },
+);
+
+const soakSchema = z
+  .strictObject({
+    enabled: z.boolean({ error: "must be true or false" }).default(true),
+    pollInterval: duration(100).default(SOAK_DEFAULTS.pollIntervalMs),
+    timeout: duration(1).optional(),
+    window: duration(1000).default(SOAK_DEFAULTS.windowMs),
+    warmup: duration(0).default(SOAK_DEFAULTS.warmupMs),
+    minSpan: duration(1).default(SOAK_DEFAULTS.minSpanMs),
+    confidence: z.number({ error: "must be a confidence level, e.g. 0.95" }).gt(0.5, { error: "must be > 0.5" }).lt(1, { error: "must be < 1" }).default(SOAK_DEFAULTS.confidence),
+    minPercentPerHour: z.number({ error: "must be a number of percent per hour" }).min(0, { error: "must be >= 0" }).default(SOAK_DEFAULTS.minPercentPerHour),
+    minAbsPerHour: z
+      .strictObject(Object.fromEntries(SOAK_METRICS.map((m) => [m, z.number({ error: "must be a number of units per hour" }).min(0, { error: "must be >= 0" }).optional()])) as Record<(typeof SOAK_METRICS)[number], z.ZodOptional<z.ZodNumber>>)
+      .prefault({}),
+    restartDropRatio: z.number({ error: "must be a ratio, e.g. 0.5" }).gt(0, { error: "must be > 0" }).lt(1, { error: "must be < 1" }).default(SOAK_DEFAULTS.restartDropRatio),
+    targets: z.array(soakTarget, { error: "must be a list of target names (single Lasso nodes, never a load balancer)" }).default([]),
+  })
+  .superRefine((s, ctx) => {
+    const timeoutMs = s.timeout ?? Math.min(SOAK_DEFAULTS.maxTimeoutMs, Math.floor(s.pollInterval / 2));
+    if (timeoutMs >= s.pollInterval) ctx.addIssue({ code: "custom", path: ["timeout"], message: `must be shorter than pollInterval (${formatDuration(s.pollInterval)})` });
+    if (s.minSpan > s.window) ctx.addIssue({ code: "custom", path: ["minSpan"], message: `must not exceed window (${formatDuration(s.window)})` });
+    if (s.minSpan < s.pollInterval * (SOAK_MIN_POLLS_PER_WINDOW - 1))
+      ctx.addIssue({ code: "custom", path: ["minSpan"], message: `must hold at least ${SOAK_MIN_POLLS_PER_WINDOW} polls (>= ${formatDuration(s.pollInterval * (SOAK_MIN_POLLS_PER_WINDOW - 1))} at pollInterval ${formatDuration(s.pollInterval)})` });
+  }, whenFieldsOk("pollInterval", "timeout", "window", "minSpan"));
+
+export type ParsedSoak = z.output<typeof soakSchema>;
+
 export const configSchema = z.strictObject({
   listen: listen.prefault("127.0.0.1:9464"),
   targets: z
@@ -272,6 +321,8 @@ export const configSchema = z.strictObject({
    * Where the fault proxies' control API listens (`lasso-canary proxy`, its own process) and its
    * token; needed to run the chaos windows of the checks. Absent: no window runs.
    */
+  /** Soak sampling and leak detection of the Lasso nodes and of the daemon itself (src/soak). Absent: off. */
+  soak: soakSchema.optional(),
   chaos: z
     .strictObject({
       proxyControl: httpUrl,

@@ -31,6 +31,14 @@ export function summarizePlan(plan: Plan): string {
   out.push(`config ${displayFile(plan.configFile)}: listen ${host}:${plan.listen.port}, log ${plan.log.level}`);
   out.push(`store ${displayFile(plan.store.path)} (raw ${plan.store.rawRetentionDays} d, minute rollups ${plan.store.minuteRollupRetentionDays} d, hour/day rollups ${plan.store.rollupRetentionDays} d)`);
   out.push(`targets: ${plan.targets.map((t) => `${t.name} ${t.redactedUrl}${headerNames(t.headers)}`).join(", ")}`);
+  const soak = plan.soak;
+  if (soak !== null) {
+    out.push(
+      `soak: every ${formatDuration(soak.pollIntervalMs)} (timeout ${formatDuration(soak.timeoutMs)}), window ${formatDuration(soak.windowMs)}, warm-up ${formatDuration(soak.warmupMs)}, ` +
+        `judged from ${formatDuration(soak.minSpanMs)}; leak when the ${soak.confidence * 100}% lower bound > ${soak.minPercentPerHour} %/h; ` +
+        `nodes: ${soak.targets.length === 0 ? "none (the daemon samples only itself)" : soak.targets.map((t) => `${t.target} (/api/metrics/${t.chain})`).join(", ")}`,
+    );
+  }
   const routes = plan.chains.reduce((n, c) => n + c.routes.length, 0);
   const total = plan.chains.reduce((n, c) => n + c.ratePerSecond, 0);
   out.push(

@@ -209,6 +209,40 @@ export interface ChainPlan {
   file: string;
 }
 
+/** A figure soak sampling reads: Lasso's (system_metrics of /api/metrics/:chain) or the daemon's own. */
+export type SoakLassoMetric = "memory_mb" | "process_count" | "run_queue";
+export type SoakCanaryMetric = "rss_mb" | "heap_mb" | "loop_lag_ms";
+export type SoakMetric = SoakLassoMetric | SoakCanaryMetric;
+
+/** One soaked Lasso node: polled at its own URL (a single node, never a load balancer). */
+export interface SoakTarget {
+  target: string;
+  /** Chain named in `/api/metrics/:chain` (the figures are VM-wide; any chain Lasso knows will do); its budget carries the polls. */
+  chain: string;
+}
+
+/** Soak sampling and leak detection (config `soak:`), defaults filled in. */
+export interface SoakPlan {
+  pollIntervalMs: number;
+  timeoutMs: number;
+  /** Sliding window judged. */
+  windowMs: number;
+  /** The start of each series (daemon start, node restart) that is never judged. */
+  warmupMs: number;
+  /** Judged data must span at least this long. */
+  minSpanMs: number;
+  /** Two-sided confidence of the slope's bounds. */
+  confidence: number;
+  /** Leak suspected when the slope's lower bound exceeds this (percent of the baseline per hour) ... */
+  minPercentPerHour: number;
+  /** ... and this, per metric, in its units per hour. */
+  minAbsPerHour: Record<SoakMetric, number>;
+  /** A drop of memory_mb (rss_mb for the daemon) by more than this share between two samples starts a new series. */
+  restartDropRatio: number;
+  /** Lasso nodes polled; may be empty (the daemon then samples only itself). */
+  targets: SoakTarget[];
+}
+
 export interface PlanIssue {
   /** File the issue is in, relative to the working directory when below it. */
   file: string;
@@ -246,6 +280,8 @@ export interface Plan {
   alertmanager: { url: string } | null;
   /** The fault proxies' control API (config `chaos:`); null: chaos windows are declared but none runs. */
   chaosControl: { proxyControl: string; proxyToken: string } | null;
+  /** Soak sampling; null when the config has no `soak:` or it is disabled. */
+  soak: SoakPlan | null;
   chains: ChainPlan[];
   /** Every chaos window of every chain, in chain order (same objects as chains[].chaos). */
   chaos: WindowSpec[];

@@ -7,9 +7,11 @@ import type { ChaosWindowRecord, WindowQuery } from "../store/chaosWindows.js";
 import { comparePeriods } from "./compare.js";
 import { parsePeriodStats, periodStats, periodStatsOfChain, planMismatches, type PeriodStats } from "./periodStats.js";
 import { ReportQueryError } from "./time.js";
+import type { SoakPlan } from "../plan/types.js";
+import { buildSoakReport, type SoakSource } from "./soak.js";
 import {
   DEFAULT_COMPARISON, sloFor, type ChaosWindowReport, type Comparison, type ComparisonSettings, type ChainReport, type PlannedWatcher, type Report, type ReportContext, type ReportRange, type ResolvedSlo,
-  type SeriesReport, type SloObjective, type SloRow, type WatcherReport,
+  type SeriesReport, type SloObjective, type SloRow, type SoakReport, type WatcherReport,
 } from "./types.js";
 
 /** Anything that can merge rollups for a range: a StoreReader (own or the writer's connection). */
@@ -19,6 +21,9 @@ export interface ReportSource {
   chaosWindows?(q: WindowQuery): ChaosWindowRecord[];
   /** A named baseline (absent: named baselines cannot be compared with). */
   baseline?(name: string): BaselineRecord | null;
+  /** Soak samples and poll counts (absent: no soak section). */
+  soakSamples?: SoakSource["soakSamples"];
+  soakPollCounts?: SoakSource["soakPollCounts"];
 }
 
 /** Windows in a report: enough for a month of several windows a day. */
@@ -448,5 +453,12 @@ export function buildReport(
       .reverse()
       .map(chaosWindowReport),
     comparison: compared,
+    soak: soakSection(source, context.soak ?? null, range),
   };
+}
+
+function soakSection(source: ReportSource, plan: SoakPlan | null, range: ReportRange): SoakReport | null {
+  const { soakSamples, soakPollCounts } = source;
+  if (plan === null || soakSamples === undefined || soakPollCounts === undefined) return null;
+  return buildSoakReport({ soakSamples: soakSamples.bind(source), soakPollCounts: soakPollCounts.bind(source) }, plan, range);
 }

@@ -201,6 +201,44 @@ export function renderComparison(c: Comparison): string {
   ].join("\n");
 }
 
+const SOAK_STATUS: Record<string, string> = {
+  leak_suspected: "LEAK SUSPECTED", no_leak: "no leak", warming_up: "warming up", collecting: "collecting",
+};
+
+function hours(ms: number): string {
+  return `${Number((ms / 3_600_000).toFixed(2))} h`;
+}
+
+/** Soak leak detection: per subject and metric, the verdict over the window ending at the range's end. */
+function renderSoak(soak: NonNullable<Report["soak"]>): string {
+  const st = soak.settings;
+  const signed = (v: number | null, digits: number): string => (v === null ? DASH : `${v >= 0 ? "+" : ""}${v.toFixed(digits)}`);
+  const rows = soak.subjects.flatMap((sub) => sub.metrics.map((m) => [
+    sub.subject === "canary" ? "canary (self)" : `${sub.target}${sub.chain === null ? "" : ` (${sub.chain})`}`,
+    m.metric,
+    SOAK_STATUS[m.status] ?? m.status,
+    num(m.value, 1),
+    m.slopePerHour === null ? DASH : `${signed(m.slopePerHour, 3)} [${signed(m.lowerPerHour, 3)}, ${signed(m.upperPerHour, 3)}]`,
+    m.percentPerHour === null ? DASH : `${signed(m.percentPerHour, 3)} [${signed(m.lowerPercentPerHour, 3)}, ${signed(m.upperPercentPerHour, 3)}]`,
+    m.tau === null ? DASH : `tau ${m.tau.toFixed(2)}, MAD ${m.residualMadPercent === null ? num(m.residualMad, 2) : `${m.residualMadPercent.toFixed(2)}%`}`,
+    m.window === null ? DASH : `${iso(m.window.from)} + ${hours(m.window.to - m.window.from)}`,
+    String(m.samples),
+    `${sub.restarts}${sub.lastRestart === null ? "" : ` (series since ${iso(sub.lastRestart.at)}: ${sub.lastRestart.reason})`}`,
+    sub.pollErrors === 0 ? `${sub.polls} / 0` : `${sub.polls} / ${sub.pollErrors} (${sub.errorClasses.map((e) => `${e.errorClass}: ${e.count}`).join(", ")})`,
+    m.reason,
+  ]));
+  return [
+    "## Soak",
+    "",
+    `Verdicts as of ${iso(soak.at)}, each over the ${hours(st.windowMs)} window before it (after a ${hours(st.warmupMs)} warm-up per series; ` +
+      `judged from ${hours(st.minSpanMs)} of data): leak suspected when the lower ${(st.confidence * 100).toFixed(0)}% bound of the Theil-Sen slope ` +
+      `exceeds ${st.minPercentPerHour} %/h of the baseline and the metric's absolute floor, in both halves of the window. ` +
+      "A restart (uptime went back, or memory dropped sharply) starts a new series. Restarts and polls are counted over the report's range.",
+    "",
+    table(["subject", "metric", "verdict", "latest", "slope /h [bounds]", "%/h [bounds]", "fit", "window", "samples", "restarts", "polls / errors", "why"], rows),
+  ].join("\n");
+}
+
 export function renderMarkdown(r: Report): string {
   const out: string[] = ["# lasso-canary report", ""];
   out.push(`Range: ${iso(r.range.since)} to ${iso(r.range.until)}${r.range.chain ? `, chain ${r.range.chain}` : ""}.`);
@@ -224,5 +262,6 @@ export function renderMarkdown(r: Report): string {
   else for (const c of r.chains) out.push(renderChain(c));
   if (r.chaos.length > 0) out.push(renderChaos(r), "");
   if (r.comparison !== null) out.push(renderComparison(r.comparison), "");
+  if (r.soak !== null) out.push(renderSoak(r.soak), "");
   return out.join("\n");
 }

@@ -1,6 +1,9 @@
 import type { Fault } from "../chaos/faults.js";
 import type { ChaosVerdict, WindowKind, WindowResult } from "../chaos/windowTypes.js";
 import type { TestName } from "./significance.js";
+import type { SoakMetric, SoakPlan } from "../plan/types.js";
+import type { SoakRestart } from "../samples.js";
+import type { SoakJudgement } from "../soak/verdict.js";
 /**
  * SLO objectives for one chain (DESIGN.md "Default SLOs"). Availability and correctness are
  * separate SLIs with separate budgets: a well-formed answer is available even when it is wrong
@@ -75,6 +78,44 @@ export interface ReportContext {
   watchers?: PlannedWatcher[];
   /** Thresholds and significance of a baseline comparison (the plan's `comparison:`); absent: the defaults. */
   comparison?: ComparisonSettings;
+  /** The plan's soak settings: the report judges the soak window again from the store. Absent or null: no soak section. */
+  soak?: SoakPlan | null;
+}
+
+/** One soak series (a metric of a Lasso node or of the daemon) judged at the report's end. */
+export interface SoakMetricReport extends SoakJudgement {
+  metric: SoakMetric;
+  /** The latest sample of the current series before the report's end; null when none. */
+  value: number | null;
+}
+
+export interface SoakSubjectReport {
+  subject: "lasso" | "canary";
+  /** Config target name; "self" for the daemon. */
+  target: string;
+  /** Chain polled at /api/metrics/:chain (null for the daemon). */
+  chain: string | null;
+  /** Polls in the report's range, failed ones, by error class, and restarts seen (each began a new series). */
+  polls: number;
+  pollErrors: number;
+  errorClasses: { errorClass: string; count: number }[];
+  restarts: number;
+  /** Start of the series judged (the first sample, or the one after the last restart); null without samples. */
+  seriesStart: number | null;
+  /** The restart that began the series judged, when a restart did. */
+  lastRestart: { at: number; reason: SoakRestart } | null;
+  metrics: SoakMetricReport[];
+}
+
+/**
+ * Soak leak detection. Each series is judged as the daemon judges it, over the sliding
+ * window that ends at the range's end (whatever the range's length); polls, errors and
+ * restarts are counted over the range.
+ */
+export interface SoakReport {
+  at: number;
+  settings: Omit<SoakPlan, "targets">;
+  subjects: SoakSubjectReport[];
 }
 
 /** Why the range differs from what was asked (see parseReportQuery). */
@@ -370,6 +411,8 @@ export interface Report {
   chains: ChainReport[];
   /** Chaos windows planned in the range (and chain), oldest first. */
   chaos: ChaosWindowReport[];
+  /** Soak leak detection (all chains: the figures are VM-wide); null when the plan has no soak sampling. */
+  soak: SoakReport | null;
   /** The range compared with a baseline (`baseline=` / `--baseline`); null when none was asked for. */
   comparison: Comparison | null;
 }

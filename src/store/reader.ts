@@ -1,5 +1,7 @@
 import { getBaseline, listBaselines, type BaselineRecord, type BaselineSummary } from "./baselines.js";
 import { listChaosWindows, type ChaosWindowRecord, type WindowQuery } from "./chaosWindows.js";
+import { readSoakSamples, soakPollCounts, type SoakPollCounts } from "./soak.js";
+import type { SoakSample } from "../samples.js";
 import type Database from "better-sqlite3";
 import type { ConsistencySample, ContinuitySample, ErrorClass, ProbeSample } from "../samples.js";
 import { decodeHashes } from "./consistency.js";
@@ -238,6 +240,16 @@ export class StoreReader {
 
   baselines(): BaselineSummary[] {
     return listBaselines((sql) => this.prepare(sql));
+  }
+
+  /** Soak samples with since <= ts < until, oldest first. */
+  soakSamples(since: number, until: number): SoakSample[] {
+    return readSoakSamples((sql) => this.prepare(sql), since, until);
+  }
+
+  /** Soak polls, errors and restarts per subject in [since, until). */
+  soakPollCounts(since: number, until: number): SoakPollCounts[] {
+    return soakPollCounts((sql) => this.prepare(sql), since, until);
   }
 
   meta(key: string): number | null {

@@ -92,6 +92,19 @@ CREATE TABLE baselines (
   chain TEXT, stats TEXT NOT NULL) WITHOUT ROWID;
 `;
 
+/**
+ * Version 5: soak samples, one row per poll of a Lasso node or of the daemon (see soak.ts):
+ * the figures as JSON (`data`), the uptime, the series the sample belongs to (`series_start`,
+ * `restart` on the first sample of a series a restart began) and a poll's error. Kept for the
+ * raw retention.
+ */
+const V5 = `
+CREATE TABLE soak_samples (
+  id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, subject TEXT NOT NULL, target TEXT NOT NULL,
+  series_start INTEGER, restart TEXT, uptime REAL, error TEXT, detail TEXT, data TEXT);
+CREATE INDEX soak_samples_ts ON soak_samples (ts);
+`;
+
 export interface Migration {
   version: number;
   description: string;
@@ -104,6 +117,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 2, description: "subscription continuity: cseries, cstaging, cevents, crollups", up: (db) => db.exec(V2) },
   { version: 3, description: "chaos windows", up: (db) => db.exec(V3) },
   { version: 4, description: "named baselines", up: (db) => db.exec(V4) },
+  { version: 5, description: "soak samples", up: (db) => db.exec(V5) },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.at(-1)?.version ?? 0;

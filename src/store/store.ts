@@ -2,7 +2,8 @@ import { BaselineStore } from "./baselines.js";
 import { ChaosWindowStore } from "./chaosWindows.js";
 import type Database from "better-sqlite3";
 import { performance } from "node:perf_hooks";
-import type { ConsistencySample, ContinuitySample, ProbeSample, Sample, SampleSink } from "../samples.js";
+import type { ConsistencySample, ContinuitySample, ProbeSample, Sample, SampleSink, SoakSample } from "../samples.js";
+import { readSoakSamples, writeSoakSample } from "./soak.js";
 import { ALL_OUTPUTS, RollupWriter, type Outputs } from "./compact.js";
 import { encodeHashes } from "./consistency.js";
 import {
@@ -254,7 +255,9 @@ export class SampleStore implements SampleSink {
           }
           const ok = s.kind === "consistency"
             ? this.writeConsistency(s)
-            : this.writeContinuity(s, (d) => delivered.push(d), outputs);
+            : s.kind === "soak"
+              ? writeSoakSample(this.prepare, s)
+              : this.writeContinuity(s, (d) => delivered.push(d), outputs);
           if (!ok) throw new Error(`importSamples: malformed ${s.kind} sample at ts ${s.ts}`);
         }
         this.rollups.apply(records, outputs);
@@ -280,6 +283,24 @@ export class SampleStore implements SampleSink {
     this.baselineStore ??= new BaselineStore(this.db);
     return this.baselineStore;
   }
+
+  /** Soak samples with ts >= since, oldest first, after writing what is queued (the soak engine's window at start). */
+  soakSamples(since: number): SoakSample[] {
+    this.flush();
+    return readSoakSamples(this.prepare, since);
+  }
+
+  /** Statements prepared once on the writer's connection. */
+  private readonly prepare = (sql: string): Database.Statement => {
+    let s = this.prepared.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.prepared.set(sql, s);
+    }
+    return s;
+  };
+
+  private readonly prepared = new Map<string, Database.Statement>();
 
   /** A reader on the writer's own connection (tests, CLI). The daemon's reports use a worker. */
   reader(): StoreReader {
@@ -363,7 +384,9 @@ export class SampleStore implements SampleSink {
             ? this.writeConsistency(s)
             : s.kind === "continuity"
               ? this.writeContinuity(s, (d) => this.stmts.cstage.run(d.series, d.ts, encodeDelivered(d)), ALL_OUTPUTS)
-              : false;
+              : s.kind === "soak"
+                ? writeSoakSample(this.prepare, s)
+                : false;
       if (ok) written++;
       else rejected++;
     }
@@ -485,6 +508,7 @@ export class SampleStore implements SampleSink {
       job("raw", "key", (now) => rowKey(minuteOf(raw(now)), 0)),
       job("consistency", "ts", raw),
       job("cevents", "ts", raw),
+      job("soak_samples", "ts", raw),
       job("rollup_m", "key", (now) => rowKey(minute(now), 0)),
       job("cons_m", "key", (now) => rowKey(minute(now), 0)),
       job("crollup_m", "key", (now) => rowKey(cminute(now), 0)),

@@ -64,7 +64,7 @@ export interface AlertsBed {
   stop(): Promise<void>;
 }
 
-export async function startAlertsBed(): Promise<AlertsBed> {
+export async function startAlertsBed(extraConfig: string[] = []): Promise<AlertsBed> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "alerts-bed-"));
   const bed = await startTestBed({
     chains: [{ name: ALERTS_CHAIN, chainId: 1, blockTimeSec: 1, providers: [...ALERTS_PROVIDERS] }],
@@ -73,7 +73,7 @@ export async function startAlertsBed(): Promise<AlertsBed> {
   });
   const control = new InProcessFaultControl(bed);
   try {
-    const config = writePlan(dir, { [ALERTS_CHAIN]: CHECKS });
+    const config = writePlan(dir, { [ALERTS_CHAIN]: CHECKS }, { extraConfig });
     const env = { LASSO_URL: bed.lasso.url };
     const daemon = await startDaemon({
       plan: loadPlan(config, env), logger: createLogger("silent"), listen: { host: "127.0.0.1", port: 0 }, loadPlan: () => loadPlan(config, env),
