@@ -187,6 +187,18 @@ describe("batched writer", () => {
     byTimer.close();
   });
 
+  test("a compaction backlog drains one slice per event-loop turn, not one per tick", async () => {
+    const clock = new Clock(T0);
+    // The timer never fires within the test: only the backlog's own turns can compact more than one slice.
+    const store = open(newPath(), clock, { flushIntervalMs: 3_600_000, batchSize: 10, maxCompactRows: 50 });
+    for (let i = 0; i < 500; i++) store.accept(probe(T0 + i * 10));
+    await waitFor(() => store.stats().written === 500, { timeoutMs: 5000, message: "all 500 staged" });
+    clock.t = T0 + 10 * MIN;
+    for (let i = 0; i < 10; i++) store.accept(probe(clock.t + i));
+    await waitFor(() => store.stats().compacted === 500, { timeoutMs: 5000, message: "the 500 samples of the closed minutes compacted" });
+    store.close();
+  });
+
   test("every write transaction, and every compaction that folds rows, is told with its duration", () => {
     const clock = new Clock(T0 + 30_000);
     const told: Array<[string, number]> = [];

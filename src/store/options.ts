@@ -37,7 +37,8 @@ export interface StoreOptions {
   /** A minute is compacted into raw/rollup rows once now - grace has passed its end. Default 90 s. */
   compactGraceMs?: number;
   /**
-   * Most staged rows per compaction transaction (one per writer tick). Each touches a raw,
+   * Most staged rows per compaction transaction (one per writer tick, and one per event-loop
+   * turn while a backlog lasts). Each touches a raw,
    * minute, hour and day row per series, ~35 us a sample here; 200 keeps a slice ~7 ms.
    * Default 200.
    */

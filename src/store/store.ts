@@ -328,9 +328,10 @@ export class SampleStore implements SampleSink {
     this.immediate = null;
     if (this.closed) return;
     const ok = this.writeSome(this.o.maxBatchRows);
-    // A backlog (after an outage) drains one bounded transaction per event-loop turn.
-    if (ok && this.queue.size >= this.o.batchSize) this.immediate = setImmediate(() => this.tick());
-    this.compactSome();
+    const compacted = this.compactSome();
+    // A backlog (after an outage, or more closed-minute rows than one slice a tick: a large
+    // plan) drains one bounded transaction per event-loop turn instead of one per tick.
+    if (ok && (this.queue.size >= this.o.batchSize || compacted >= this.o.maxCompactRows)) this.immediate = setImmediate(() => this.tick());
     const t = performance.now();
     if (t >= this.nextPruneAt) {
       const n = this.pruneStep();
