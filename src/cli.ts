@@ -23,7 +23,8 @@ import { canaryProfileText } from "./profile/canaryProfile.js";
 import { DEFAULT_PROXY_CONFIG_PATH, DEFAULT_PROXY_PORTS, loadProxyConfig, loadProxyPorts, ProxyConfigError, type ProxyPorts } from "./proxy/config.js";
 import { ListenError, startProxyProcess } from "./proxy/process.js";
 import { UpstreamError } from "./proxy/upstreams.js";
-import { buildReport, renderMarkdown } from "./report/index.js";
+import { buildReport } from "./report/index.js";
+import { renderReport } from "./report/render.js";
 import { parseReportFormat, parseReportQuery, REPORT_FORMATS, ReportQueryError, reportQueryOptions } from "./report/time.js";
 import { SchemaVersionError, StoreOpenError, StoreReader } from "./store/index.js";
 
@@ -51,7 +52,7 @@ usage:
 
 --config defaults to ${DEFAULT_CONFIG_PATH} (proxy commands: ${DEFAULT_PROXY_CONFIG_PATH}; checks-from-profile: no default; without it, the default budget for one target).
 since/until take durations (24h, 7d), ISO-8601 or unix seconds; since defaults to 24h before until.
-report --format defaults to md (the same formats as GET /report?format=).`;
+report --format defaults to md (the same formats as GET /report?format=); html is one self-contained page: --format html > report.html.`;
 
 const STOP_DEADLINE_MS = 5000;
 
@@ -275,7 +276,8 @@ function report(configPath: string, opts: { since?: string; until?: string; chai
   try {
     const slos = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
     const r = buildReport(range, slos, reader, now);
-    process.stdout.write(format === "json" ? `${JSON.stringify(r, null, 2)}\n` : `${renderMarkdown(r)}\n`);
+    const source = reader;
+    process.stdout.write(`${renderReport(format, r, () => source.timeline(range), 2)}\n`);
   } finally {
     reader.close();
   }

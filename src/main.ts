@@ -17,7 +17,7 @@ import { RpcHttpClient } from "./lasso/rpcClient.js";
 import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
 import { Recorder } from "./recorder.js";
 import { ReportRunner } from "./report/runner.js";
-import { parseReportQuery, reportQueryOptions } from "./report/time.js";
+import { parseReportQuery, REPORT_CONTENT_TYPES, reportQueryOptions } from "./report/time.js";
 import type { PlannedWatcher, SloObjective } from "./report/types.js";
 import { createApp, listen } from "./server/app.js";
 import { AnswerTracker, readinessReasons, silenceLimits } from "./server/readiness.js";
@@ -122,7 +122,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const range = parseReportQuery(query, now, reportQueryOptions(p.plan));
       store.flush();
       const body = await reports.render(range, p.slos, format, now, { planMismatches: p.planCheck.checker.current(), watchers: p.planned });
-      return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
+      return { contentType: REPORT_CONTENT_TYPES[format], body };
     },
     readiness() {
       const p = current;

@@ -138,7 +138,7 @@ describe("report reads the store only", () => {
   }
 
   const refused: { name: string; args: string[]; stderr: RegExp }[] = [
-    { name: "--format table (not a format /report takes)", args: ["--format", "table"], stderr: /^invalid format "table": expected json or md\n$/ },
+    { name: "--format table (not a format /report takes)", args: ["--format", "table"], stderr: /^invalid format "table": expected json, md, html\n$/ },
     { name: "a chain the plan lacks", args: ["--chain", "polygon"], stderr: /^unknown chain "polygon": the plan's chains are ethereum\n$/ },
   ];
   for (const r of refused) {

@@ -6,8 +6,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { StoreReader } from "../store/reader.js";
 import { buildReport } from "./build.js";
-import { renderMarkdown } from "./markdown.js";
 import type { RequestMessage, ResponseMessage } from "./protocol.js";
+import { renderReport } from "./render.js";
 
 const port = parentPort;
 if (!port) throw new Error("report worker must run in a worker thread");
@@ -18,8 +18,9 @@ port.on("message", ({ id, range, slos, now, format, context }: RequestMessage) =
   let reply: ResponseMessage;
   try {
     reader ??= StoreReader.open(path);
-    const report = buildReport(range, slos, reader, now, context, context.watchers ?? []);
-    reply = { id, ok: true, body: format === "md" ? renderMarkdown(report) : JSON.stringify(report) };
+    const source = reader;
+    const report = buildReport(range, slos, source, now, context, context.watchers ?? []);
+    reply = { id, ok: true, body: renderReport(format, report, () => source.timeline(range)) };
   } catch (err) {
     reader?.close();
     reader = null;

@@ -86,11 +86,7 @@ export class LatencyCounts {
   /** Percentile (0..100) in ms via HdrHistogram, or null when empty. */
   percentilesMs(ps: readonly number[]): (number | null)[] {
     if (this.total === 0) return ps.map(() => null);
-    scratch.reset();
-    this.counts.forEach((c, i) => {
-      if (c !== 0) scratch.recordValueWithCount(scratch.valueFromIndex(i), c);
-    });
-    return ps.map((p) => scratch.getValueAtPercentile(p) / 1000);
+    return percentilesOfCounts(this.entries(), ps);
   }
 
   /** Number of recorded values whose bucket lies entirely above `us` (bucket-precise). */
@@ -100,4 +96,21 @@ export class LatencyCounts {
     for (let i = limit + 1; i < this.counts.length; i++) n += this.counts[i] as number;
     return n;
   }
+}
+
+/**
+ * Percentiles (0..100) in ms of (histogram index, count) pairs, e.g. a sparse rollup's counts
+ * (a report's time buckets keep thousands of small histograms: a dense array each would not fit).
+ * Null for every percentile when there is no count.
+ */
+export function percentilesOfCounts(entries: Iterable<readonly [number, number]>, ps: readonly number[]): (number | null)[] {
+  scratch.reset();
+  let total = 0;
+  for (const [i, c] of entries) {
+    if (c === 0) continue;
+    scratch.recordValueWithCount(scratch.valueFromIndex(i), c);
+    total += c;
+  }
+  if (total === 0) return ps.map(() => null);
+  return ps.map((p) => scratch.getValueAtPercentile(p) / 1000);
 }
