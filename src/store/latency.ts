@@ -42,13 +42,6 @@ export function latencyIndex(us: number): number {
 }
 
 /**
- * One histogram that every percentile read replays counts into, reset first. A fresh
- * HdrHistogram per read allocated a 26 KB counts array each time; a report makes
- * hundreds of reads, and that garbage (outside V8's heap) kept ~10 MB more RSS under load.
- */
-const scratch = newHistogram();
-
-/**
  * Dense counts per histogram index; the accumulator used for merging many rollups. A plain
  * array, not a Float64Array: a typed array's storage is malloc'd outside V8's heap and freed
  * only when V8 gets round to it, and a report's few hundred of them kept the report worker
@@ -98,19 +91,30 @@ export class LatencyCounts {
   }
 }
 
+const ulp = (createRequire(import.meta.url)("hdr-histogram-js/dist/ulp.js") as { default: (x: number) => number }).default;
+
 /**
  * Percentiles (0..100) in ms of (histogram index, count) pairs, e.g. a sparse rollup's counts
  * (a report's time buckets keep thousands of small histograms: a dense array each would not fit).
- * Null for every percentile when there is no count.
+ * The same value HdrHistogram's getValueAtPercentile returns, without replaying the counts into
+ * one: a walk over the non-empty indexes. Null for every percentile when there is no count.
  */
 export function percentilesOfCounts(entries: Iterable<readonly [number, number]>, ps: readonly number[]): (number | null)[] {
-  scratch.reset();
-  let total = 0;
-  for (const [i, c] of entries) {
-    if (c === 0) continue;
-    scratch.recordValueWithCount(scratch.valueFromIndex(i), c);
-    total += c;
-  }
+  const sorted = [...entries].filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]);
+  const total = sorted.reduce((n, [, c]) => n + c, 0);
   if (total === 0) return ps.map(() => null);
-  return ps.map((p) => scratch.getValueAtPercentile(p) / 1000);
+  return ps.map((p) => {
+    const percentile = Math.min(p, 100);
+    const fp = (percentile / 100) * total;
+    const wanted = Math.max(Math.ceil(fp - ulp(fp)), 1);
+    let seen = 0;
+    for (const [i, c] of sorted) {
+      seen += c;
+      if (seen >= wanted) {
+        const v = template.valueFromIndex(i);
+        return (percentile === 0 ? template.lowestEquivalentValue(v) : template.highestEquivalentValue(v)) / 1000;
+      }
+    }
+    return 0;
+  });
 }

@@ -28,6 +28,7 @@ svg g.s1 path{stroke-dasharray:6 2}svg g.s2 path{stroke-dasharray:2 2}svg g.s4 p
 svg g[class^=a] path{fill:var(--c);stroke:none}
 .legend li::before{content:"";display:inline-block;width:14px;height:4px;margin-right:4px;vertical-align:middle;background:var(--c)}
 .lane-ok rect,.m-ok{fill:#8fd19e;--c:#8fd19e}
+svg path.t-reorg{stroke:#0969da;stroke-width:1.5;fill:none}
 .m-gap{fill:var(--bad);--c:#cf222e}.m-refused{fill:#82071e;--c:#82071e}.m-stall{fill:#8250df;--c:#8250df}.m-dup{fill:#fb8f44;--c:#fb8f44}.m-reorg{fill:#0969da;--c:#0969da;opacity:.6}
 details{margin:.3em 0}summary{cursor:pointer;color:var(--muted)}
 table.data{font-size:.85em}table.data th[scope=row]{font-weight:normal;white-space:nowrap}

@@ -49,6 +49,8 @@ export interface ChartText {
 }
 
 const r1 = (v: number): string => String(Math.round(v * 10) / 10);
+/** Path coordinates: whole units of a 640-wide view box are finer than a screen shows them. */
+const r0 = (v: number): string => String(Math.round(v));
 
 function span(axis: TimeAxis): [number, number] {
   const t0 = axis.times[0] ?? 0;
@@ -134,7 +136,7 @@ export function lineChart(spec: LineChartSpec): string {
         run = 0;
         return;
       }
-      d += `${run === 0 ? "M" : "L"}${r1(mid(i))} ${r1(yOf(v))}`;
+      d += `${run === 0 ? "M" : "L"}${r0(mid(i))} ${r0(yOf(v))}`;
       run++;
     });
     const last = s.values.length - 1;
@@ -180,10 +182,10 @@ export function shareChart(spec: ShareSpec): string {
         const lo = below[i] ?? 0;
         const hi = lo + (s.counts[i] ?? 0) / (totals[i] ?? 1);
         below[i] = hi;
-        const xa = r1(x(t));
-        const xb = r1(x(t + axis.stepMs));
-        top.push(`${xa} ${r1(yOf(hi))}L${xb} ${r1(yOf(hi))}`);
-        bottom.unshift(`${xb} ${r1(yOf(lo))}L${xa} ${r1(yOf(lo))}`);
+        const xa = r0(x(t));
+        const xb = r0(x(t + axis.stepMs));
+        top.push(`${xa} ${r0(yOf(hi))}L${xb} ${r0(yOf(hi))}`);
+        bottom.unshift(`${xb} ${r0(yOf(lo))}L${xa} ${r0(yOf(lo))}`);
       }
       d += `M${top.join("L")}L${bottom.join("L")}Z`;
     }
@@ -204,6 +206,8 @@ export interface Lane {
   /** Buckets where the lane was healthy (drawn as runs of a thin bar). */
   ok: readonly boolean[];
   marks: readonly LaneMark[];
+  /** Buckets with a minor event drawn as a tick (reorgs: frequent on real chains), and the ticks' tooltip. */
+  ticks?: { indexes: readonly number[]; kind: string; label: string };
 }
 
 export interface LaneSpec extends ChartText {
@@ -242,6 +246,10 @@ export function laneChart(spec: LaneSpec): string {
       bars += `<rect x="${r1(xa)}" y="${y0 + LANE_BAR_Y + 4}" width="${r1(xb - xa)}" height="4"/>`;
     }
     out += `<g class="lane-ok">${bars}</g>`;
+    if (lane.ticks && lane.ticks.indexes.length > 0) {
+      const d = lane.ticks.indexes.map((i) => `M${r0(x((axis.times[i] ?? 0) + axis.stepMs / 2))} ${y0 + LANE_BAR_Y}v${LANE_H - LANE_BAR_Y - 1}`).join("");
+      out += `<path class="t-${esc(lane.ticks.kind)}" d="${d}"><title>${esc(lane.ticks.label)}</title></path>`;
+    }
     for (const m of lane.marks) {
       const xa = x(axis.times[m.index] ?? 0);
       const w = Math.max(x((axis.times[m.index] ?? 0) + axis.stepMs) - xa, 2);
@@ -254,6 +262,12 @@ export function laneChart(spec: LaneSpec): string {
 function legend(names: readonly string[], prefix = "s"): string {
   if (names.length <= 1) return "";
   return `<ul class="legend">${names.map((n, i) => `<li class="${prefix}${i % 6}">${esc(n)}</li>`).join("")}</ul>`;
+}
+
+/** A bucket's start in a data table: minutes unless buckets are whole days (the range states the year and UTC). */
+export function bucketTime(t: number, stepMs: number): string {
+  const iso = new Date(t).toISOString();
+  return stepMs % 86_400_000 === 0 ? iso.slice(0, 10) : `${iso.slice(5, 10)} ${iso.slice(11, 16)}`;
 }
 
 /** A data table: the text equivalent of a chart (cells are escaped here). */

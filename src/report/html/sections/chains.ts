@@ -2,7 +2,7 @@ import type { RouteTimeline, WatcherTimeline } from "../../../store/timeline.js"
 import type { ChainReport } from "../../types.js";
 import { esc, ms, num, pct, utc } from "../format.js";
 import type { HtmlContext, Section } from "../section.js";
-import { dataTable, laneChart, lineChart, shareChart, type Band, type Lane, type LaneMark, type TimeAxis } from "../svg.js";
+import { bucketTime, dataTable, laneChart, lineChart, shareChart, type Band, type Lane, type LaneMark, type TimeAxis } from "../svg.js";
 import { chaosBand } from "./chaos.js";
 
 /** Lower bounds a success chart may start at: the highest one under every value and the objective. */
@@ -28,6 +28,8 @@ function worst(values: readonly (number | null)[], pick: "min" | "max"): { value
   });
   return best;
 }
+
+const BUCKET = "Bucket start (UTC)";
 
 const isPin = (route: string): boolean => route.startsWith("pin:") || route.includes("/pin:");
 
@@ -75,10 +77,10 @@ function routeFigure(cc: ChainCharts, r: RouteTimeline): string {
     guides: latencyObjective === null ? [] : [{ value: latencyObjective, label: `objective p95 <= ${ms(latencyObjective)}` }],
   });
   const rows = axis.times.map((t, i) => [
-    utc(t), r.requests[i] ?? 0, pct(r.successRatio[i]), ms(r.p50[i]), ms(r.p95[i]), ms(r.p99[i]), num(r.headLagMax[i], 0),
+    bucketTime(t, axis.stepMs), r.requests[i] ?? 0, pct(r.successRatio[i]), num(r.p50[i], 1), num(r.p95[i], 1), num(r.p99[i], 1), num(r.headLagMax[i], 0),
   ]);
   return `<figure class="route" data-route="${esc(name)}"><figcaption>${esc(name)}: success and latency</figcaption><div class="pair"><div>${success}</div><div>${latency}</div></div>` +
-    dataTable(`Data: ${name} per bucket`, ["Bucket start", "Requests", "Success", "p50", "p95", "p99", "Head lag max"], rows) + "</figure>";
+    dataTable(`Data: ${name} per bucket`, [BUCKET, "Requests", "Success", "p50 ms", "p95 ms", "p99 ms", "Head lag max"], rows) + "</figure>";
 }
 
 /** Provider share of the strategy routes (pins always go to their provider). */
@@ -103,10 +105,10 @@ function providerFigure(cc: ChainCharts): string | null {
   });
   const rows = cc.axis.times.map((t, i) => {
     const sum = stacks.reduce((n, s) => n + (s.counts[i] ?? 0), 0);
-    return [utc(t), ...stacks.map((s) => (sum === 0 ? "-" : pct((s.counts[i] ?? 0) / sum)))];
+    return [bucketTime(t, cc.axis.stepMs), ...stacks.map((s) => (sum === 0 ? "-" : pct((s.counts[i] ?? 0) / sum)))];
   });
   return `<figure class="providers"><figcaption>Provider share over time (${esc(strategies.map((r) => cc.label(r)).join(", "))})</figcaption>${chart}` +
-    dataTable("Data: provider share per bucket", ["Bucket start", ...stacks.map((s) => s.name)], rows) + "</figure>";
+    dataTable("Data: provider share per bucket", [BUCKET, ...stacks.map((s) => s.name)], rows) + "</figure>";
 }
 
 function headLagFigure(cc: ChainCharts): string | null {
@@ -124,9 +126,9 @@ function headLagFigure(cc: ChainCharts): string | null {
     y: { min: 0, max: Math.max(4, Math.ceil(top / 4) * 4), format: (v) => num(v, 0) },
     guides: threshold === null ? [] : [{ value: threshold, label: `objective lag <= ${threshold} blocks` }],
   });
-  const rows = cc.axis.times.map((t, i) => [utc(t), ...routes.map((r) => `${num(r.headLagMax[i], 0)} / ${num(r.headLagMean[i], 2)}`)]);
+  const rows = cc.axis.times.map((t, i) => [bucketTime(t, cc.axis.stepMs), ...routes.map((r) => `${num(r.headLagMax[i], 0)} / ${num(r.headLagMean[i], 2)}`)]);
   return `<figure class="headlag"><figcaption>Head lag over time</figcaption>${chart}` +
-    dataTable("Data: head lag per bucket (max / mean blocks)", ["Bucket start", ...routes.map((r) => cc.label(r))], rows) + "</figure>";
+    dataTable("Data: head lag per bucket (max / mean blocks)", [BUCKET, ...routes.map((r) => cc.label(r))], rows) + "</figure>";
 }
 
 /** Severity order of a bucket's marks: the first that occurred colours it. */
@@ -136,7 +138,6 @@ const MARKS: { kind: string; field: keyof Pick<WatcherTimeline, "missing" | "ref
   { kind: "refused", field: "neverLive", words: "session(s) never live" },
   { kind: "stall", field: "stalls", words: "stall(s)" },
   { kind: "dup", field: "duplicates", words: "duplicate(s)" },
-  { kind: "reorg", field: "reorgs", words: "reorg(s)" },
 ];
 
 function continuityFigure(cc: ChainCharts): string | null {
@@ -145,29 +146,40 @@ function continuityFigure(cc: ChainCharts): string | null {
   const lanes: Lane[] = [];
   const rows: string[][] = [];
   const totals = MARKS.map(() => 0);
+  let reorgs = 0;
   for (const w of cc.watchers) {
     const marks: LaneMark[] = [];
     const ok: boolean[] = [];
+    const ticks: number[] = [];
+    let laneReorgs = 0;
     axis.times.forEach((t, i) => {
-      const found = MARKS.map((m) => ({ m, n: w[m.field][i] ?? 0 })).filter((x) => x.n > 0);
-      ok.push((w.delivered[i] ?? 0) > 0 && found.every((x) => x.m.kind === "reorg"));
+      const found = MARKS.map((m, k) => ({ m, k, n: w[m.field][i] ?? 0 })).filter((x) => x.n > 0);
+      ok.push((w.delivered[i] ?? 0) > 0 && found.length === 0);
+      const r = w.reorgs[i] ?? 0;
+      if (r > 0) {
+        ticks.push(i);
+        laneReorgs += r;
+      }
       const first = found[0];
       if (!first) return;
-      found.forEach((x) => (totals[MARKS.indexOf(x.m)] = (totals[MARKS.indexOf(x.m)] ?? 0) + x.n));
-      const what = found.map((x) => `${x.n} ${x.m.words}`).join(", ");
+      for (const x of found) totals[x.k] = (totals[x.k] ?? 0) + x.n;
+      const what = [...found.map((x) => `${x.n} ${x.m.words}`), ...(r > 0 ? [`${r} reorg(s)`] : [])].join(", ");
       marks.push({ index: i, kind: first.m.kind, label: `${w.watcher}, bucket from ${utc(t)}: ${what}` });
-      rows.push([utc(t), w.watcher, String(w.delivered[i] ?? 0), what]);
+      rows.push([bucketTime(t, axis.stepMs), w.watcher, String(w.delivered[i] ?? 0), what]);
     });
-    lanes.push({ name: w.watcher, ok, marks });
+    reorgs += laneReorgs;
+    lanes.push({ name: w.watcher, ok, marks, ticks: { indexes: ticks, kind: "reorg", label: `${w.watcher}: ${laneReorgs} reorg(s) in ${ticks.length} bucket(s)` } });
   }
+  const perWatcher = cc.watchers.map((w) => `${w.watcher}: ${w.delivered.reduce((a, b) => a + b, 0)} delivered, ${w.reorgs.reduce((a, b) => a + b, 0)} reorg(s)`).join("; ");
   const chart = laneChart({
     title: `${cc.chain.chain}: subscription continuity`,
-    summary: `${cc.watchers.length} watcher(s); in the range: ${MARKS.map((m, i) => `${totals[i]} ${m.words}`).join(", ")}.`,
+    summary: `${cc.watchers.length} watcher(s); in the range: ${MARKS.map((m, i) => `${totals[i]} ${m.words}`).join(", ")}, ${reorgs} reorg(s). ${perWatcher}.`,
     axis, bands: cc.bands, lanes,
   });
-  const key = `<ul class="legend"><li class="m-ok">delivered</li><li class="m-gap">gap</li><li class="m-refused">refused / never live</li><li class="m-stall">stall</li><li class="m-dup">duplicate</li><li class="m-reorg">reorg</li></ul>`;
+  const key = `<ul class="legend"><li class="m-ok">delivered</li><li class="m-gap">gap</li><li class="m-refused">refused / never live</li><li class="m-stall">stall</li><li class="m-dup">duplicate</li><li class="m-reorg">reorg (tick)</li></ul>`;
   return `<figure class="continuity"><figcaption>Subscription continuity: each watcher's lane, events marked per bucket</figcaption>${chart}${key}` +
-    dataTable(`Data: buckets with events (${rows.length})`, ["Bucket start", "Watcher", "Delivered", "Events"], rows) + "</figure>";
+    `<p class="muted">${esc(perWatcher)}</p>` +
+    dataTable(`Data: buckets with delivery problems (${rows.length}; reorgs are in the totals above)`, [BUCKET, "Watcher", "Delivered", "Events"], rows) + "</figure>";
 }
 
 function chainHtml(ctx: HtmlContext, c: ChainReport): string {
