@@ -133,6 +133,7 @@ describe("report reads the store only", () => {
       const r = cliWithoutLassoUrl(["report", "--config", config, "--since", "1h", "--format", format]);
       assert.equal(r.status, 0, r.stderr);
       if (format === "json") assert.equal((JSON.parse(r.stdout) as Report).chains.length, 1);
+      else if (format === "html") assert.match(r.stdout, /^<!doctype html>\n[\s\S]*<section class="chain" data-chain="ethereum">[\s\S]*<\/html>\n\n$/);
       else assert.match(r.stdout, /^# lasso-canary report\n/);
     });
   }
