@@ -165,12 +165,13 @@ describe("timeline", () => {
   const none = { minute: 0, hour: 0, continuityMinute: 0 };
   for (const [label, span, stepMs, level] of [
     ["1h", HOUR, MIN, "minute"],
-    ["24h", DAY, 15 * MIN, "minute"],
+    ["6h", 6 * HOUR, 5 * MIN, "minute"],
+    ["24h", DAY, HOUR, "hour"],
     ["7d", 7 * DAY, 2 * HOUR, "hour"],
-    ["30d", 30 * DAY, 8 * HOUR, "hour"],
+    ["30d", 30 * DAY, DAY, "day"],
     ["90d", 90 * DAY, DAY, "day"],
   ] as const) {
-    test(`${label}: step ${stepMs / MIN} min from ${level} rollups, at most 120 buckets`, () => {
+    test(`${label}: step ${stepMs / MIN} min from ${level} rollups (at most 500 rows per series, 120 buckets)`, () => {
       const since = T0 + 17 * MIN + 5_000;
       assert.deepEqual(chooseStep(since, since + span, none), { stepMs, level });
     });

@@ -2,8 +2,8 @@
  * Time-bucketed series for charts: a range cut into at most `maxPoints` equal UTC buckets,
  * each the merge of the rollup rows inside it (plus staged samples not yet compacted), per
  * probe route (methods merged, as SLO rows are) and per subscription watcher. Read from the
- * coarsest rollup level that still gives buckets of the chosen step, so a 30-day range reads
- * hour rows (~720 per series), never raw samples.
+ * finest rollup level that needs at most MAX_ROWS_PER_SERIES rows per series (chooseStep): a
+ * day from hour rows (24 buckets), a week from hour rows (2 h buckets), 30 days from day rows.
  *
  * Buckets are whole rollup buckets: the first and last may stick out of the range (a minute,
  * an hour or a day rounded out); `from`/`to` say how far. Charts show shape over time; the
@@ -37,22 +37,32 @@ export interface TimelineHorizons {
 }
 
 /**
- * The smallest step that cuts [since, until) into at most maxPoints epoch-aligned buckets, and
- * the rollup level it is read from: minutes below an hour, hours below a day, else days; a level
- * pruned before `since` moves to the next coarser one (and a step at least its size).
+ * Rollup rows read per series at most (unless only day rows are left): reading costs ~10 us a
+ * row, so a month of hour rows for 70 series (~50,000 rows) alone would miss the report's
+ * 250 ms; its 30 day rows do not.
  */
-export function chooseStep(since: number, until: number, horizons: TimelineHorizons, maxPoints = DEFAULT_TIMELINE_POINTS): { stepMs: number; level: TimelineLevel } {
+export const MAX_ROWS_PER_SERIES = 500;
+
+const LEVELS: TimelineLevel[] = ["minute", "hour", "day"];
+
+/**
+ * The finest rollup level that is retained since `since` and needs at most maxRowsPerSeries
+ * rows per series for the range, and the smallest step (whole buckets of that level,
+ * epoch-aligned) that cuts the range into at most maxPoints buckets.
+ */
+export function chooseStep(
+  since: number, until: number, horizons: TimelineHorizons, maxPoints = DEFAULT_TIMELINE_POINTS, maxRowsPerSeries = MAX_ROWS_PER_SERIES,
+): { stepMs: number; level: TimelineLevel } {
   if (!(maxPoints >= 1)) throw new Error(`maxPoints must be >= 1, got ${maxPoints}`);
   const buckets = (step: number): number => Math.floor((until - 1) / step) - Math.floor(since / step) + 1;
-  const stepMs = STEPS_MS.find((s) => buckets(s) <= maxPoints) ?? Math.ceil((until - since) / maxPoints / DAY_MS + 1) * DAY_MS;
-  let level: TimelineLevel = stepMs < HOUR_MS ? "minute" : stepMs < DAY_MS ? "hour" : "day";
-  if (level === "minute" && since < Math.max(horizons.minute, horizons.continuityMinute)) level = "hour";
-  if (level === "hour" && since < horizons.hour) level = "day";
+  const retained: Record<TimelineLevel, boolean> = {
+    minute: since >= Math.max(horizons.minute, horizons.continuityMinute), hour: since >= horizons.hour, day: true,
+  };
+  const level = LEVELS.find((l) => l === "day" || (retained[l] && buckets(LEVEL_MS[l]) <= maxRowsPerSeries)) ?? "day";
   const size = LEVEL_MS[level];
-  if (stepMs >= size) return { stepMs, level };
-  // A coarser level than the step: the smallest step of whole level buckets that still fits.
-  const coarse = STEPS_MS.find((s) => s >= size && buckets(s) <= maxPoints) ?? size;
-  return { stepMs: coarse, level };
+  const stepMs = STEPS_MS.find((s) => s >= size && buckets(s) <= maxPoints) ??
+    Math.ceil((until - since) / maxPoints / DAY_MS + 1) * DAY_MS;
+  return { stepMs, level };
 }
 
 /** One probe route (all its methods) per bucket; arrays are index-aligned with Timeline.buckets. */
