@@ -78,8 +78,11 @@ export class LatencyCounts {
 
   /** Percentile (0..100) in ms via HdrHistogram, or null when empty. */
   percentilesMs(ps: readonly number[]): (number | null)[] {
-    if (this.total === 0) return ps.map(() => null);
-    return percentilesOfCounts(this.entries(), ps);
+    const touched: number[] = [];
+    this.counts.forEach((c, i) => {
+      if (c !== 0) touched.push(i);
+    });
+    return percentilesOfIndexes(touched, (i) => this.counts[i] as number, ps);
   }
 
   /** Number of recorded values whose bucket lies entirely above `us` (bucket-precise). */
@@ -94,27 +97,40 @@ export class LatencyCounts {
 const ulp = (createRequire(import.meta.url)("hdr-histogram-js/dist/ulp.js") as { default: (x: number) => number }).default;
 
 /**
- * Percentiles (0..100) in ms of (histogram index, count) pairs, e.g. a sparse rollup's counts
- * (a report's time buckets keep thousands of small histograms: a dense array each would not fit).
- * The same value HdrHistogram's getValueAtPercentile returns, without replaying the counts into
- * one: a walk over the non-empty indexes. Null for every percentile when there is no count.
+ * Percentiles (0..100) in ms of (histogram index, count) pairs, e.g. a sparse rollup's counts.
+ * Null for every percentile when there is no count.
  */
 export function percentilesOfCounts(entries: Iterable<readonly [number, number]>, ps: readonly number[]): (number | null)[] {
-  const sorted = [...entries].filter(([, c]) => c > 0).sort((a, b) => a[0] - b[0]);
-  const total = sorted.reduce((n, [, c]) => n + c, 0);
+  const counts = new Map<number, number>();
+  for (const [i, c] of entries) if (c > 0) counts.set(i, (counts.get(i) ?? 0) + c);
+  return percentilesOfIndexes(Int32Array.from(counts.keys()).sort(), (i) => counts.get(i) ?? 0, ps);
+}
+
+/**
+ * The values HdrHistogram's getValueAtPercentile returns for these counts, without replaying
+ * them into a 3328-bucket histogram: one walk over the non-empty indexes (ascending), all
+ * percentiles at once. A report's chart buckets read thousands of small histograms.
+ */
+export function percentilesOfIndexes(sorted: ArrayLike<number>, countOf: (index: number) => number, ps: readonly number[]): (number | null)[] {
+  let total = 0;
+  for (let k = 0; k < sorted.length; k++) total += countOf(sorted[k] as number);
   if (total === 0) return ps.map(() => null);
-  return ps.map((p) => {
-    const percentile = Math.min(p, 100);
-    const fp = (percentile / 100) * total;
-    const wanted = Math.max(Math.ceil(fp - ulp(fp)), 1);
-    let seen = 0;
-    for (const [i, c] of sorted) {
-      seen += c;
-      if (seen >= wanted) {
-        const v = template.valueFromIndex(i);
-        return (percentile === 0 ? template.lowestEquivalentValue(v) : template.highestEquivalentValue(v)) / 1000;
-      }
-    }
-    return 0;
+  const wanted = ps.map((p) => {
+    const fp = (Math.min(p, 100) / 100) * total;
+    return Math.max(Math.ceil(fp - ulp(fp)), 1);
   });
+  const order = ps.map((_, j) => j).sort((x, y) => (wanted[x] as number) - (wanted[y] as number));
+  const out: (number | null)[] = ps.map(() => 0);
+  let next = 0;
+  let seen = 0;
+  for (let k = 0; k < sorted.length && next < order.length; k++) {
+    const i = sorted[k] as number;
+    seen += countOf(i);
+    while (next < order.length && seen >= (wanted[order[next] as number] as number)) {
+      const j = order[next++] as number;
+      const v = template.valueFromIndex(i);
+      out[j] = (ps[j] === 0 ? template.lowestEquivalentValue(v) : template.highestEquivalentValue(v)) / 1000;
+    }
+  }
+  return out;
 }

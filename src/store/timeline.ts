@@ -12,8 +12,8 @@
 import { addDelivered, decodeDelivered, eventOfCode, mergeEncodedCont, newContAgg, type AnomalyEvent, type ContAgg } from "./continuity.js";
 import { loadDictionary, SERIES_PROBE, type Dictionary } from "./intern.js";
 import { bucketOfKey, rowKey, seriesOfKey } from "./keys.js";
-import { percentilesOfCounts } from "./latency.js";
-import { decodeStaged } from "./record.js";
+import { LATENCY_INDEXES, percentilesOfCounts, percentilesOfIndexes } from "./latency.js";
+import { decodeStaged, type StoredProbe } from "./record.js";
 import { addSample, mergeEncoded, newAgg, SparseCounts, type Agg, type LatencySink } from "./rollup.js";
 import type { StoreReader } from "./reader.js";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "./time.js";
@@ -156,25 +156,28 @@ export function readTimeline(db: StoreReader, range: TimelineRange, maxPoints = 
   const lo = rowKey(Math.floor(from / size), 0);
   const hi = rowKey(Math.ceil(to / size), 0);
 
-  const probes = new Map<string, { key: { target: string; chain: string; route: string }; aggs: (Agg<SparseCounts> | undefined)[] }>();
-  const probeAgg = (seriesId: number, i: number): Agg<SparseCounts> | null => {
+  const probes = new Map<string, RouteAcc>();
+  const routeAcc = (seriesId: number, i: number): RouteAcc | null => {
     const s = dict.series.get(seriesId);
     if (!s || s.kind !== SERIES_PROBE || !inChain(s.chain) || i < 0 || i >= count) return null;
     const k = `${s.target}\u0000${s.chain}\u0000${s.route}`;
     let p = probes.get(k);
-    if (!p) probes.set(k, (p = { key: { target: s.target, chain: s.chain, route: s.route }, aggs: Array.from({ length: count }, () => undefined) }));
-    return (p.aggs[i] ??= newAgg(new SparseCounts()));
+    if (!p) probes.set(k, (p = new RouteAcc({ target: s.target, chain: s.chain, route: s.route }, count)));
+    return p;
   };
-  const rows = db.prepare<[number, number], { key: number; n: number; ok: number; data: Buffer }>(`SELECT key, n, ok, data FROM ${tables[0]} WHERE key >= ? AND key < ?`).iterate(lo, hi);
-  for (const r of rows) {
-    const a = probeAgg(seriesOfKey(r.key), slot(bucketOfKey(r.key) * size));
-    if (a) mergeEncoded(a, r.n, r.ok, r.data);
-  }
+  // Staged samples first (the newest minutes, few): rollup rows then arrive bucket by bucket.
   const staged = db.prepare<[number, number], Staged>("SELECT series, ts, rec FROM staging WHERE ts >= ? AND ts < ?").iterate(from, to);
   for (const r of staged) {
-    const a = probeAgg(r.series, slot(r.ts));
-    if (a) addSample(a, decodeStaged(r.rec, r.series, r.ts));
+    const i = slot(r.ts);
+    routeAcc(r.series, i)?.addStaged(i, decodeStaged(r.rec, r.series, r.ts));
   }
+  // Row keys are bucket * 2^16 + series: rows come in bucket order, so each route fills one bucket at a time.
+  const rows = db.prepare<[number, number], { key: number; n: number; ok: number; data: Buffer }>(`SELECT key, n, ok, data FROM ${tables[0]} WHERE key >= ? AND key < ?`).iterate(lo, hi);
+  for (const r of rows) {
+    const i = slot(bucketOfKey(r.key) * size);
+    routeAcc(seriesOfKey(r.key), i)?.addRow(i, r.n, r.ok, r.data);
+  }
+  for (const p of probes.values()) p.finish();
 
   const watchers = new Map<number, (ContAgg | undefined)[]>();
   const contAgg = (seriesId: number, i: number): ContAgg | null => {
@@ -199,7 +202,7 @@ export function readTimeline(db: StoreReader, range: TimelineRange, maxPoints = 
   return {
     stepMs, level, buckets, from, to,
     routes: [...probes.values()]
-      .map(({ key, aggs }) => routeTimeline(key, aggs, dict))
+      .map((p) => routeTimeline(p.key, p.aggs, p.percentiles, dict))
       .sort((a, b) => byName(a.chain, b.chain) || byName(a.target, b.target) || byName(a.route, b.route)),
     watchers: [...watchers.entries()]
       .flatMap(([id, aggs]) => {
@@ -210,7 +213,77 @@ export function readTimeline(db: StoreReader, range: TimelineRange, maxPoints = 
   };
 }
 
-function routeTimeline(key: { target: string; chain: string; route: string }, aggs: (Agg<SparseCounts> | undefined)[], dict: Dictionary): RouteTimeline {
+const PERCENTILES = [50, 95, 99];
+
+/**
+ * Dense latency counts for the one bucket a route is filling, and the indexes it touched: merging
+ * a rollup's histogram is an array add, and reading percentiles walks only what was touched.
+ * (A Map per bucket cost more than the rest of a 30-day report.)
+ */
+class BucketLatency implements LatencySink {
+  private readonly counts = new Array<number>(LATENCY_INDEXES).fill(0);
+  private readonly touched: number[] = [];
+
+  add(index: number, count: number): void {
+    if (this.counts[index] === 0) this.touched.push(index);
+    this.counts[index] = (this.counts[index] ?? 0) + count;
+  }
+
+  /** The percentiles of what was added since the last drain, then empty. */
+  drain(): (number | null)[] {
+    const out = percentilesOfIndexes(Int32Array.from(this.touched).sort(), (i) => this.counts[i] as number, PERCENTILES);
+    for (const i of this.touched) this.counts[i] = 0;
+    this.touched.length = 0;
+    return out;
+  }
+}
+
+/** One route's buckets being read: rows fill one bucket at a time; staged samples may be in any. */
+class RouteAcc {
+  readonly aggs: (Agg | undefined)[];
+  readonly percentiles: ((number | null)[] | undefined)[];
+  private readonly latency = new BucketLatency();
+  private open = -1;
+
+  constructor(readonly key: { target: string; chain: string; route: string }, count: number) {
+    this.aggs = Array.from({ length: count }, () => undefined);
+    this.percentiles = Array.from({ length: count }, () => undefined);
+  }
+
+  addStaged(i: number, r: StoredProbe): void {
+    addSample((this.aggs[i] ??= newAgg(new SparseCounts())), r);
+  }
+
+  addRow(i: number, n: number, ok: number, data: Buffer): void {
+    if (i !== this.open) this.openBucket(i);
+    mergeEncoded(this.aggs[i] as Agg, n, ok, data);
+  }
+
+  private openBucket(i: number): void {
+    this.close();
+    this.open = i;
+    const a = (this.aggs[i] ??= newAgg(this.latency));
+    if (a.latency instanceof SparseCounts) for (const [k, c] of a.latency.map) this.latency.add(k, c);
+    a.latency = this.latency;
+  }
+
+  private close(): void {
+    if (this.open >= 0) this.percentiles[this.open] = this.latency.drain();
+    this.open = -1;
+  }
+
+  /** Closes the bucket being filled; buckets with staged samples only get their percentiles here. */
+  finish(): void {
+    this.close();
+    this.aggs.forEach((a, i) => {
+      if (a && this.percentiles[i] === undefined) this.percentiles[i] = a.latency instanceof SparseCounts ? percentilesOfCounts(a.latency.map, PERCENTILES) : [null, null, null];
+    });
+  }
+}
+
+function routeTimeline(
+  key: { target: string; chain: string; route: string }, aggs: readonly (Agg | undefined)[], percentiles: readonly ((number | null)[] | undefined)[], dict: Dictionary,
+): RouteTimeline {
   const out: RouteTimeline = {
     ...key, requests: [], successRatio: [], p50: [], p95: [], p99: [], headLagMean: [], headLagMax: [], providers: [],
   };
@@ -229,7 +302,7 @@ function routeTimeline(key: { target: string; chain: string; route: string }, ag
     const requests = a.n - excluded;
     out.requests.push(requests);
     out.successRatio.push(requests > 0 ? a.ok / requests : null);
-    const [p50, p95, p99] = percentilesOfCounts(a.latency.map, [50, 95, 99]);
+    const [p50, p95, p99] = percentiles[i] ?? [null, null, null];
     out.p50.push(p50 ?? null);
     out.p95.push(p95 ?? null);
     out.p99.push(p99 ?? null);
