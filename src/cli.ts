@@ -24,7 +24,8 @@ import { DEFAULT_PROXY_CONFIG_PATH, DEFAULT_PROXY_PORTS, loadProxyConfig, loadPr
 import { ListenError, startProxyProcess } from "./proxy/process.js";
 import { UpstreamError } from "./proxy/upstreams.js";
 import { baselineCommand } from "./baselineCli.js";
-import { buildReport, renderMarkdown } from "./report/index.js";
+import { buildReport } from "./report/index.js";
+import { renderReport } from "./report/render.js";
 import { parseReportFormat, parseReportQuery, REPORT_FORMATS, ReportQueryError, reportQueryOptions } from "./report/time.js";
 import { SchemaVersionError, StoreOpenError, StoreReader } from "./store/index.js";
 
@@ -58,7 +59,7 @@ usage:
 
 --config defaults to ${DEFAULT_CONFIG_PATH} (proxy commands: ${DEFAULT_PROXY_CONFIG_PATH}; checks-from-profile: no default; without it, the default budget for one target).
 since/until take durations (24h, 7d), ISO-8601 or unix seconds; since defaults to 24h before until.
-report --format defaults to md (the same formats as GET /report?format=).
+report --format defaults to md (the same formats as GET /report?format=); html is one self-contained page: --format html > report.html.
 
 exit codes: 0 done (report: no regression); 1 failed (runtime error, unhealthy); 2 bad input (arguments, config,
 store file, unknown baseline); 3 report --baseline found a regression.`;
@@ -285,19 +286,23 @@ function report(configPath: string, opts: { since?: string; until?: string; chai
     refuseStore(err);
     throw err;
   }
-  let r;
+  let regression = false;
+  let out: string;
   try {
     const slos = plan.chains.map((c) => ({ chain: c.chain, ...c.slo }));
-    r = buildReport(range, slos, reader, now, { comparison: plan.comparison, soak: plan.soak });
+    const r = buildReport(range, slos, reader, now, { comparison: plan.comparison, soak: plan.soak });
+    regression = r.comparison?.regression === true;
+    const source = reader;
+    out = renderReport(format, r, () => source.timeline(range), 2);
   } catch (err) {
     if (err instanceof ReportQueryError) refuse(err.message);
     throw err;
   } finally {
     reader.close();
   }
-  process.stdout.write(format === "json" ? `${JSON.stringify(r, null, 2)}\n` : `${renderMarkdown(r)}\n`);
+  process.stdout.write(`${out}\n`);
   // exitCode, not exit(): the report may be piped, and exit() can cut stdout short.
-  if (r.comparison?.regression === true) process.exitCode = EXIT_REGRESSION;
+  if (regression) process.exitCode = EXIT_REGRESSION;
 }
 
 async function main(argv: string[]): Promise<void> {

@@ -20,9 +20,12 @@ import { RpcHttpClient } from "./lasso/rpcClient.js";
 import { consistencySpecs, seriesSpecs } from "./probes/fromPlan.js";
 import { Recorder } from "./recorder.js";
 import { ReportRunner } from "./report/runner.js";
-import { parseReportQuery, reportQueryOptions } from "./report/time.js";
+import { parseReportQuery, REPORT_CONTENT_TYPES, reportQueryOptions } from "./report/time.js";
 import type { PlannedWatcher, SloObjective } from "./report/types.js";
 import { createApp, listen } from "./server/app.js";
+import { StatusBoard } from "./status/board.js";
+import { cachedFor } from "./status/cache.js";
+import { renderStatusPage } from "./status/page.js";
 import { AnswerTracker, readinessReasons, silenceLimits } from "./server/readiness.js";
 import { SampleStore } from "./store/index.js";
 import { plannedWatchers, WatchEngine, watchGroupSpecs } from "./watchers/index.js";
@@ -43,6 +46,9 @@ function readVersion(): string {
 }
 
 export const VERSION: string = readVersion();
+
+/** The status page at `/` is rendered at most this often (from in-memory counters, never the store). */
+const STATUS_CACHE_MS = 5000;
 
 export interface DaemonOptions {
   plan: Plan;
@@ -113,6 +119,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const continuity = new ContinuityTap();
   recorder.addSink(continuity);
   const chaosStats = new ChaosStats();
+  const status = new StatusBoard(() => current.slos);
+  recorder.addSink(status);
 
   const deps: ProducerDeps = {
     logger, recorder, loopLag, lagWindow, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, planCheckStats: { runs: new Map() }, store, recent, continuity, chaosStats, chaos: opts.chaos,
@@ -124,6 +132,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const reloads = new ReloadState(metrics);
 
   const reports = new ReportRunner({ path: first.store.path });
+  const statusPage = cachedFor(STATUS_CACHE_MS, () => renderStatusPage(status.snapshot(Date.now())));
   /** When the probes started; null before and while stopping. */
   let startedAt: number | null = null;
   const app = createApp({
@@ -136,8 +145,9 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       const body = await reports.render(range, p.slos, format, now, {
         planMismatches: p.planCheck.checker.current(), watchers: p.planned, comparison: p.plan.comparison, soak: p.plan.soak,
       });
-      return { contentType: format === "md" ? "text/markdown; charset=utf-8" : "application/json; charset=utf-8", body };
+      return { contentType: REPORT_CONTENT_TYPES[format], body };
     },
+    statusPage,
     readiness() {
       const p = current;
       const reasons = readinessReasons({

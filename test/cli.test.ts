@@ -133,12 +133,13 @@ describe("report reads the store only", () => {
       const r = cliWithoutLassoUrl(["report", "--config", config, "--since", "1h", "--format", format]);
       assert.equal(r.status, 0, r.stderr);
       if (format === "json") assert.equal((JSON.parse(r.stdout) as Report).chains.length, 1);
+      else if (format === "html") assert.match(r.stdout, /^<!doctype html>\n[\s\S]*<section class="chain" data-chain="ethereum">[\s\S]*<\/html>\n\n$/);
       else assert.match(r.stdout, /^# lasso-canary report\n/);
     });
   }
 
   const refused: { name: string; args: string[]; stderr: RegExp }[] = [
-    { name: "--format table (not a format /report takes)", args: ["--format", "table"], stderr: /^invalid format "table": expected json or md\n$/ },
+    { name: "--format table (not a format /report takes)", args: ["--format", "table"], stderr: /^invalid format "table": expected json, md, html\n$/ },
     { name: "a chain the plan lacks", args: ["--chain", "polygon"], stderr: /^unknown chain "polygon": the plan's chains are ethereum\n$/ },
   ];
   for (const r of refused) {

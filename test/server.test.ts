@@ -46,7 +46,7 @@ describe("/report: input at the edges", { timeout: 150_000 }, () => {
     { name: "until twice", query: "until=1h&until=2h", error: /^invalid until: given 2 times; give it once$/ },
     { name: "chain twice", query: "chain=base&chain=base", error: /^invalid chain: given 2 times; give it once$/ },
     { name: "format twice", query: "format=md&format=json", error: /^invalid format: given 2 times; give it once$/ },
-    { name: "an unknown format", query: "format=table", error: /^invalid format "table": expected json or md$/ },
+    { name: "an unknown format", query: "format=table", error: /^invalid format "table": expected json, md, html$/ },
     { name: "a chain the plan lacks", query: "chain=polygon", error: /^unknown chain "polygon": the plan's chains are base, ethereum$/ },
     { name: "a range wholly past retention", query: "since=400d&until=300d", error: /^invalid until "300d": the whole range is older than the store's retention \(90 days\)/ },
   ];

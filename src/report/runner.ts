@@ -51,7 +51,7 @@ export class ReportRunner {
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
-  /** The report rendered as JSON (a serialised Report) or markdown. */
+  /** The report rendered as JSON (a serialised Report), markdown or HTML. */
   render(range: ReportRange, slos: readonly SloObjective[], format: ReportFormat, now: number = Date.now(), context: ReportContext = {}): Promise<string> {
     this.cancelIdle();
     const worker = this.ensureWorker();

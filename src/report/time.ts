@@ -21,8 +21,15 @@ export class TimeParamError extends ReportQueryError {
 }
 
 /** Report formats, shared by `/report?format=` and `lasso-canary report --format` so they cannot diverge. */
-export const REPORT_FORMATS = ["json", "md"] as const;
+export const REPORT_FORMATS = ["json", "md", "html"] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/** The Content-Type each format is served with. */
+export const REPORT_CONTENT_TYPES: Readonly<Record<ReportFormat, string>> = {
+  json: "application/json; charset=utf-8",
+  md: "text/markdown; charset=utf-8",
+  html: "text/html; charset=utf-8",
+};
 
 /** Every parameter `/report` takes; each at most once. */
 export const REPORT_PARAMS = ["since", "until", "chain", "format", "baseline"] as const;
@@ -65,7 +72,7 @@ export function parseReportFormat(value: string | undefined, fallback: ReportFor
   if (value === undefined) return fallback;
   const known: readonly string[] = REPORT_FORMATS;
   if (known.includes(value)) return value as ReportFormat;
-  throw new TimeParamError("format", value, `expected ${REPORT_FORMATS.join(" or ")}`);
+  throw new TimeParamError("format", value, `expected ${REPORT_FORMATS.join(", ")}`);
 }
 
 export interface ReportQuery {

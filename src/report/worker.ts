@@ -6,9 +6,9 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { StoreReader } from "../store/reader.js";
 import { buildReport } from "./build.js";
-import { renderMarkdown } from "./markdown.js";
 import type { RequestMessage, ResponseMessage } from "./protocol.js";
 import { ReportQueryError } from "./time.js";
+import { renderReport } from "./render.js";
 
 const port = parentPort;
 if (!port) throw new Error("report worker must run in a worker thread");
@@ -19,8 +19,9 @@ port.on("message", ({ id, range, slos, now, format, context }: RequestMessage) =
   let reply: ResponseMessage;
   try {
     reader ??= StoreReader.open(path);
-    const report = buildReport(range, slos, reader, now, context, context.watchers ?? []);
-    reply = { id, ok: true, body: format === "md" ? renderMarkdown(report) : JSON.stringify(report) };
+    const source = reader;
+    const report = buildReport(range, slos, source, now, context, context.watchers ?? []);
+    reply = { id, ok: true, body: renderReport(format, report, () => source.timeline(range)) };
   } catch (err) {
     if (err instanceof ReportQueryError) {
       reply = { id, ok: false, error: err.message, badQuery: true };

@@ -27,6 +27,8 @@ export interface ServerDeps {
     token(): string | null;
     run(): Promise<{ ok: true; warnings: string[] } | { ok: false; error: string }>;
   };
+  /** GET /: the status page's HTML (already cached by the caller). Absent: 404. */
+  statusPage?(): string;
   /** /api/chaos: windows (reads open), run and abort (admin token). Absent: 404. */
   chaos?: ChaosApiDeps;
   onError(err: unknown): void;
@@ -44,6 +46,18 @@ export function createApp(deps: ServerDeps): express.Express {
       res.status(500).type("text/plain").send("metrics collection failed\n");
     }
   });
+
+  const statusPage = deps.statusPage;
+  if (statusPage !== undefined) {
+    app.get("/", (_req, res) => {
+      try {
+        res.set("cache-control", "no-store").type("html").send(statusPage());
+      } catch (err) {
+        deps.onError(err);
+        res.status(500).type("text/plain").send("status page failed; see the daemon log\n");
+      }
+    });
+  }
 
   app.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
@@ -94,7 +108,7 @@ export function createApp(deps: ServerDeps): express.Express {
   app.use((_req, res) => {
     res.status(404).json({
       error: "not found",
-      endpoints: ["/metrics", "/healthz", "/readyz", "/report", "POST /-/reload", "/api/chaos/windows", "POST /api/chaos/run", "POST /api/chaos/windows/:id/abort"],
+      endpoints: ["/", "/metrics", "/healthz", "/readyz", "/report", "POST /-/reload", "/api/chaos/windows", "POST /api/chaos/run", "POST /api/chaos/windows/:id/abort"],
     });
   });
   return app;

@@ -42,13 +42,6 @@ export function latencyIndex(us: number): number {
 }
 
 /**
- * One histogram that every percentile read replays counts into, reset first. A fresh
- * HdrHistogram per read allocated a 26 KB counts array each time; a report makes
- * hundreds of reads, and that garbage (outside V8's heap) kept ~10 MB more RSS under load.
- */
-const scratch = newHistogram();
-
-/**
  * Dense counts per histogram index; the accumulator used for merging many rollups. A plain
  * array, not a Float64Array: a typed array's storage is malloc'd outside V8's heap and freed
  * only when V8 gets round to it, and a report's few hundred of them kept the report worker
@@ -85,12 +78,11 @@ export class LatencyCounts {
 
   /** Percentile (0..100) in ms via HdrHistogram, or null when empty. */
   percentilesMs(ps: readonly number[]): (number | null)[] {
-    if (this.total === 0) return ps.map(() => null);
-    scratch.reset();
+    const touched: number[] = [];
     this.counts.forEach((c, i) => {
-      if (c !== 0) scratch.recordValueWithCount(scratch.valueFromIndex(i), c);
+      if (c !== 0) touched.push(i);
     });
-    return ps.map((p) => scratch.getValueAtPercentile(p) / 1000);
+    return percentilesOfIndexes(touched, (i) => this.counts[i] as number, ps);
   }
 
   /** Number of recorded values whose bucket lies entirely above `us` (bucket-precise). */
@@ -100,4 +92,45 @@ export class LatencyCounts {
     for (let i = limit + 1; i < this.counts.length; i++) n += this.counts[i] as number;
     return n;
   }
+}
+
+const ulp = (createRequire(import.meta.url)("hdr-histogram-js/dist/ulp.js") as { default: (x: number) => number }).default;
+
+/**
+ * Percentiles (0..100) in ms of (histogram index, count) pairs, e.g. a sparse rollup's counts.
+ * Null for every percentile when there is no count.
+ */
+export function percentilesOfCounts(entries: Iterable<readonly [number, number]>, ps: readonly number[]): (number | null)[] {
+  const counts = new Map<number, number>();
+  for (const [i, c] of entries) if (c > 0) counts.set(i, (counts.get(i) ?? 0) + c);
+  return percentilesOfIndexes(Int32Array.from(counts.keys()).sort(), (i) => counts.get(i) ?? 0, ps);
+}
+
+/**
+ * The values HdrHistogram's getValueAtPercentile returns for these counts, without replaying
+ * them into a 3328-bucket histogram: one walk over the non-empty indexes (ascending), all
+ * percentiles at once. A report's chart buckets read thousands of small histograms.
+ */
+export function percentilesOfIndexes(sorted: ArrayLike<number>, countOf: (index: number) => number, ps: readonly number[]): (number | null)[] {
+  let total = 0;
+  for (let k = 0; k < sorted.length; k++) total += countOf(sorted[k] as number);
+  if (total === 0) return ps.map(() => null);
+  const wanted = ps.map((p) => {
+    const fp = (Math.min(p, 100) / 100) * total;
+    return Math.max(Math.ceil(fp - ulp(fp)), 1);
+  });
+  const order = ps.map((_, j) => j).sort((x, y) => (wanted[x] as number) - (wanted[y] as number));
+  const out: (number | null)[] = ps.map(() => 0);
+  let next = 0;
+  let seen = 0;
+  for (let k = 0; k < sorted.length && next < order.length; k++) {
+    const i = sorted[k] as number;
+    seen += countOf(i);
+    while (next < order.length && seen >= (wanted[order[next] as number] as number)) {
+      const j = order[next++] as number;
+      const v = template.valueFromIndex(i);
+      out[j] = (ps[j] === 0 ? template.lowestEquivalentValue(v) : template.highestEquivalentValue(v)) / 1000;
+    }
+  }
+  return out;
 }

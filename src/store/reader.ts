@@ -22,6 +22,7 @@ import { parseServedBy } from "./servedBy.js";
 import { planRead, type Horizons, type ReadPlan } from "./segments.js";
 import { sampleSpan, type SampleSpan, type Wanted } from "./span.js";
 import { DAY_MS, HOUR_MS, MINUTE_MS, minuteOf } from "./time.js";
+import { DEFAULT_TIMELINE_POINTS, readTimeline, type Timeline } from "./timeline.js";
 
 export interface TimeRange {
   /** Inclusive, wall-clock ms. */
@@ -366,6 +367,11 @@ export class StoreReader {
     const cont = this.readContinuity(range, dict, { ...horizons, continuityMinute: this.meta("cminute_horizon") ?? 0 }, rowsRead);
     const samples = sampleSpan(this, range.since, range.until, wanted, horizons);
     return { plan, samples, series, consistency, continuity: cont.continuity, continuityCoverage: cont.coverage, rowsRead };
+  }
+
+  /** Per route and watcher, the range in at most `maxPoints` time buckets, for charts (see timeline.ts). */
+  timeline(range: TimeRange, maxPoints: number = DEFAULT_TIMELINE_POINTS): Timeline {
+    return this.db.transaction(() => readTimeline(this, range, maxPoints))();
   }
 
   /**
