@@ -22,17 +22,7 @@ const SERIES: { route: string; method: string }[] = [
 export const SERIES_PER_CHAIN = SERIES.length;
 export const PROBE_INTERVAL_MS = 5000;
 
-/** mulberry32 */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng as rng } from "../src/prng.js";
 
 const ERRORS: ErrorClass[] = ["timeout", "http_502", "rpc_-32000", "connect"];
 

@@ -6,7 +6,7 @@
  * (seeded), so tests and the benchmark see the same series every run.
  */
 import { SubjectSeries, type SoakObservation } from "../src/soak/series.js";
-import { prng } from "../src/soak/trend.js";
+import { prng } from "../src/prng.js";
 import type { SoakJudgement, VerdictOptions } from "../src/soak/verdict.js";
 
 export type ShapeName = "flat" | "sawtooth" | "step" | "restart" | "leak";

@@ -3,6 +3,7 @@
  * the median of the slopes of all pairs of points, robust to noise and to up to ~29% of
  * outliers. Pure: no I/O, no clock.
  */
+import { prng } from "../prng.js";
 
 export interface Point {
   /** Time, ms (any origin). */
@@ -57,17 +58,6 @@ export function normalQuantile(p: number): number {
   return (poly(a, r) * q) / (poly(b, r) * r + 1);
 }
 
-/** Deterministic PRNG (mulberry32) in [0, 1): the same points always give the same subsample. */
-export function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Slopes (per hour) of all pairs with distinct times, or of `maxPairs` pseudo-random ones; unordered. */
 function pairSlopes(points: readonly Point[], maxPairs: number): { slopes: Float64Array; total: number } {
