@@ -14,6 +14,8 @@
  * started with POST /api/chaos/run when the steady state begins and must still be running
  * (GET /api/chaos/windows) when the measurements end; the proxy process's RSS and CPU are
  * printed apart from the daemon's.
+ * BENCH_SOAK=1: soak sampling on (`soak:` at its defaults: the Lasso target polled every 60 s,
+ * and the daemon itself); the bench fails unless a soak poll succeeded during the run.
  * Other knobs: BENCH_STEADY_MS (default 120000), BENCH_HISTORY_DAYS (30), BENCH_HISTORY_FROM
  * (a database an earlier run generated), BENCH_NODE_ARGS (flags for the daemon's node).
  */
@@ -41,6 +43,7 @@ const MIN_REPORT_RUNS = 20;
 const PROVIDERS = ["alchemy", "infura", "drpc"];
 const TARGETS = { rssMb: 100, cpuPct: 3, lagP99Ms: 20, reportMs: 250, db30dMb: 200 };
 const CHAOS = process.env.BENCH_CHAOS === "1";
+const SOAK = process.env.BENCH_SOAK === "1";
 const CHAOS_CHAIN = CHAINS[0] ?? "ethereum";
 const CHAOS_PROVIDER = PROVIDERS[0] ?? "alchemy";
 const CHAOS_WINDOW = "bench-latency";
@@ -177,9 +180,12 @@ async function main(): Promise<void> {
     // The window's experiment + control probes (1 req/s) and the canary probe come on top of the chain's 2 req/s.
     budget: CHAOS ? 4 : 3,
     listen: `127.0.0.1:${port}`,
-    extraConfig: chaosBed === null ? [] : [
-      "adminToken: ${CANARY_ADMIN_TOKEN}",
-      `chaos: { proxyControl: "${chaosBed.proxyControl}", proxyToken: "\${CANARY_PROXY_TOKEN}" }`,
+    extraConfig: [
+      ...(chaosBed === null ? [] : [
+        "adminToken: ${CANARY_ADMIN_TOKEN}",
+        `chaos: { proxyControl: "${chaosBed.proxyControl}", proxyToken: "\${CANARY_PROXY_TOKEN}" }`,
+      ]),
+      ...(SOAK ? ["soak: { targets: [lb] }"] : []),
     ],
   });
   const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
@@ -233,6 +239,8 @@ async function main(): Promise<void> {
       .map((m) => `${m.replace(/_bytes$/, "")}=${fmt(Number(new RegExp(`^${m} (\\S+)$`, "m").exec(metrics)?.[1] ?? NaN) / 1e6)}MB`)
       .join(" ");
     const requests = [...metrics.matchAll(/^lasso_canary_probe_requests_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    const soakPolls = Number(/^lasso_canary_soak_polls_total\{[^}]*result="ok"[^}]*\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+    if (SOAK && soakPolls === 0) throw new Error("BENCH_SOAK: no successful soak poll of the target during the run");
 
     // --- 30-day reports while probing --------------------------------------------------------
     const reportMs: number[] = [];
@@ -278,6 +286,7 @@ async function main(): Promise<void> {
       "",
       "lasso-canary daemon benchmark",
       `  load              ${CHAINS.length} chains x 10 series, 1 probe / 5 s each (${requests} probes so far), test bed on loopback`,
+      ...(SOAK ? [`  soak              on (target polled every 60 s, and the daemon itself): ${soakPolls} successful polls of the target`] : []),
       `  history           ${reuse ? `copied from ${reuse}` : `${HISTORY_DAYS} days generated`} (${fmt(dbStartBytes / 1e6)} MB at start)`,
       `  RSS (max)         ${fmt(fig.rssMb)} MB (median ${fmt(quantile(rss, 0.5) / 1e6)} MB, first ${fmt((rss[0] ?? NaN) / 1e6)} -> last ${fmt((rss.at(-1) ?? NaN) / 1e6)} MB over ${rss.length} samples)   target <= ${TARGETS.rssMb} MB   ${met(fig.rssMb, TARGETS.rssMb)}`,
       `    at the end of the steady state: ${memory}`,
