@@ -74,7 +74,13 @@ describe("config reload without a restart", { timeout: 120_000 }, () => {
       return requests(x, "pin:charlie") >= 2 ? x : null;
     }, { timeoutMs: 20_000, message: "pin:charlie probed after the reload" });
     assert.ok(requests(rep, "pin:bravo") >= 2, "pin:bravo's history stays in the store");
-    const bravoSince = await report(c, reloadedAt + 1500);
+    // Evidence that probing went on after the reload settled: pin:charlie answered twice since then.
+    const settled = reloadedAt + 1500;
+    const bravoSince = await waitFor(async () => {
+      if (Date.now() <= settled) return null; // a since in the future is a 400
+      const x = await report(c, settled);
+      return requests(x, "pin:charlie") >= 2 ? x : null;
+    }, { timeoutMs: 20_000, message: "pin:charlie probed after the reload settled" });
     assert.equal(requests(bravoSince, "pin:bravo"), 0, "pin:bravo is no longer probed");
   });
 
