@@ -116,6 +116,18 @@ async function canaryProbes(url: string): Promise<{ total: number; ok: number }>
   return { total, ok };
 }
 
+/** Blocks and logs each watcher delivered so far (lasso_canary_watch_delivery_delay_seconds_count), by chain and watcher. */
+async function watcherDeliveries(url: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(/^lasso_canary_watch_delivery_delay_seconds_count\{([^}]*)\} (\d+)$/gm)) {
+    const labels = m[1] ?? "";
+    const key = `${/chain="([^"]*)"/.exec(labels)?.[1]}/${/watcher="([^"]*)"/.exec(labels)?.[1]}`;
+    out.set(key, (out.get(key) ?? 0) + Number(m[2]));
+  }
+  return out;
+}
+
 /** One number from a Prometheus instant query (0 for an empty result). */
 async function promScalar(promUrl: string, query: string, atSec: number): Promise<number> {
   const res = await fetch(`${promUrl}/api/v1/query?query=${encodeURIComponent(query)}&time=${atSec}`);
@@ -174,6 +186,7 @@ async function run(): Promise<void> {
   const procs = [new ProcSeries("lasso-canary", canary.pid ?? 0), new ProcSeries("blackbox_exporter", bb.pid ?? 0), new ProcSeries("prometheus", prom.pid ?? 0)];
   const t0 = Date.now();
   const canaryStart = await canaryProbes(canaryUrl);
+  const deliveredStart = await watcherDeliveries(canaryUrl);
   for (const p of procs) p.sample(t0);
   process.stdout.write(`measuring for ${DURATION_S} s\n`);
   while (Date.now() - t0 < DURATION_S * 1000) {
@@ -185,10 +198,16 @@ async function run(): Promise<void> {
   }
   const t1 = Date.now();
   const canaryEnd = await canaryProbes(canaryUrl);
+  const deliveredEnd = await watcherDeliveries(canaryUrl);
   const windowSec = (t1 - t0) / 1000;
   const range = `${Math.round(windowSec)}s`;
   const bbProbes = await promScalar(promUrl, `sum(count_over_time(probe_success[${range}]))`, t1 / 1000);
   const bbOk = await promScalar(promUrl, `sum(sum_over_time(probe_success[${range}]))`, t1 / 1000);
+  if (WATCHERS) {
+    const idle = [...deliveredEnd].filter(([k, n]) => n - (deliveredStart.get(k) ?? 0) <= 0).map(([k]) => k);
+    process.stdout.write(`watchers delivering during the window: ${deliveredEnd.size - idle.length} of ${deliveredEnd.size}\n`);
+    if (deliveredEnd.size === 0 || idle.length > 0) throw new Error(`watchers delivered nothing during the window: ${idle.join(", ") || "none planned"}`);
+  }
   report(procs, windowSec, series.length, { total: canaryEnd.total - canaryStart.total, ok: canaryEnd.ok - canaryStart.ok }, { total: bbProbes, ok: bbOk });
 }
 
