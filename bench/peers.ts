@@ -14,7 +14,7 @@
  *   PEERS_WATCHERS=1         also the demo's watchers in lasso-canary (newHeads on the default
  *                            route and every pin, logs of a contract the bench sends 1 tx/s to):
  *                            the check is then its RSS < 100 MB; the peers have no equivalent
- *   PEERS_NODE_ARGS          flags for the daemon's node
+ *   PEERS_NODE_ARGS          flags for the daemon's node (default: the shipped ones, bench/nodeFlags.ts)
  * Ctrl-C (or any failure) stops every process the bench started.
  */
 import { spawn, type ChildProcess } from "node:child_process";
@@ -27,6 +27,7 @@ import { writePlan } from "../test/helpers/canaryBed.js";
 import { freePortRange } from "../test/helpers/proxyBed.js";
 import { waitFor } from "../test/helpers/waitFor.js";
 import { stopChild } from "./chaosBed.js";
+import { DAEMON_NODE_FLAGS } from "./nodeFlags.js";
 import { blackboxConfig, peersChains, peersChecks, peersSeries, prometheusConfig, PROVIDERS } from "./peersPlan.js";
 import { ProcSeries, quantile } from "./procSample.js";
 
@@ -168,7 +169,7 @@ async function run(): Promise<void> {
   writeFileSync(path.join(dir, "blackbox.yml"), blackboxConfig(series));
   writeFileSync(path.join(dir, "prometheus.yml"), prometheusConfig(series, INTERVAL_S, blackbox, bed.lasso.url));
 
-  const nodeArgs = (process.env.PEERS_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const nodeArgs = process.env.PEERS_NODE_ARGS === undefined ? DAEMON_NODE_FLAGS : process.env.PEERS_NODE_ARGS.split(" ").filter(Boolean);
   const canary = launch("lasso-canary", process.execPath, [...nodeArgs, "dist/src/cli.js", "run", "--config", config], { ...process.env, LASSO_URL: bed.lasso.url });
   const bb = launch("blackbox_exporter", BLACKBOX_BIN, [`--config.file=${path.join(dir, "blackbox.yml")}`, `--web.listen-address=${blackbox}`, "--log.level=warn"]);
   const prom = launch("prometheus", PROMETHEUS_BIN, [
