@@ -29,7 +29,8 @@ import { waitFor } from "../test/helpers/waitFor.js";
 import { stopChild } from "./chaosBed.js";
 import { DAEMON_NODE_FLAGS } from "./nodeFlags.js";
 import { blackboxConfig, peersChains, peersChecks, peersSeries, prometheusConfig, PROVIDERS } from "./peersPlan.js";
-import { ProcSeries, quantile } from "./procSample.js";
+import { quantile, until } from "./measure.js";
+import { ProcSeries } from "./procSample.js";
 
 const positiveInt = (name: string, fallback: number): number => {
   const raw = process.env[name];
@@ -54,7 +55,6 @@ const GOALS = { rssRatio: 1, cpuRatio: 0.5, watchersRssMb: 100 };
 const DEADLINE_MS = (WARMUP_S + DURATION_S + 180) * 1000;
 
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(1);
-const until = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Started {
   dir: string;
