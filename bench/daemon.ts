@@ -17,7 +17,8 @@
  * BENCH_SOAK=1: soak sampling on (`soak:` at its defaults: the Lasso target polled every 60 s,
  * and the daemon itself); the bench fails unless a soak poll succeeded during the run.
  * Other knobs: BENCH_STEADY_MS (default 120000), BENCH_HISTORY_DAYS (30), BENCH_HISTORY_FROM
- * (a database an earlier run generated), BENCH_NODE_ARGS (flags for the daemon's node).
+ * (a database an earlier run generated), BENCH_NODE_ARGS (flags for the daemon's node; default the
+ * shipped ones, bench/nodeFlags.ts).
  */
 import { spawn } from "node:child_process";
 import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
@@ -30,6 +31,7 @@ import { startTestBed } from "../sim/testbed.js";
 import { writePlan } from "../test/helpers/canaryBed.js";
 import { fmt, freePort, histogramBuckets, procStat, quantile, quantileBetween, until, waitHealthy, type Buckets } from "./measure.js";
 import { faultSeen, runWindow, startChaosBenchBed, windowNotRunning, type ChaosBenchBed } from "./chaosBed.js";
+import { DAEMON_NODE_FLAGS } from "./nodeFlags.js";
 import { CHAINS, consistencySamples, probeSamples, rng } from "./storeGen.js";
 
 const DAY = 86_400_000;
@@ -188,7 +190,7 @@ async function main(): Promise<void> {
       ...(SOAK ? ["soak: { targets: [lb] }"] : []),
     ],
   });
-  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const nodeArgs = process.env.BENCH_NODE_ARGS === undefined ? DAEMON_NODE_FLAGS : process.env.BENCH_NODE_ARGS.split(" ").filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, "dist/src/cli.js", "run", "--config", config], {
     env: { ...process.env, LASSO_URL: bed.lasso.url, CANARY_ADMIN_TOKEN: ADMIN_TOKEN, CANARY_PROXY_TOKEN: PROXY_TOKEN },
     stdio: ["ignore", "pipe", "inherit"],

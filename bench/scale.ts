@@ -16,7 +16,8 @@
  * (150000: compaction runs in the measured period), SCALE_INTERVAL (probe interval, "10s"),
  * SCALE_NODES (anvil nodes, 4),
  * SCALE_REPORTS (/report?since=24h runs after each step's measurement, 5),
- * SCALE_NODE_ARGS (flags for the daemon's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof").
+ * SCALE_NODE_ARGS (flags for the daemon's node, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"; default the shipped
+ * ones, bench/nodeFlags.ts).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -30,6 +31,7 @@ import { writePlan } from "../test/helpers/canaryBed.js";
 import {
   cpuPct, fmt, freePort, histogramBuckets, histogramTotals, procStat, quantile, quantileBetween, TICKS_PER_SEC, treeCpuTicks, until, waitHealthy, type ProcStat,
 } from "./measure.js";
+import { DAEMON_NODE_FLAGS } from "./nodeFlags.js";
 
 const list = (v: string | undefined, dflt: string): number[] =>
   (v ?? dflt).split(",").map((x) => x.trim()).filter(Boolean).map(Number);
@@ -45,7 +47,7 @@ const WARMUP_MS = Number(process.env.SCALE_WARMUP_MS ?? 150_000);
 const INTERVAL = process.env.SCALE_INTERVAL ?? "10s";
 const NODES = Number(process.env.SCALE_NODES ?? 4);
 const REPORTS = Number(process.env.SCALE_REPORTS ?? 5);
-const NODE_ARGS = (process.env.SCALE_NODE_ARGS ?? "").split(" ").filter(Boolean);
+const NODE_ARGS = process.env.SCALE_NODE_ARGS === undefined ? DAEMON_NODE_FLAGS : process.env.SCALE_NODE_ARGS.split(" ").filter(Boolean);
 const SERIES_PER_CHAIN = 10;
 /** The watcher steps' probes: the first series step's plan. */
 const WATCHER_BASE_SERIES = SERIES_STEPS[0] ?? 20;

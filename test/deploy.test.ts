@@ -6,6 +6,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { DAEMON_NODE_FLAGS } from "../bench/nodeFlags.js";
 import { healthzUrl } from "../src/healthcheck.js";
 import { loadPlan } from "../src/plan/index.js";
 import { formatRate } from "../src/plan/build.js";
@@ -274,6 +275,13 @@ describe("the Dockerfile", () => {
     for (const l of lines.filter((x) => /^COPY /.test(x))) assert.doesNotMatch(l, /\b(sim|test|bench)\b/, `no test bed copied: ${l}`);
     const fromBuild = final.filter((l) => /^COPY --from=/.test(l)).map((l) => l.split(/\s+/)[2]);
     assert.deepEqual(fromBuild.sort(), ["/app/dist/src", "/app/node_modules"]);
+  });
+
+  test("the unit and the image run the daemon with the node flags the benches measure (bench/nodeFlags.ts)", () => {
+    const entrypoint = /^ENTRYPOINT \[(.*)\]$/m.exec(readFileSync("Dockerfile", "utf8"))?.[1] ?? "";
+    assert.deepEqual(JSON.parse(`[${entrypoint}]`), ["node", ...DAEMON_NODE_FLAGS, "dist/src/cli.js"]);
+    const execStart = /^ExecStart=(.*)$/m.exec(readFileSync(UNIT, "utf8"))?.[1]?.split(" ") ?? [];
+    assert.deepEqual(execStart.slice(0, 2 + DAEMON_NODE_FLAGS.length + 1), ["/usr/bin/env", "node", ...DAEMON_NODE_FLAGS, "/opt/lasso-canary/dist/src/cli.js"]);
   });
 
   test("the health check asks the CLI for the configured address (liveness), not a fixed port", () => {

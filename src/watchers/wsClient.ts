@@ -4,7 +4,7 @@
  * thrown), our own pings so a half-open socket is noticed, and one close report saying who
  * ended it.
  */
-import WebSocket from "ws";
+import type WebSocket from "ws";
 import { parseFrame } from "./frames.js";
 
 /** `closed`: the socket ended (or was not open) before an answer came. */
@@ -92,7 +92,9 @@ export class WsRpcConnection {
   }
 
   /** Opens the socket; rejects with WsConnectError (refused: an HTTP status or a bad upgrade; unreachable: no answer). */
-  static connect(url: string, opts: WsConnectOptions, handlers: WsHandlers): Promise<WsRpcConnection> {
+  static async connect(url: string, opts: WsConnectOptions, handlers: WsHandlers): Promise<WsRpcConnection> {
+    // Imported by the first watcher that connects: a plan without watchers never loads ws.
+    const { default: WebSocket } = await import("ws");
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url, {
         handshakeTimeout: opts.handshakeTimeoutMs,
@@ -152,7 +154,7 @@ export class WsRpcConnection {
   }
 
   request(method: string, params: unknown[], timeoutMs: number): Promise<RpcReply> {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return Promise.resolve({ ok: false, code: null, message: "socket not open", closed: true });
+    if (this.closed || this.ws.readyState !== this.ws.OPEN) return Promise.resolve({ ok: false, code: null, message: "socket not open", closed: true });
     const id = this.nextId++;
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
