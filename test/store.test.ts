@@ -173,6 +173,31 @@ describe("batched writer", () => {
     assert.deepEqual([earlier.overheadCount, earlier.overheadSumUs, earlier.overheadLatency.total, earlier.latency.total], [3, 42_500, 0, 3]);
   });
 
+  test("compacted overhead: hour and day rows keep its histogram, minute rows only its count and sum", () => {
+    const path = newPath();
+    const clock = new Clock(T0);
+    const store = open(path, clock);
+    for (const [i, ms] of [1.25, 3, 40].entries()) store.accept(probe(T0 + i * 1000, { lassoOverheadMs: ms }));
+    assert.equal(store.flush(), true, "written");
+    clock.t = T0 + 10 * MIN;
+    store.compact();
+    store.close();
+    const db = new Database(path, { readonly: true });
+    const decoded = (table: string): [number, number] => {
+      const row = db.prepare(`SELECT n, ok, data FROM ${table}`).get() as { n: number; ok: number; data: Buffer };
+      const a = newAgg(new LatencyCounts(), new LatencyCounts());
+      mergeEncoded(a, row.n, row.ok, row.data);
+      return [a.overheadCount, a.overheadLatency.total];
+    };
+    try {
+      assert.deepEqual(decoded("rollup_m"), [3, 0], "minute row: count, no histogram");
+      assert.deepEqual(decoded("rollup_h"), [3, 3], "hour row: count and histogram");
+      assert.deepEqual(decoded("rollup_d"), [3, 3], "day row: count and histogram");
+    } finally {
+      db.close();
+    }
+  });
+
   test("a full batch is written on the next turn, and the timer writes a partial one", async () => {
     const clock = new Clock(T0);
     const byCount = open(newPath(), clock, { batchSize: 10 });

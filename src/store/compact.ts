@@ -27,7 +27,7 @@ class RollupTable {
   private readonly get: Database.Statement<[number], RollupRow>;
   private readonly put: Database.Statement<[number, number, number, Buffer]>;
 
-  constructor(db: Db, table: string) {
+  constructor(db: Db, table: string, private readonly withOverheadHistogram: boolean) {
     this.get = db.prepare(`SELECT n, ok, data FROM ${table} WHERE key = ?`);
     this.put = db.prepare(`INSERT OR REPLACE INTO ${table} (key, n, ok, data) VALUES (?, ?, ?, ?)`);
   }
@@ -37,7 +37,7 @@ class RollupTable {
     const key = rowKey(bucket, series);
     const prev = this.get.get(key);
     if (prev) mergeEncoded(agg, prev.n, prev.ok, prev.data);
-    this.put.run(key, agg.n, agg.ok, encodeAgg(agg));
+    this.put.run(key, agg.n, agg.ok, encodeAgg(agg, this.withOverheadHistogram));
   }
 }
 
@@ -63,10 +63,10 @@ export class RollupWriter {
   constructor(db: Db) {
     this.getRaw = db.prepare("SELECT data FROM raw WHERE key = ?");
     this.putRaw = db.prepare("INSERT OR REPLACE INTO raw (key, data) VALUES (?, ?)");
-    this.minute = new RollupTable(db, "rollup_m");
+    this.minute = new RollupTable(db, "rollup_m", false);
     this.coarse = [
-      { table: new RollupTable(db, "rollup_h"), size: HOUR_MS },
-      { table: new RollupTable(db, "rollup_d"), size: DAY_MS },
+      { table: new RollupTable(db, "rollup_h", true), size: HOUR_MS },
+      { table: new RollupTable(db, "rollup_d", true), size: DAY_MS },
     ];
   }
 
