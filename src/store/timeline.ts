@@ -12,7 +12,7 @@
 import { addDelivered, decodeDelivered, eventOfCode, mergeEncodedCont, newContAgg, type AnomalyEvent, type ContAgg } from "./continuity.js";
 import { loadDictionary, SERIES_PROBE, type Dictionary } from "./intern.js";
 import { bucketOfKey, rowKey, seriesOfKey } from "./keys.js";
-import { LATENCY_INDEXES, percentilesOfCounts, percentilesOfIndexes } from "./latency.js";
+import { LatencyCounts, percentilesOfCounts } from "./latency.js";
 import { decodeStaged, type StoredProbe } from "./record.js";
 import { addSample, mergeEncoded, newAgg, SparseCounts, type Agg, type LatencySink } from "./rollup.js";
 import type { StoreReader } from "./reader.js";
@@ -218,34 +218,12 @@ export function readTimeline(db: StoreReader, range: TimelineRange, maxPoints = 
 
 const PERCENTILES = [50, 95, 99];
 
-/**
- * Dense latency counts for the one bucket a route is filling, and the indexes it touched: merging
- * a rollup's histogram is an array add, and reading percentiles walks only what was touched.
- * (A Map per bucket cost more than the rest of a 30-day report.)
- */
-class BucketLatency implements LatencySink {
-  private readonly counts = new Array<number>(LATENCY_INDEXES).fill(0);
-  private readonly touched: number[] = [];
-
-  add(index: number, count: number): void {
-    if (this.counts[index] === 0) this.touched.push(index);
-    this.counts[index] = (this.counts[index] ?? 0) + count;
-  }
-
-  /** The percentiles of what was added since the last drain, then empty. */
-  drain(): (number | null)[] {
-    const out = percentilesOfIndexes(Int32Array.from(this.touched).sort(), (i) => this.counts[i] as number, PERCENTILES);
-    for (const i of this.touched) this.counts[i] = 0;
-    this.touched.length = 0;
-    return out;
-  }
-}
-
 /** One route's buckets being read: rows fill one bucket at a time; staged samples may be in any. */
 class RouteAcc {
   readonly aggs: (Agg | undefined)[];
   readonly percentiles: ((number | null)[] | undefined)[];
-  private readonly latency = new BucketLatency();
+  /** The bucket being filled, dense: merging a rollup's histogram is array adds (a Map per bucket cost more than the rest of a 30-day report). */
+  private readonly latency = new LatencyCounts();
   private open = -1;
 
   constructor(readonly key: { target: string; chain: string; route: string }, count: number) {
@@ -271,7 +249,8 @@ class RouteAcc {
   }
 
   private close(): void {
-    if (this.open >= 0) this.percentiles[this.open] = this.latency.drain();
+    if (this.open >= 0) this.percentiles[this.open] = this.latency.percentilesMs(PERCENTILES);
+    this.latency.clear();
     this.open = -1;
   }
 
