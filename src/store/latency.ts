@@ -97,7 +97,7 @@ export class LatencyCounts implements LatencySink {
 
   /** Percentile (0..100) in ms via HdrHistogram, or null when empty. */
   percentilesMs(ps: readonly number[]): (number | null)[] {
-    return percentilesOfRange(this.lo, this.hi + 1, this.counts, ps);
+    return percentilesOfRange(this.lo, this.hi + 1, this.counts, this.total, ps);
   }
 
   /** Number of recorded values whose bucket lies entirely above `us` (bucket-precise). */
@@ -136,10 +136,8 @@ export function percentilesOfIndexes(sorted: ArrayLike<number>, countOf: (index:
   return walk.out;
 }
 
-/** percentilesOfIndexes over dense counts: every index in [from, to), empty ones included. */
-function percentilesOfRange(from: number, to: number, counts: readonly number[], ps: readonly number[]): (number | null)[] {
-  let total = 0;
-  for (let i = from; i < to; i++) total += counts[i] as number;
+/** percentilesOfIndexes over dense counts: every index in [from, to), empty ones included; `total` is their sum. */
+function percentilesOfRange(from: number, to: number, counts: readonly number[], total: number, ps: readonly number[]): (number | null)[] {
   const walk = new PercentileWalk(ps, total);
   for (let i = from; i < to && !walk.done; i++) walk.step(i, counts[i] as number);
   return walk.out;

@@ -14,12 +14,9 @@ import { loadDictionary, SERIES_PROBE, type Dictionary } from "./intern.js";
 import { bucketOfKey, rowKey, seriesOfKey } from "./keys.js";
 import { LatencyCounts, percentilesOfCounts } from "./latency.js";
 import { decodeStaged, type StoredProbe } from "./record.js";
-import { addSample, mergeEncoded, newAgg, SparseCounts, type Agg, type LatencySink } from "./rollup.js";
+import { addSample, DISCARD_LATENCY, mergeEncoded, newAgg, SparseCounts, type Agg, type LatencySink } from "./rollup.js";
 import type { StoreReader } from "./reader.js";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "./time.js";
-
-/** Charts draw no overhead histogram: its buckets are read and dropped. */
-const NO_OVERHEAD: LatencySink = { add: () => {} };
 
 export const DEFAULT_TIMELINE_POINTS = 120;
 
@@ -126,9 +123,6 @@ export interface TimelineRange {
   chain?: string | undefined;
 }
 
-/** Delay histograms are not charted: a sink that drops them keeps each bucket small. */
-const DROP: LatencySink = { add: () => undefined };
-
 interface Staged {
   series: number;
   ts: number;
@@ -188,7 +182,7 @@ export function readTimeline(db: StoreReader, range: TimelineRange, maxPoints = 
     if (!s || !inChain(s.chain) || i < 0 || i >= count) return null;
     let list = watchers.get(seriesId);
     if (!list) watchers.set(seriesId, (list = Array.from({ length: count }, () => undefined)));
-    return (list[i] ??= newContAgg(DROP, DROP));
+    return (list[i] ??= newContAgg(DISCARD_LATENCY, DISCARD_LATENCY));
   };
   const crows = db.prepare<[number, number], { key: number; n: number; ev: number; data: Buffer }>(`SELECT key, n, ev, data FROM ${tables[1]} WHERE key >= ? AND key < ?`).iterate(lo, hi);
   for (const r of crows) {
@@ -232,7 +226,7 @@ class RouteAcc {
   }
 
   addStaged(i: number, r: StoredProbe): void {
-    addSample((this.aggs[i] ??= newAgg<LatencySink>(new SparseCounts(), NO_OVERHEAD)), r);
+    addSample((this.aggs[i] ??= newAgg<LatencySink>(new SparseCounts(), DISCARD_LATENCY)), r);
   }
 
   addRow(i: number, n: number, ok: number, data: Buffer): void {
@@ -243,7 +237,7 @@ class RouteAcc {
   private openBucket(i: number): void {
     this.close();
     this.open = i;
-    const a = (this.aggs[i] ??= newAgg<LatencySink>(this.latency, NO_OVERHEAD));
+    const a = (this.aggs[i] ??= newAgg<LatencySink>(this.latency, DISCARD_LATENCY));
     if (a.latency instanceof SparseCounts) for (const [k, c] of a.latency.map) this.latency.add(k, c);
     a.latency = this.latency;
   }
