@@ -47,11 +47,15 @@ export function latencyIndex(us: number): number {
  * array, not a Float64Array: a typed array's storage is malloc'd outside V8's heap and freed
  * only when V8 gets round to it, and a report's few hundred of them kept the report worker
  * ~6 MB bigger under load (~18 MB after it exited); a plain array lives and dies in V8's heap.
- * It keeps the range of indexes it holds (a route's latencies span a few hundred of the 3,328
- * buckets), so merging, percentiles and clearing walk that range, not the whole array.
+ * The array is a window over the indexes seen so far (a route's latencies span a few hundred
+ * of the 3,328 buckets), grown as needed: a report's ~250 histograms live through the whole
+ * report, and at 26 KB each they were most of what the report worker's small young generation
+ * had to copy and promote. Merging, percentiles and clearing walk the indexes held.
  */
 export class LatencyCounts implements LatencySink {
-  private readonly counts: number[] = new Array<number>(LATENCY_INDEXES).fill(0);
+  /** counts[i - base] is index i's count, for base <= i < base + counts.length. */
+  private counts: number[] = [];
+  private base = 0;
   total = 0;
   /** Lowest and highest index with a count, or LATENCY_INDEXES and -1 when empty. */
   private lo = LATENCY_INDEXES;
@@ -59,7 +63,9 @@ export class LatencyCounts implements LatencySink {
 
   add(index: number, count: number): void {
     if (!(index >= 0 && index < LATENCY_INDEXES)) throw new Error(`latency bucket ${index} out of range`);
-    this.counts[index] = (this.counts[index] as number) + count;
+    if (index < this.base || index >= this.base + this.counts.length) this.cover(index, index);
+    const j = index - this.base;
+    this.counts[j] = (this.counts[j] as number) + count;
     this.total += count;
     if (index < this.lo) this.lo = index;
     if (index > this.hi) this.hi = index;
@@ -67,19 +73,21 @@ export class LatencyCounts implements LatencySink {
 
   merge(other: LatencyCounts): void {
     if (other.total === 0) return;
+    this.cover(other.lo, other.hi);
     const src = other.counts;
-    for (let i = other.lo; i <= other.hi; i++) {
-      const c = src[i] as number;
-      if (c !== 0) this.counts[i] = (this.counts[i] as number) + c;
+    const shift = other.base - this.base;
+    for (let j = other.lo - other.base; j <= other.hi - other.base; j++) {
+      const c = src[j] as number;
+      if (c !== 0) this.counts[j + shift] = (this.counts[j + shift] as number) + c;
     }
     this.total += other.total;
     if (other.lo < this.lo) this.lo = other.lo;
     if (other.hi > this.hi) this.hi = other.hi;
   }
 
-  /** Back to empty, keeping the array. */
+  /** Back to empty, keeping the window. */
   clear(): void {
-    if (this.hi >= this.lo) this.counts.fill(0, this.lo, this.hi + 1);
+    if (this.hi >= this.lo) this.counts.fill(0, this.lo - this.base, this.hi - this.base + 1);
     this.total = 0;
     this.lo = LATENCY_INDEXES;
     this.hi = -1;
@@ -89,7 +97,7 @@ export class LatencyCounts implements LatencySink {
   entries(): [number, number][] {
     const out: [number, number][] = [];
     for (let i = this.lo; i <= this.hi; i++) {
-      const c = this.counts[i] as number;
+      const c = this.counts[i - this.base] as number;
       if (c !== 0) out.push([i, c]);
     }
     return out;
@@ -97,14 +105,29 @@ export class LatencyCounts implements LatencySink {
 
   /** Percentile (0..100) in ms via HdrHistogram, or null when empty. */
   percentilesMs(ps: readonly number[]): (number | null)[] {
-    return percentilesOfRange(this.lo, this.hi + 1, this.counts, this.total, ps);
+    const walk = new PercentileWalk(ps, this.total);
+    for (let i = this.lo; i <= this.hi && !walk.done; i++) walk.step(i, this.counts[i - this.base] as number);
+    return walk.out;
   }
 
   /** Number of recorded values whose bucket lies entirely above `us` (bucket-precise). */
   countAbove(us: number): number {
     let n = 0;
-    for (let i = Math.max(latencyIndex(us) + 1, this.lo); i <= this.hi; i++) n += this.counts[i] as number;
+    for (let i = Math.max(latencyIndex(us) + 1, this.lo); i <= this.hi; i++) n += this.counts[i - this.base] as number;
     return n;
+  }
+
+  /** Grows the window to hold indexes from..to, with room for as much again on each side. */
+  private cover(from: number, to: number): void {
+    if (from >= this.base && to < this.base + this.counts.length) return;
+    const lo = Math.min(from, this.hi >= this.lo ? this.lo : from);
+    const hi = Math.max(to, this.hi >= this.lo ? this.hi : to);
+    const slack = Math.max(32, hi - lo + 1);
+    const base = Math.max(0, lo - slack);
+    const counts = new Array<number>(Math.min(LATENCY_INDEXES, hi + slack + 1) - base).fill(0);
+    for (let i = this.lo; i <= this.hi; i++) counts[i - base] = this.counts[i - this.base] as number;
+    this.counts = counts;
+    this.base = base;
   }
 }
 
@@ -133,13 +156,6 @@ export function percentilesOfIndexes(sorted: ArrayLike<number>, countOf: (index:
     const i = sorted[k] as number;
     walk.step(i, countOf(i));
   }
-  return walk.out;
-}
-
-/** percentilesOfIndexes over dense counts: every index in [from, to), empty ones included; `total` is their sum. */
-function percentilesOfRange(from: number, to: number, counts: readonly number[], total: number, ps: readonly number[]): (number | null)[] {
-  const walk = new PercentileWalk(ps, total);
-  for (let i = from; i < to && !walk.done; i++) walk.step(i, counts[i] as number);
   return walk.out;
 }
 
