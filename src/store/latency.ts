@@ -1,4 +1,5 @@
 import { createRequire } from "node:module";
+import type { LatencySink } from "./rollup.js";
 
 // The class's own module, not the package index: the index also loads the WebAssembly
 // build (a large inline base64 blob), ~15 MB of RSS in every thread that imports it.
@@ -46,51 +47,87 @@ export function latencyIndex(us: number): number {
  * array, not a Float64Array: a typed array's storage is malloc'd outside V8's heap and freed
  * only when V8 gets round to it, and a report's few hundred of them kept the report worker
  * ~6 MB bigger under load (~18 MB after it exited); a plain array lives and dies in V8's heap.
+ * The array is a window over the indexes seen so far (a route's latencies span a few hundred
+ * of the 3,328 buckets), grown as needed: a report's ~250 histograms live through the whole
+ * report, and at 26 KB each they were most of what the report worker's small young generation
+ * had to copy and promote. Merging, percentiles and clearing walk the indexes held.
  */
-export class LatencyCounts {
-  private readonly counts: number[] = new Array<number>(LATENCY_INDEXES).fill(0);
+export class LatencyCounts implements LatencySink {
+  /** counts[i - base] is index i's count, for base <= i < base + counts.length. */
+  private counts: number[] = [];
+  private base = 0;
   total = 0;
+  /** Lowest and highest index with a count, or LATENCY_INDEXES and -1 when empty. */
+  private lo = LATENCY_INDEXES;
+  private hi = -1;
 
   add(index: number, count: number): void {
     if (!(index >= 0 && index < LATENCY_INDEXES)) throw new Error(`latency bucket ${index} out of range`);
-    this.counts[index] = (this.counts[index] as number) + count;
+    if (index < this.base || index >= this.base + this.counts.length) this.cover(index, index);
+    const j = index - this.base;
+    this.counts[j] = (this.counts[j] as number) + count;
     this.total += count;
+    if (index < this.lo) this.lo = index;
+    if (index > this.hi) this.hi = index;
   }
 
   merge(other: LatencyCounts): void {
     if (other.total === 0) return;
+    this.cover(other.lo, other.hi);
     const src = other.counts;
-    for (let i = 0; i < src.length; i++) {
-      const c = src[i] as number;
-      if (c !== 0) this.counts[i] = (this.counts[i] as number) + c;
+    const shift = other.base - this.base;
+    for (let j = other.lo - other.base; j <= other.hi - other.base; j++) {
+      const c = src[j] as number;
+      if (c !== 0) this.counts[j + shift] = (this.counts[j + shift] as number) + c;
     }
     this.total += other.total;
+    if (other.lo < this.lo) this.lo = other.lo;
+    if (other.hi > this.hi) this.hi = other.hi;
+  }
+
+  /** Back to empty, keeping the window. */
+  clear(): void {
+    if (this.hi >= this.lo) this.counts.fill(0, this.lo - this.base, this.hi - this.base + 1);
+    this.total = 0;
+    this.lo = LATENCY_INDEXES;
+    this.hi = -1;
   }
 
   /** Non-empty (index, count) pairs, by index. */
   entries(): [number, number][] {
     const out: [number, number][] = [];
-    this.counts.forEach((c, i) => {
+    for (let i = this.lo; i <= this.hi; i++) {
+      const c = this.counts[i - this.base] as number;
       if (c !== 0) out.push([i, c]);
-    });
+    }
     return out;
   }
 
   /** Percentile (0..100) in ms via HdrHistogram, or null when empty. */
   percentilesMs(ps: readonly number[]): (number | null)[] {
-    const touched: number[] = [];
-    this.counts.forEach((c, i) => {
-      if (c !== 0) touched.push(i);
-    });
-    return percentilesOfIndexes(touched, (i) => this.counts[i] as number, ps);
+    const walk = new PercentileWalk(ps, this.total);
+    for (let i = this.lo; i <= this.hi && !walk.done; i++) walk.step(i, this.counts[i - this.base] as number);
+    return walk.out;
   }
 
   /** Number of recorded values whose bucket lies entirely above `us` (bucket-precise). */
   countAbove(us: number): number {
-    const limit = latencyIndex(us);
     let n = 0;
-    for (let i = limit + 1; i < this.counts.length; i++) n += this.counts[i] as number;
+    for (let i = Math.max(latencyIndex(us) + 1, this.lo); i <= this.hi; i++) n += this.counts[i - this.base] as number;
     return n;
+  }
+
+  /** Grows the window to hold indexes from..to, with room for as much again on each side. */
+  private cover(from: number, to: number): void {
+    if (from >= this.base && to < this.base + this.counts.length) return;
+    const lo = Math.min(from, this.hi >= this.lo ? this.lo : from);
+    const hi = Math.max(to, this.hi >= this.lo ? this.hi : to);
+    const slack = Math.max(32, hi - lo + 1);
+    const base = Math.max(0, lo - slack);
+    const counts = new Array<number>(Math.min(LATENCY_INDEXES, hi + slack + 1) - base).fill(0);
+    for (let i = this.lo; i <= this.hi; i++) counts[i - base] = this.counts[i - this.base] as number;
+    this.counts = counts;
+    this.base = base;
   }
 }
 
@@ -114,23 +151,43 @@ export function percentilesOfCounts(entries: Iterable<readonly [number, number]>
 export function percentilesOfIndexes(sorted: ArrayLike<number>, countOf: (index: number) => number, ps: readonly number[]): (number | null)[] {
   let total = 0;
   for (let k = 0; k < sorted.length; k++) total += countOf(sorted[k] as number);
-  if (total === 0) return ps.map(() => null);
-  const wanted = ps.map((p) => {
-    const fp = (Math.min(p, 100) / 100) * total;
-    return Math.max(Math.ceil(fp - ulp(fp)), 1);
-  });
-  const order = ps.map((_, j) => j).sort((x, y) => (wanted[x] as number) - (wanted[y] as number));
-  const out: (number | null)[] = ps.map(() => 0);
-  let next = 0;
-  let seen = 0;
-  for (let k = 0; k < sorted.length && next < order.length; k++) {
+  const walk = new PercentileWalk(ps, total);
+  for (let k = 0; k < sorted.length && !walk.done; k++) {
     const i = sorted[k] as number;
-    seen += countOf(i);
-    while (next < order.length && seen >= (wanted[order[next] as number] as number)) {
-      const j = order[next++] as number;
-      const v = template.valueFromIndex(i);
-      out[j] = (ps[j] === 0 ? template.lowestEquivalentValue(v) : template.highestEquivalentValue(v)) / 1000;
+    walk.step(i, countOf(i));
+  }
+  return walk.out;
+}
+
+/** Counts fed in ascending index order until every wanted rank is reached; `out` then holds the percentiles. */
+class PercentileWalk {
+  readonly out: (number | null)[];
+  private readonly wanted: number[];
+  private readonly order: number[];
+  private next = 0;
+  private seen = 0;
+
+  constructor(private readonly ps: readonly number[], total: number) {
+    this.wanted = ps.map((p) => {
+      const fp = (Math.min(p, 100) / 100) * total;
+      return Math.max(Math.ceil(fp - ulp(fp)), 1);
+    });
+    this.order = ps.map((_, j) => j).sort((x, y) => (this.wanted[x] as number) - (this.wanted[y] as number));
+    this.out = ps.map(() => (total === 0 ? null : 0));
+    if (total === 0) this.next = this.order.length;
+  }
+
+  get done(): boolean {
+    return this.next >= this.order.length;
+  }
+
+  step(index: number, count: number): void {
+    if (count === 0) return;
+    this.seen += count;
+    while (this.next < this.order.length && this.seen >= (this.wanted[this.order[this.next] as number] as number)) {
+      const j = this.order[this.next++] as number;
+      const v = template.valueFromIndex(index);
+      this.out[j] = (this.ps[j] === 0 ? template.lowestEquivalentValue(v) : template.highestEquivalentValue(v)) / 1000;
     }
   }
-  return out;
 }

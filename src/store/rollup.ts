@@ -7,6 +7,12 @@ export interface LatencySink {
   add(index: number, count: number): void;
 }
 
+/**
+ * A histogram the reader does not want (a chart has no overhead or delivery-delay histogram):
+ * readLatency steps over its bytes instead of adding every count into a sink that drops it.
+ */
+export const DISCARD_LATENCY: LatencySink = { add: () => undefined };
+
 export class SparseCounts implements LatencySink {
   readonly map = new Map<number, number>();
 
@@ -179,6 +185,10 @@ export function writeLatency(w: ByteWriter, m: Map<number, number>): void {
 export function readLatency(rd: ByteReader, sink: LatencySink): void {
   const header = rd.uint();
   const n = Math.floor(header / 2);
+  if (sink === DISCARD_LATENCY) {
+    skipLatency(rd, header % 2 === 0, n);
+    return;
+  }
   if (header % 2 === 0) {
     readSortedCounts(rd, n, false, (k, c) => sink.add(k, c));
     return;
@@ -189,6 +199,16 @@ export function readLatency(rd: ByteReader, sink: LatencySink): void {
     if (t % 2 === 1) index += (t - 1) / 2;
     else sink.add(index++, t / 2);
   }
+}
+
+/** Past a histogram readLatency would read: `n` sparse (delta, [count]) entries, or a first index and `n` run-length tokens. */
+function skipLatency(rd: ByteReader, sparse: boolean, n: number): void {
+  if (sparse) {
+    for (let i = 0; i < n; i++) if (rd.uint() % 2 === 1) rd.uint();
+    return;
+  }
+  rd.uint();
+  for (let i = 0; i < n; i++) rd.uint();
 }
 
 /**

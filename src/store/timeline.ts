@@ -12,14 +12,11 @@
 import { addDelivered, decodeDelivered, eventOfCode, mergeEncodedCont, newContAgg, type AnomalyEvent, type ContAgg } from "./continuity.js";
 import { loadDictionary, SERIES_PROBE, type Dictionary } from "./intern.js";
 import { bucketOfKey, rowKey, seriesOfKey } from "./keys.js";
-import { LATENCY_INDEXES, percentilesOfCounts, percentilesOfIndexes } from "./latency.js";
+import { LatencyCounts, percentilesOfCounts } from "./latency.js";
 import { decodeStaged, type StoredProbe } from "./record.js";
-import { addSample, mergeEncoded, newAgg, SparseCounts, type Agg, type LatencySink } from "./rollup.js";
+import { addSample, DISCARD_LATENCY, mergeEncoded, newAgg, SparseCounts, type Agg, type LatencySink } from "./rollup.js";
 import type { StoreReader } from "./reader.js";
 import { DAY_MS, HOUR_MS, MINUTE_MS } from "./time.js";
-
-/** Charts draw no overhead histogram: its buckets are read and dropped. */
-const NO_OVERHEAD: LatencySink = { add: () => {} };
 
 export const DEFAULT_TIMELINE_POINTS = 120;
 
@@ -126,9 +123,6 @@ export interface TimelineRange {
   chain?: string | undefined;
 }
 
-/** Delay histograms are not charted: a sink that drops them keeps each bucket small. */
-const DROP: LatencySink = { add: () => undefined };
-
 interface Staged {
   series: number;
   ts: number;
@@ -188,7 +182,7 @@ export function readTimeline(db: StoreReader, range: TimelineRange, maxPoints = 
     if (!s || !inChain(s.chain) || i < 0 || i >= count) return null;
     let list = watchers.get(seriesId);
     if (!list) watchers.set(seriesId, (list = Array.from({ length: count }, () => undefined)));
-    return (list[i] ??= newContAgg(DROP, DROP));
+    return (list[i] ??= newContAgg(DISCARD_LATENCY, DISCARD_LATENCY));
   };
   const crows = db.prepare<[number, number], { key: number; n: number; ev: number; data: Buffer }>(`SELECT key, n, ev, data FROM ${tables[1]} WHERE key >= ? AND key < ?`).iterate(lo, hi);
   for (const r of crows) {
@@ -218,34 +212,12 @@ export function readTimeline(db: StoreReader, range: TimelineRange, maxPoints = 
 
 const PERCENTILES = [50, 95, 99];
 
-/**
- * Dense latency counts for the one bucket a route is filling, and the indexes it touched: merging
- * a rollup's histogram is an array add, and reading percentiles walks only what was touched.
- * (A Map per bucket cost more than the rest of a 30-day report.)
- */
-class BucketLatency implements LatencySink {
-  private readonly counts = new Array<number>(LATENCY_INDEXES).fill(0);
-  private readonly touched: number[] = [];
-
-  add(index: number, count: number): void {
-    if (this.counts[index] === 0) this.touched.push(index);
-    this.counts[index] = (this.counts[index] ?? 0) + count;
-  }
-
-  /** The percentiles of what was added since the last drain, then empty. */
-  drain(): (number | null)[] {
-    const out = percentilesOfIndexes(Int32Array.from(this.touched).sort(), (i) => this.counts[i] as number, PERCENTILES);
-    for (const i of this.touched) this.counts[i] = 0;
-    this.touched.length = 0;
-    return out;
-  }
-}
-
 /** One route's buckets being read: rows fill one bucket at a time; staged samples may be in any. */
 class RouteAcc {
   readonly aggs: (Agg | undefined)[];
   readonly percentiles: ((number | null)[] | undefined)[];
-  private readonly latency = new BucketLatency();
+  /** The bucket being filled, dense: merging a rollup's histogram is array adds (a Map per bucket cost more than the rest of a 30-day report). */
+  private readonly latency = new LatencyCounts();
   private open = -1;
 
   constructor(readonly key: { target: string; chain: string; route: string }, count: number) {
@@ -254,7 +226,7 @@ class RouteAcc {
   }
 
   addStaged(i: number, r: StoredProbe): void {
-    addSample((this.aggs[i] ??= newAgg<LatencySink>(new SparseCounts(), NO_OVERHEAD)), r);
+    addSample((this.aggs[i] ??= newAgg<LatencySink>(new SparseCounts(), DISCARD_LATENCY)), r);
   }
 
   addRow(i: number, n: number, ok: number, data: Buffer): void {
@@ -265,13 +237,14 @@ class RouteAcc {
   private openBucket(i: number): void {
     this.close();
     this.open = i;
-    const a = (this.aggs[i] ??= newAgg<LatencySink>(this.latency, NO_OVERHEAD));
+    const a = (this.aggs[i] ??= newAgg<LatencySink>(this.latency, DISCARD_LATENCY));
     if (a.latency instanceof SparseCounts) for (const [k, c] of a.latency.map) this.latency.add(k, c);
     a.latency = this.latency;
   }
 
   private close(): void {
-    if (this.open >= 0) this.percentiles[this.open] = this.latency.drain();
+    if (this.open >= 0) this.percentiles[this.open] = this.latency.percentilesMs(PERCENTILES);
+    this.latency.clear();
     this.open = -1;
   }
 
