@@ -55,7 +55,8 @@ export async function stopChild(child: ChildProcess, graceMs = 10_000): Promise<
   clearTimeout(timer);
 }
 
-function lassoProfileYaml(chain: { name: string; chainId: number }, blockTimeMs: number, providers: Array<{ id: string; node: AnvilNode }>): string {
+/** A Lasso profile file (public) with one chain whose providers are the given anvil nodes: what a proxy process stands in front of. */
+export function lassoProfileYaml(chain: { name: string; chainId: number }, blockTimeMs: number, providers: Array<{ id: string; node: AnvilNode }>): string {
   return [
     "---",
     "name: Public",

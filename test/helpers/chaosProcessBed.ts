@@ -9,7 +9,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startAnvil, type AnvilNode } from "../../sim/anvil.js";
+import { lassoProfileYaml } from "../../bench/chaosBed.js";
+import { startAnvil } from "../../sim/anvil.js";
 import { startLassoSim, type LassoSim, type SimChain } from "../../sim/lasso/index.js";
 import { FaultProxy } from "../../src/chaos/faultProxy.js";
 import { ProxyControlClient } from "../../src/chaos/controlClient.js";
@@ -35,23 +36,6 @@ export interface ChaosProcessBed {
   stop(): Promise<void>;
 }
 
-/** The Lasso profile file the proxy process stands in front of: every provider at the anvil node. */
-function profileFile(anvil: AnvilNode, providers: string[]): string {
-  return [
-    "---",
-    "name: Public",
-    "slug: public",
-    "---",
-    "chains:",
-    `  ${CHAIN}:`,
-    `    chain_id: ${CHAIN_ID}`,
-    "    block_time_ms: 1000",
-    "    providers:",
-    ...providers.flatMap((id, i) => [`      - id: "${id}"`, `        priority: ${i + 1}`, `        url: "${anvil.httpUrl}"`, `        ws_url: "${anvil.wsUrl}"`]),
-    "",
-  ].join("\n");
-}
-
 export async function startChaosProcessBed(providers: string[], checks: string): Promise<ChaosProcessBed> {
   const dir = mkdtempSync(path.join(os.tmpdir(), "chaos-process-"));
   const stops: Array<() => Promise<void>> = [];
@@ -63,7 +47,8 @@ export async function startChaosProcessBed(providers: string[], checks: string):
     const anvil = await startAnvil({ chainId: CHAIN_ID, blockTimeSec: 1 });
     stops.push(() => anvil.stop());
 
-    writeFileSync(path.join(dir, "public.yml"), profileFile(anvil, providers));
+    // Every provider at the one anvil node.
+    writeFileSync(path.join(dir, "public.yml"), lassoProfileYaml({ name: CHAIN, chainId: CHAIN_ID }, 1000, providers.map((id) => ({ id, node: anvil }))));
     const basePort = await freePortRange(providers.length + 1);
     const controlUrl = `http://127.0.0.1:${basePort + providers.length}`;
     const proxyConfig = path.join(dir, "proxy.yaml");
