@@ -1,5 +1,11 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { createLogger } from "../src/log.js";
+import { startDaemon } from "../src/main.js";
 import type { Report } from "../src/report/index.js";
 import { blockNumberChecks, startCanaryBed, type CanaryBed } from "./helpers/canaryBed.js";
 import { waitFor } from "./helpers/waitFor.js";
@@ -90,5 +96,39 @@ describe("plan mismatch: what the target does not know is our error, not Lasso's
     assert.match(delivery?.reason ?? "", /excluded: the target does not know this route/);
     assert.ok((eth?.continuity.watchers.find((w) => w.watcher === "newHeads:load-balanced")?.delivered ?? 0) > 0, "the real watcher delivers");
     assert.match(await report(c, t0, "md"), /## Plan mismatches[\s\S]*\| lb \| ethereum \| pin:ghost \| provider \|/);
+  });
+
+  test("the plan is checked again and again, and each mismatch is logged once, with its fix", async () => {
+    // A second daemon on the same plan and target (its own database), checking every 300 ms, logging to memory.
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split("\n")) if (line !== "") lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const dir = mkdtempSync(path.join(os.tmpdir(), "canary-plancheck-"));
+    const daemon = await startDaemon({
+      plan: { ...c.plan, store: { ...c.plan.store, path: path.join(dir, "second.db") } },
+      logger: createLogger("info", sink),
+      listen: { host: "127.0.0.1", port: 0 },
+      planCheckIntervalMs: 300,
+    });
+    try {
+      await waitFor(() => (daemon.planCheck.stats.runs.get("lb")?.mismatch ?? 0) >= 3,
+        { timeoutMs: 30_000, intervalMs: 50, message: "three plan checks that found the mismatches" });
+      const logged = lines.filter((l) => String(l["msg"]).startsWith("plan mismatch:"));
+      assert.deepEqual(logged.map((l) => `${String(l["chain"])} ${String(l["route"])} ${String(l["kind"])}`).sort(), [
+        "ethereum nope/fastest profile",
+        "ethereum pin:ghost provider",
+        "polygon load-balanced chain",
+        "polygon pin:alpha chain",
+      ], "one warning per mismatch, not one per check");
+      for (const l of logged) assert.match(String(l["fix"]), /checks\/(ethereum|polygon)\.yaml/, `the fix names the checks file: ${JSON.stringify(l)}`);
+      assert.equal(logged.every((l) => l["level"] === 40), true, "logged as warnings");
+    } finally {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
