@@ -1,6 +1,6 @@
 /**
  * Chaos windows end to end (issue 10 item 7), faults that must NOT open Lasso's breaker
- * (LASSO.md: 429s and pure latency do not count against it), judged by the real verdict.
+ * (docs/lasso-contract.md: 429s and pure latency do not count against it), judged by the real verdict.
  * Two canary providers, so alpha gets about half of the experiment's requests and a latency
  * fault on it moves the experiment's latency distribution enough for the rank test.
  */
