@@ -676,6 +676,7 @@ describe("a watcher against a scripted fake Lasso", () => {
   for (const c of [
     { name: "403 with an empty body (Lasso's answer for an unknown chain, provider or profile)", status: 403, body: "", want: /^handshake answered HTTP 403 \(empty body\) \(attempt 1\)$/ },
     { name: "404 with a text body", status: 404, body: "no such route", want: /^handshake answered HTTP 404: no such route \(attempt 1\)$/ },
+    { name: "400 with a JSON body (a proxy refusing the request)", status: 400, body: '{"error":"bad request"}', want: /^handshake answered HTTP 400: \{"error":"bad request"\} \(attempt 1\)$/ },
   ]) {
     test(`a refused upgrade is upgrade_refused, not a connect failure: ${c.name}`, async () => {
       const server = createServer();
