@@ -1,7 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createLogger } from "../src/log.js";
@@ -39,6 +39,26 @@ test("every scenario expects the row this test states for it", () => {
     Object.fromEntries(SCENARIOS.map((s) => [s.name, { chain: s.expect.chain, route: s.expect.route, watcher: s.expect.watcher, sli: s.expect.sli, reason: String(s.expect.reason) }])),
     Object.fromEntries(Object.entries(FAILING_ROW).map(([name, r]) => [name, { chain: "ethereum", route: r.route, watcher: r.watcher, sli: r.sli, reason: String(r.reason) }])),
   );
+});
+
+/** README's "Break Lasso on purpose" section: the scenarios its command line offers and the row its table names for each. */
+function readmeScenarios(): { offered: string[]; rows: Record<string, { route: string; watcher: string | null; sli: string }> } {
+  const readme = readFileSync("README.md", "utf8");
+  const section = /### Break Lasso on purpose\n([\s\S]*?)\n## /.exec(readme)?.[1];
+  assert.notEqual(section, undefined, "README has the section");
+  const command = /npm run demo -- --scenario ([a-z-]+)\s+# or ([a-z| -]+)\n/.exec(section ?? "");
+  assert.notEqual(command, null, "README shows the --scenario command with its alternatives");
+  const offered = [command?.[1] ?? "", ...(command?.[2] ?? "").split("|").map((x) => x.trim())];
+  const rows = Object.fromEntries([...(section ?? "").matchAll(/^\| `([a-z-]+)` \| .* \| ethereum `([^`]+)` (?:watcher `([^`]+)` )?`([a-z_]+)`.*\|$/gm)]
+    .map((m) => [m[1] ?? "", { route: m[2] ?? "", watcher: m[3] ?? null, sli: m[4] ?? "" }]));
+  return { offered, rows };
+}
+
+test("README offers exactly the scenarios this test runs, each with the row this test expects to fail", () => {
+  const { offered, rows } = readmeScenarios();
+  assert.deepEqual([...offered].sort(), [...SCENARIO_NAMES].sort(), "the command line in README lists every scenario, and no other");
+  assert.deepEqual(rows, Object.fromEntries(Object.entries(FAILING_ROW).map(([name, r]) => [name, { route: r.route, watcher: r.watcher, sli: r.sli }])),
+    "README's table names the row each scenario fails");
 });
 
 describe("every demo scenario fails its SLO row within 60 s", { timeout: 600_000 }, () => {
