@@ -113,6 +113,17 @@ test("burn-rate alerts read their thresholds from the objective gauges, never a 
   assert.match(budget?.expr ?? "", /^1 - max by \(chain, sli\) \(lasso_canary_slo_objective\{sli=~"\.\+_ratio"\}\)$/);
 });
 
+test("README's Operating table quotes expressions the rules file really has", () => {
+  const readme = readFileSync("README.md", "utf8");
+  const table = /\*\*Alert expressions\*\*[\s\S]*?\n\n([\s\S]*?)\n\n/.exec(readme)?.[1];
+  assert.notEqual(table, undefined, "README's Operating section has the alert expressions table");
+  const squash = (s: string): string => s.replace(/\s+/g, " ").trim();
+  const rules = squash(rulesText);
+  const quoted = [...(table ?? "").matchAll(/`([^`]+)`/g)].map((m) => (m[1] ?? "").replaceAll("\\|", "|")).filter((q) => q.includes("(") && !q.includes("..."));
+  assert.ok(quoted.length >= 5, `the table quotes at least 5 expressions (found ${quoted.length})`);
+  for (const q of quoted) assert.ok(rules.includes(squash(q)), `README quotes an expression the rules file does not have: ${q}`);
+});
+
 describe("Alertmanager example", () => {
   test("amtool check-config accepts it", () => {
     const r = run("amtool", ["check-config", ALERTMANAGER_EXAMPLE]);
