@@ -7,6 +7,7 @@ import { RecentProbes } from "./chaos/recentProbes.js";
 import { ChaosRunner, type Judge } from "./chaos/runner.js";
 import { ChaosStats, exportChaosMetrics } from "./chaos/chaosStats.js";
 import { MAX_PRECONDITION_MS } from "./plan/schema.js";
+import { HeapTrim } from "./metrics/heapTrim.js";
 import { LoopLag } from "./metrics/loopLag.js";
 import { SoakEngine } from "./soak/engine.js";
 import { exportSoakMetrics } from "./soak/metrics.js";
@@ -49,6 +50,9 @@ export const VERSION: string = readVersion();
 
 /** The status page at `/` is rendered at most this often (from in-memory counters, never the store). */
 const STATUS_CACHE_MS = 5000;
+/** Under --expose-gc, a full collection once the heap has grown this much past its last live size. */
+const HEAP_TRIM_SLACK_BYTES = 4 * 2 ** 20;
+const HEAP_TRIM_CHECK_MS = 5000;
 
 export interface DaemonOptions {
   plan: Plan;
@@ -107,6 +111,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics.observeLoopLag(ms);
     lagWindow.observe(ms);
   });
+  const heapTrim = new HeapTrim({ slackBytes: HEAP_TRIM_SLACK_BYTES, checkIntervalMs: HEAP_TRIM_CHECK_MS });
+  metrics.counter("lasso_canary_heap_trim_collections_total",
+    "Full heap collections the daemon ran because the heap outgrew its live size (needs node --expose-gc; stays 0 without it).", () => heapTrim.stats.collections);
+  metrics.gauge("lasso_canary_heap_live_bytes", "V8 heap in use right after the daemon's last full collection (0 without --expose-gc).", () => heapTrim.stats.liveBytes);
 
   const recorder = new Recorder((err) => logger.error({ err }, "a sample sink failed"));
   recorder.addSink(store);
@@ -183,6 +191,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : where.port;
   loopLag.start();
+  heapTrim.start();
   current.start();
   startedAt = Date.now();
   logger.info(
@@ -250,6 +259,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       stopping ??= (async () => {
         startedAt = null;
         loopLag.stop();
+        heapTrim.stop();
         await reloading;
         server.closeIdleConnections();
         const closed = new Promise<void>((r) => server.close(() => r()));

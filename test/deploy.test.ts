@@ -199,6 +199,13 @@ describe("the documented systemd layout, run with the unit's environment", () =>
       assert.equal(healthcheck.status, 0, `healthcheck: ${healthcheck.stdout}${healthcheck.stderr}`);
       assert.equal(healthcheck.stdout, "healthy\n");
       assert.equal(existsSync(path.join(stateDir, "canary.db")), true, "the database is created in the state directory");
+      // The unit's node flags reach the daemon: --expose-gc lets it keep the heap near its live size.
+      const trimmed = await waitFor(async () => {
+        const text = await (await fetch(`http://127.0.0.1:${listen}/metrics`)).text();
+        const live = Number(/^lasso_canary_heap_live_bytes (\S+)$/m.exec(text)?.[1] ?? 0);
+        return Number(/^lasso_canary_heap_trim_collections_total (\d+)$/m.exec(text)?.[1] ?? 0) >= 1 && live > 0 ? live : undefined;
+      }, { timeoutMs: 30_000, message: "the daemon's first heap trim collection (lasso_canary_heap_trim_collections_total >= 1)" });
+      assert.ok(trimmed > 1e6, `the live heap after the collection is a real size: ${trimmed} bytes`);
     } finally {
       child.kill("SIGTERM");
     }
