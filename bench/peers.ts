@@ -15,10 +15,14 @@
  *                            route and every pin, logs of a contract the bench sends 1 tx/s to):
  *                            the check is then its RSS < 100 MB; the peers have no equivalent
  *   PEERS_NODE_ARGS          flags for the daemon's node (default: the shipped ones, bench/nodeFlags.ts)
+ *   PEERS_FLOOR=0            leave out the floor process (below)
+ * A fourth process, the floor (bench/peersFloor.ts), runs the runtime packages lasso-canary
+ * must use doing the least a canary can do for the same series (PEERS_FLOOR=0 leaves it out):
+ * its row says how much of lasso-canary's cost is the stack itself.
  * Ctrl-C (or any failure) stops every process the bench started.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startTestBed, type TestBed } from "../sim/testbed.js";
@@ -28,7 +32,8 @@ import { freePortRange } from "../test/helpers/proxyBed.js";
 import { waitFor } from "../test/helpers/waitFor.js";
 import { stopChild } from "./chaosBed.js";
 import { DAEMON_NODE_FLAGS } from "./nodeFlags.js";
-import { blackboxConfig, peersChains, peersChecks, peersSeries, prometheusConfig, PROVIDERS } from "./peersPlan.js";
+import { blackboxConfig, peersChains, peersChecks, peersSeries, prometheusConfig, PROVIDERS, rpcBody } from "./peersPlan.js";
+import ts from "typescript";
 import { quantile, until } from "./measure.js";
 import { ProcSeries } from "./procSample.js";
 
@@ -43,6 +48,7 @@ const INTERVAL_S = positiveInt("PEERS_INTERVAL_S", 5);
 const DURATION_S = positiveInt("PEERS_DURATION_S", 180);
 const WARMUP_S = positiveInt("PEERS_WARMUP_S", 30);
 const WATCHERS = process.env.PEERS_WATCHERS === "1";
+const FLOOR = process.env.PEERS_FLOOR !== "0";
 const SAMPLE_MS = 5000;
 const BLOCK_TIME_S = 2;
 const BLACKBOX_BIN = "/usr/bin/prometheus-blackbox-exporter";
@@ -105,12 +111,12 @@ async function answers(url: string, what: string): Promise<void> {
   await waitFor(async () => (await fetch(url).catch(() => null))?.ok, { timeoutMs: 30_000, intervalMs: 250, message: `${what} at ${url}` });
 }
 
-/** Probes counted by lasso-canary's /metrics: all of them, and those with outcome ok. */
-async function canaryProbes(url: string): Promise<{ total: number; ok: number }> {
+/** Probes counted by a /metrics counter with an outcome label (lasso-canary's or the floor's): all of them, and those with outcome ok. */
+async function canaryProbes(url: string, counter = "lasso_canary_probe_requests_total"): Promise<{ total: number; ok: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let total = 0;
   let ok = 0;
-  for (const m of text.matchAll(/^lasso_canary_probe_requests_total\{([^}]*)\} (\d+)$/gm)) {
+  for (const m of text.matchAll(new RegExp(`^${counter}\\{([^}]*)\\} (\\d+)$`, "gm"))) {
     total += Number(m[2]);
     if (/outcome="ok"/.test(m[1] ?? "")) ok += Number(m[2]);
   }
@@ -155,8 +161,9 @@ async function run(): Promise<void> {
     }
   }
 
-  const base = await freePortRange(3);
-  const [canaryPort, blackboxPort, promPort] = [base, base + 1, base + 2];
+  const base = await freePortRange(4);
+  const [canaryPort, blackboxPort, promPort, floorPort] = [base, base + 1, base + 2, base + 3];
+  const floorUrl = `http://127.0.0.1:${floorPort}`;
   const canaryUrl = `http://127.0.0.1:${canaryPort}`;
   const blackbox = `127.0.0.1:${blackboxPort}`;
   const promUrl = `http://127.0.0.1:${promPort}`;
@@ -178,13 +185,18 @@ async function run(): Promise<void> {
     `--storage.tsdb.path=${path.join(dir, "prometheus-data")}`,
     "--log.level=warn",
   ]);
+  const floor = FLOOR ? launchFloor(dir, series.map((s) => ({ path: s.path, body: rpcBody(s.call) })), bed.lasso.url, floorPort, nodeArgs) : null;
   await answers(`${canaryUrl}/healthz`, "lasso-canary");
+  if (floor) await answers(`${floorUrl}/healthz`, "the floor");
   await answers(`http://${blackbox}/-/healthy`, "blackbox_exporter");
   await answers(`${promUrl}/-/ready`, "Prometheus");
   process.stdout.write(`all up (lasso-canary pid ${canary.pid}, blackbox_exporter ${bb.pid}, Prometheus ${prom.pid}); warming up ${WARMUP_S} s\n`);
   await until(WARMUP_S * 1000);
 
   const procs = [new ProcSeries("lasso-canary", canary.pid ?? 0), new ProcSeries("blackbox_exporter", bb.pid ?? 0), new ProcSeries("prometheus", prom.pid ?? 0)];
+  const floorProc = floor ? new ProcSeries("floor", floor.pid ?? 0) : null;
+  if (floorProc) procs.push(floorProc);
+  const floorStart = floor ? await canaryProbes(floorUrl, "floor_probe_requests_total") : null;
   const t0 = Date.now();
   const canaryStart = await canaryProbes(canaryUrl);
   const deliveredStart = await watcherDeliveries(canaryUrl);
@@ -194,11 +206,13 @@ async function run(): Promise<void> {
     await until(Math.min(SAMPLE_MS, t0 + DURATION_S * 1000 - Date.now()));
     // lasso-canary's /metrics read at the probe rate, as a Prometheus scraping it would.
     await fetch(`${canaryUrl}/metrics`).then((r) => r.text());
+    if (floor) await fetch(`${floorUrl}/metrics`).then((r) => r.text());
     const now = Date.now();
     for (const p of procs) p.sample(now);
   }
   const t1 = Date.now();
   const canaryEnd = await canaryProbes(canaryUrl);
+  const floorEnd = floor ? await canaryProbes(floorUrl, "floor_probe_requests_total") : null;
   const deliveredEnd = await watcherDeliveries(canaryUrl);
   const windowSec = (t1 - t0) / 1000;
   const range = `${Math.round(windowSec)}s`;
@@ -209,12 +223,29 @@ async function run(): Promise<void> {
     process.stdout.write(`watchers delivering during the window: ${deliveredEnd.size - idle.length} of ${deliveredEnd.size}\n`);
     if (deliveredEnd.size === 0 || idle.length > 0) throw new Error(`watchers delivered nothing during the window: ${idle.join(", ") || "none planned"}`);
   }
-  report(procs, windowSec, series.length, { total: canaryEnd.total - canaryStart.total, ok: canaryEnd.ok - canaryStart.ok }, { total: bbProbes, ok: bbOk });
+  const floorProbes = floorStart && floorEnd ? { total: floorEnd.total - floorStart.total, ok: floorEnd.ok - floorStart.ok } : null;
+  report(procs, windowSec, series.length, { total: canaryEnd.total - canaryStart.total, ok: canaryEnd.ok - canaryStart.ok }, { total: bbProbes, ok: bbOk }, floorProbes);
 }
 
-function report(procs: ProcSeries[], windowSec: number, n: number, canary: { total: number; ok: number }, bb: { total: number; ok: number }): void {
+/**
+ * Starts bench/peersFloor.ts as plain node with the daemon's flags: type-stripped by
+ * TypeScript into dist/bench (so its package imports resolve from the repository's
+ * node_modules, as the daemon's do), its config in the bench's temp dir.
+ */
+function launchFloor(dir: string, series: Array<{ path: string; body: string }>, lassoUrl: string, port: number, nodeArgs: string[]): ChildProcess {
+  const out = path.resolve("dist/bench");
+  mkdirSync(out, { recursive: true });
+  const js = ts.transpileModule(readFileSync("bench/peersFloor.ts", "utf8"), { compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 } }).outputText;
+  const entry = path.join(out, "peersFloor.mjs");
+  writeFileSync(entry, js);
+  const config = path.join(dir, "floor.json");
+  writeFileSync(config, JSON.stringify({ lassoUrl, series, intervalMs: INTERVAL_S * 1000, listen: { host: "127.0.0.1", port }, db: path.join(dir, "floor.db") }));
+  return launch("floor", process.execPath, [...nodeArgs, entry, config]);
+}
+
+function report(procs: ProcSeries[], windowSec: number, n: number, canary: { total: number; ok: number }, bb: { total: number; ok: number }, floorProbes: { total: number; ok: number } | null): void {
   const expected = (n * windowSec) / INTERVAL_S;
-  const [lc, bbx, pr] = procs as [ProcSeries, ProcSeries, ProcSeries];
+  const [lc, bbx, pr, fl] = procs as [ProcSeries, ProcSeries, ProcSeries, ProcSeries | undefined];
   const row = (name: string, rss: number[], priv: number[], cpu: number, probes: { total: number; ok: number } | null): string =>
     [
       name.padEnd(30),
@@ -242,6 +273,13 @@ function report(procs: ProcSeries[], windowSec: number, n: number, canary: { tot
     `  ${row("prometheus", pr.rss, pr.priv, pr.cpuPercent(), null)}`,
     `  ${row("blackbox_exporter + prometheus", pairRss, pairPriv, pairCpu, null)}`,
     `  ${"lasso-canary / the pair".padEnd(30)}  ${rssRatio.toFixed(2).padStart(15)}  ${privRatio.toFixed(2).padStart(10)}  ${cpuRatio.toFixed(2).padStart(8)}`,
+    ...(fl && floorProbes
+      ? [
+          `  ${row("floor: the stack, least work", fl.rss, fl.priv, fl.cpuPercent(), floorProbes)}`,
+          `  ${"floor / the pair".padEnd(30)}  ${(quantile(fl.rss, 0.5) / quantile(pairRss, 0.5)).toFixed(2).padStart(15)}  ${(quantile(fl.priv, 0.5) / quantile(pairPriv, 0.5)).toFixed(2).padStart(10)}  ${(fl.cpuPercent() / pairCpu).toFixed(2).padStart(8)}`,
+          `  ${"lasso-canary - floor".padEnd(30)}  ${mb(quantile(lc.rss, 0.5) - quantile(fl.rss, 0.5)).padStart(15)}  ${mb(quantile(lc.priv, 0.5) - quantile(fl.priv, 0.5)).padStart(10)}  ${(lc.cpuPercent() - fl.cpuPercent()).toFixed(2).padStart(8)}`,
+        ]
+      : []),
     "",
     `  probes: lasso-canary ${probesOk(canary) ? "ok" : "FAILED"}, blackbox_exporter ${probesOk(bb) ? "ok" : "FAILED"} (each must do >= ${MIN_DONE * 100}% of them at >= ${MIN_SUCCESS * 100}% success)`,
     WATCHERS
@@ -250,7 +288,7 @@ function report(procs: ProcSeries[], windowSec: number, n: number, canary: { tot
     "",
   ];
   process.stdout.write(lines.join("\n"));
-  if (!probesOk(canary) || !probesOk(bb)) throw new Error("a system missed probes or failed them: the comparison does not hold");
+  if (!probesOk(canary) || !probesOk(bb) || (floorProbes !== null && !probesOk(floorProbes))) throw new Error("a system missed probes or failed them: the comparison does not hold");
 }
 
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
