@@ -131,10 +131,10 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   recorder.addSink(status);
 
   const deps: ProducerDeps = {
-    logger, recorder, loopLag, lagWindow, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, planCheckStats: { runs: new Map() }, store, recent, continuity, chaosStats, chaos: opts.chaos,
+    logger, recorder, loopLag, lagWindow, planCheckIntervalMs: opts.planCheckIntervalMs ?? 5 * 60_000, planCheckStats: { runs: new Map() }, watchStats: { malformedFrames: 0 }, store, recent, continuity, chaosStats, chaos: opts.chaos,
   };
   let current = buildProducers(first, deps);
-  exportProducerStats(metrics, () => current);
+  exportProducerStats(metrics, () => current, deps.watchStats);
   exportChaosMetrics(metrics, chaosStats, () => current.plan.chaos);
   exportSoakMetrics(metrics, () => current.soak);
   const reloads = new ReloadState(metrics);
@@ -283,6 +283,8 @@ interface ProducerDeps {
   planCheckIntervalMs: number;
   /** Plan check counts, kept across reloads. */
   planCheckStats: PlanCheckStats;
+  /** Watcher counts kept across reloads (each reload builds new watchers). */
+  watchStats: { malformedFrames: number };
   store: SampleStore;
   recent: RecentProbes;
   continuity: ContinuityTap;
@@ -324,7 +326,10 @@ function buildProducers(plan: Plan, deps: ProducerDeps): Producers {
     recorder,
     planMismatch: (target, chain, route) => planCheck.checker.isMismatched(target, chain, route),
     onError: (err, what) => logger.error({ err, what }, "watcher crashed"),
-    onNotice: (where, notice) => logger.warn({ ...where, ...notice }, "watcher"),
+    onNotice: (where, notice) => {
+      if (notice.kind === "malformed_frame") deps.watchStats.malformedFrames += 1;
+      logger.warn({ ...where, ...notice }, "watcher");
+    },
     lag: loopLag,
   });
   const { runner: chaos, off: chaosOff, client: chaosClient } = buildChaosRunner(plan, deps);
@@ -511,19 +516,8 @@ class PlanCheckRun {
 }
 
 /** Metrics read from whatever producers run now (a reload swaps them); totals survive the swap. */
-function exportProducerStats(metrics: MetricsSink, producers: () => Producers): void {
-  let retiredMalformed = 0;
-  let counted: WatchEngine | null = null;
-  let countedFrames = 0;
-  metrics.counter("lasso_canary_watch_malformed_frames_total", "WebSocket frames from Lasso that were not valid JSON-RPC (logged as watcher notices).", () => {
-    const w = producers().watchers;
-    if (counted !== w) {
-      retiredMalformed += countedFrames;
-      counted = w;
-    }
-    countedFrames = w.stats().malformedFrames;
-    return retiredMalformed + countedFrames;
-  });
+function exportProducerStats(metrics: MetricsSink, producers: () => Producers, watchStats: ProducerDeps["watchStats"]): void {
+  metrics.counter("lasso_canary_watch_malformed_frames_total", "WebSocket frames from Lasso that were not valid JSON-RPC (logged as watcher notices).", () => watchStats.malformedFrames);
   metrics.labelledGauge("lasso_canary_plan_mismatches", "Routes (and chain ids) of the plan the target does not know, from the last plan check: our configuration's fault, excluded from Lasso's SLIs.",
     ["target", "chain"], () => {
       const p = producers();
