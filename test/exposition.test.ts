@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { exposition } from "../src/metrics/exposition.js";
+import { exposition, writeExposition } from "../src/metrics/exposition.js";
 import { MetricsSink } from "../src/metrics/registry.js";
 
 function sinkWithSeries(series: number): MetricsSink {
@@ -25,4 +25,15 @@ test("the exposition lets other work run between metrics: a scrape is not one lo
   const text = exposition(sink.registry).then(() => order.push("scrape done"));
   await text;
   assert.deepEqual(order, ["other work", "scrape done"]);
+});
+
+test("written as it goes: the chunks are the registry's text, and a false from write stops the scrape", async () => {
+  const sink = sinkWithSeries(40);
+  const chunks: string[] = [];
+  await writeExposition(sink.registry, (c) => chunks.push(c) > 0);
+  assert.equal(chunks.join(""), await sink.registry.metrics());
+  assert.ok(chunks.length > 10, `one chunk per metric, not one string (${chunks.length} chunks)`);
+  let calls = 0;
+  await writeExposition(sink.registry, () => ++calls < 3);
+  assert.equal(calls, 3, "nothing is written after the client went away");
 });

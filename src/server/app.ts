@@ -1,7 +1,7 @@
 import express, { type Request, type Response } from "express";
 import type { Server } from "node:http";
 import type { Registry } from "prom-client";
-import { exposition } from "../metrics/exposition.js";
+import { writeExposition } from "../metrics/exposition.js";
 import { reportFormatOf, ReportQueryError, type ReportFormat } from "../report/time.js";
 import { checkAdmin } from "./adminAuth.js";
 import { chaosRouter, type ChaosApiDeps } from "./chaosApi.js";
@@ -38,12 +38,22 @@ export function createApp(deps: ServerDeps): express.Express {
   const app = express();
   app.disable("x-powered-by");
 
+  // No ETag: every response here is fresh, and hashing a scrape or a report is work for nothing.
+  app.set("etag", false);
+
   app.get("/metrics", async (_req, res) => {
     try {
-      res.set("content-type", deps.registry.contentType).send(await exposition(deps.registry));
+      res.set("content-type", deps.registry.contentType);
+      await writeExposition(deps.registry, (chunk) => {
+        if (res.destroyed) return false;
+        res.write(chunk);
+        return true;
+      });
+      res.end();
     } catch (err) {
       deps.onError(err);
-      res.status(500).type("text/plain").send("metrics collection failed\n");
+      if (res.headersSent) res.destroy();
+      else res.status(500).type("text/plain").send("metrics collection failed\n");
     }
   });
 
