@@ -50,8 +50,14 @@ export const VERSION: string = readVersion();
 
 /** The status page at `/` is rendered at most this often (from in-memory counters, never the store). */
 const STATUS_CACHE_MS = 5000;
-/** Under --expose-gc, a full collection once the heap has grown this much past its last live size. */
+/**
+ * Under --expose-gc, a full collection once the heap has grown 4 MiB or an eighth of its live
+ * size (whichever is more; the eighth takes over above 32 MiB live) past its last live size.
+ * With a slack proportional to the heap, the trim costs time in proportion to what is promoted,
+ * so per series it stays flat as the plan grows.
+ */
 const HEAP_TRIM_SLACK_BYTES = 4 * 2 ** 20;
+const HEAP_TRIM_SLACK_FRACTION = 0.125;
 const HEAP_TRIM_CHECK_MS = 5000;
 
 export interface DaemonOptions {
@@ -111,7 +117,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     metrics.observeLoopLag(ms);
     lagWindow.observe(ms);
   });
-  const heapTrim = new HeapTrim({ slackBytes: HEAP_TRIM_SLACK_BYTES, checkIntervalMs: HEAP_TRIM_CHECK_MS });
+  const heapTrim = new HeapTrim({ slackBytes: HEAP_TRIM_SLACK_BYTES, slackFraction: HEAP_TRIM_SLACK_FRACTION, checkIntervalMs: HEAP_TRIM_CHECK_MS });
   metrics.counter("lasso_canary_heap_trim_collections_total",
     "Full heap collections the daemon ran because the heap outgrew its live size (needs node --expose-gc; stays 0 without it).", () => heapTrim.stats.collections);
   metrics.gauge("lasso_canary_heap_live_bytes", "V8 heap in use right after the daemon's last full collection (0 without --expose-gc).", () => heapTrim.stats.liveBytes);

@@ -45,6 +45,24 @@ test("follows V8's own collections down, so the slack counts from the newest liv
   assert.equal(heap.gcCalls, 2, "17 + 4 MiB reached: a collection (from 20 MiB it would not be)");
 });
 
+test("a large heap gets a proportional slack: collected when it grows by the fraction, not by the fixed minimum", () => {
+  const heap = fakeHeap(100 * MB);
+  const trim = new HeapTrim({ slackBytes: 4 * MB, slackFraction: 0.25, checkIntervalMs: 1000, gc: heap.gc, usedBytes: () => heap.used });
+  trim.check();
+  heap.used = 100 * MB + 24 * MB;
+  trim.check();
+  assert.equal(heap.gcCalls, 1, "24 MiB over a 100 MiB live heap is under a quarter: no collection");
+  heap.used = 125 * MB;
+  trim.check();
+  assert.equal(heap.gcCalls, 2, "a quarter reached: a collection");
+  const small = fakeHeap(8 * MB);
+  const smallTrim = new HeapTrim({ slackBytes: 4 * MB, slackFraction: 0.25, checkIntervalMs: 1000, gc: small.gc, usedBytes: () => small.used });
+  smallTrim.check();
+  small.used = 11 * MB;
+  smallTrim.check();
+  assert.equal(small.gcCalls, 1, "a small heap keeps the 4 MiB minimum (a quarter would be 2 MiB)");
+});
+
 test("without a collector (node run without --expose-gc) it is off and never throws", () => {
   const trim = new HeapTrim({ slackBytes: 4 * MB, checkIntervalMs: 1000, gc: null, usedBytes: () => 100 * MB });
   assert.equal(trim.enabled, false);

@@ -6,13 +6,19 @@ import v8 from "node:v8";
  * Why: the daemon's live heap is ~20 MB, but V8 lets the old generation grow by half again
  * (or more) before its next full collection, and with a 1 MiB young generation much of each
  * probe's short-lived state is promoted, so the committed heap swings between ~21 and ~31 MB
- * and RSS with it. When the heap has grown `slackBytes` past the size the last full
- * collection left, one full collection is run at a quiet moment (a timer, not mid-probe).
- * Needs node's `--expose-gc` (the shipped flags have it); without it this does nothing.
+ * and RSS with it. When the heap has grown past the size the last full collection left by
+ * the slack, one full collection is run at a quiet moment (a timer, not mid-probe). The slack
+ * is `slackBytes` or `slackFraction` of the live size, whichever is larger: a forced
+ * collection costs time in proportion to the live heap, so a large plan (a large heap that
+ * also promotes faster) is collected less often than a fixed slack would, never more often
+ * than a small one. Needs node's `--expose-gc` (the shipped flags have it); without it this
+ * does nothing.
  */
 export interface HeapTrimOptions {
-  /** Growth over the last post-collection size that triggers a collection. */
+  /** Growth over the last post-collection size that triggers a collection, at least. */
   slackBytes: number;
+  /** ... or this fraction of the last post-collection size, when larger. Default 0. */
+  slackFraction?: number;
   /** How often the heap size is read. */
   checkIntervalMs: number;
   /** The collector; default globalThis.gc (present only under --expose-gc); null: none. */
@@ -52,7 +58,8 @@ export class HeapTrim {
       else this.stats.liveBytes = used;
       return;
     }
-    if (used - this.stats.liveBytes >= this.opts.slackBytes) this.collect();
+    const slack = Math.max(this.opts.slackBytes, (this.opts.slackFraction ?? 0) * this.stats.liveBytes);
+    if (used - this.stats.liveBytes >= slack) this.collect();
   }
 
   private collect(): void {
