@@ -112,7 +112,7 @@ async function answers(url: string, what: string): Promise<void> {
 }
 
 /** Probes counted by a /metrics counter with an outcome label (lasso-canary's or the floor's): all of them, and those with outcome ok. */
-async function canaryProbes(url: string, counter = "lasso_canary_probe_requests_total"): Promise<{ total: number; ok: number }> {
+async function probeCounts(url: string, counter = "lasso_canary_probe_requests_total"): Promise<{ total: number; ok: number }> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let total = 0;
   let ok = 0;
@@ -196,9 +196,9 @@ async function run(): Promise<void> {
   const procs = [new ProcSeries("lasso-canary", canary.pid ?? 0), new ProcSeries("blackbox_exporter", bb.pid ?? 0), new ProcSeries("prometheus", prom.pid ?? 0)];
   const floorProc = floor ? new ProcSeries("floor", floor.pid ?? 0) : null;
   if (floorProc) procs.push(floorProc);
-  const floorStart = floor ? await canaryProbes(floorUrl, "floor_probe_requests_total") : null;
+  const floorStart = floor ? await probeCounts(floorUrl, "floor_probe_requests_total") : null;
   const t0 = Date.now();
-  const canaryStart = await canaryProbes(canaryUrl);
+  const canaryStart = await probeCounts(canaryUrl);
   const deliveredStart = await watcherDeliveries(canaryUrl);
   for (const p of procs) p.sample(t0);
   process.stdout.write(`measuring for ${DURATION_S} s\n`);
@@ -211,8 +211,8 @@ async function run(): Promise<void> {
     for (const p of procs) p.sample(now);
   }
   const t1 = Date.now();
-  const canaryEnd = await canaryProbes(canaryUrl);
-  const floorEnd = floor ? await canaryProbes(floorUrl, "floor_probe_requests_total") : null;
+  const canaryEnd = await probeCounts(canaryUrl);
+  const floorEnd = floor ? await probeCounts(floorUrl, "floor_probe_requests_total") : null;
   const deliveredEnd = await watcherDeliveries(canaryUrl);
   const windowSec = (t1 - t0) / 1000;
   const range = `${Math.round(windowSec)}s`;

@@ -207,6 +207,8 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
       series: first.series.length,
       watchers: first.chains.reduce((n, c) => n + c.watchers.length * c.targets.length, 0),
       store: first.store.path,
+      // Off when node runs without --expose-gc (a command line other than the unit's or the image's).
+      heapTrim: heapTrim.enabled,
     },
     "lasso-canary started",
   );

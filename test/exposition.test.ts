@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { exposition, writeExposition } from "../src/metrics/exposition.js";
+import type { Registry } from "prom-client";
+import { writeExposition } from "../src/metrics/exposition.js";
 import { MetricsSink } from "../src/metrics/registry.js";
+
+/** writeExposition's chunks as one string, as the /metrics response carries them. */
+async function exposition(registry: Registry): Promise<string> {
+  const parts: string[] = [];
+  await writeExposition(registry, (chunk) => parts.push(chunk) > 0);
+  return parts.join("");
+}
 
 function sinkWithSeries(series: number): MetricsSink {
   const sink = new MetricsSink({ version: "test", collectDefaults: false });

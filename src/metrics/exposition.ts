@@ -28,10 +28,3 @@ export async function writeExposition(registry: Registry, write: (chunk: string)
   }
   write("\n");
 }
-
-/** writeExposition's text as one string. */
-export async function exposition(registry: Registry): Promise<string> {
-  const parts: string[] = [];
-  await writeExposition(registry, (chunk) => parts.push(chunk) > 0);
-  return parts.join("");
-}

@@ -51,11 +51,11 @@ export class HeapTrim {
   /** One check: collect when the heap outgrew the last post-collection size by the slack. */
   check(): void {
     if (this.gc === undefined) return;
+    if (this.stats.liveBytes === 0) return this.collect();
     const used = this.usedBytes();
     // V8's own full collections also shrink the heap: follow them down.
-    if (this.stats.liveBytes === 0 || used < this.stats.liveBytes) {
-      if (this.stats.liveBytes === 0) this.collect();
-      else this.stats.liveBytes = used;
+    if (used < this.stats.liveBytes) {
+      this.stats.liveBytes = used;
       return;
     }
     const slack = Math.max(this.opts.slackBytes, (this.opts.slackFraction ?? 0) * this.stats.liveBytes);
