@@ -16,7 +16,8 @@
  * printed apart from the daemon's.
  * BENCH_SOAK=1: soak sampling on (`soak:` at its defaults: the Lasso target polled every 60 s,
  * and the daemon itself); the bench fails unless a soak poll succeeded during the run.
- * Other knobs: BENCH_STEADY_MS (default 120000), BENCH_HISTORY_DAYS (30), BENCH_HISTORY_FROM
+ * Other knobs: BENCH_WARMUP_MS (default 20000: V8 is still compiling for minutes after, see
+ * README's Footprint), BENCH_STEADY_MS (default 120000), BENCH_HISTORY_DAYS (30), BENCH_HISTORY_FROM
  * (a database an earlier run generated), BENCH_NODE_ARGS (flags for the daemon's node; default the
  * shipped ones, bench/nodeFlags.ts).
  */
@@ -37,7 +38,7 @@ import { CHAINS, consistencySamples, probeSamples, rng } from "./storeGen.js";
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const HISTORY_DAYS = Number(process.env.BENCH_HISTORY_DAYS ?? 30);
-const WARMUP_MS = 20_000;
+const WARMUP_MS = Number(process.env.BENCH_WARMUP_MS ?? 20_000);
 const STEADY_MS = Number(process.env.BENCH_STEADY_MS ?? 120_000);
 /** Reports back to back for this long (and at least MIN_REPORT_RUNS of them), while probes run. */
 const REPORT_PHASE_MS = 20_000;
