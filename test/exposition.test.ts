@@ -101,6 +101,22 @@ test("a series that is removed or reset leaves the exposition at once, and comes
   assert.match(await exposition(registry), /^t_stalled\{watcher="a"\} 0$/m);
 });
 
+test("a series' label text is formatted once: it keeps its first label order until the series is removed", async () => {
+  const registry = new client.Registry();
+  const gauge = new client.Gauge({ name: "t_order", help: "o", labelNames: ["a", "b"], registers: [registry] });
+  gauge.set({ a: "1", b: "2" }, 1);
+  assert.match(await exposition(registry), /^t_order\{a="1",b="2"\} 1$/m);
+  // prom-client writes a gauge with its latest caller's key order; the formatted text is reused.
+  gauge.set({ b: "2", a: "1" }, 2);
+  assert.match(await registry.metrics(), /^t_order\{b="2",a="1"\} 2$/m);
+  assert.match(await exposition(registry), /^t_order\{a="1",b="2"\} 2$/m);
+  // Removed, the series' text is forgotten: set again, it is formatted afresh.
+  gauge.remove({ a: "1", b: "2" });
+  assert.doesNotMatch(await exposition(registry), /^t_order/m);
+  gauge.set({ b: "2", a: "1" }, 3);
+  assert.match(await exposition(registry), /^t_order\{b="2",a="1"\} 3$/m);
+});
+
 test("a registry with default labels, or in OpenMetrics, is left to prom-client", async () => {
   const registry = new client.Registry();
   registry.setDefaultLabels({ instance: "canary-1" });
