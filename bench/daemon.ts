@@ -234,7 +234,6 @@ async function main(): Promise<void> {
     const steadySec = (performance.now() - t0) / 1000;
     const proxyEnd = proxyPid === null ? null : procStat(proxyPid);
     const windowAfterSteady = chaos === null ? null : await windowNotRunning(url, chaos.id);
-    const steadyCpuPct = ((end.cpuTicks - start.cpuTicks) / ticksPerSec / steadySec) * 100;
     const userPct = ((end.userTicks - start.userTicks) / ticksPerSec / steadySec) * 100;
     const byThread = [...threadsEnd]
       .map(([name, ticks]) => [name, ((ticks - (threadsStart.get(name) ?? 0)) / ticksPerSec / steadySec) * 100] as const)
@@ -284,7 +283,7 @@ async function main(): Promise<void> {
 
     const fig = {
       rssMb: Math.max(...rss) / 1e6,
-      cpuPct: steadyCpuPct,
+      cpuPct: cpuPct(start, end, steadySec),
       lagP99Ms: lagSteady.p99,
       lagP99DuringReportsMs: lagReports.p99,
       reportP50Ms: quantile(reportMs, 0.5),
@@ -324,7 +323,7 @@ async function main(): Promise<void> {
               `${windowAfterSteady === null && windowAfterReports === null ? "ok" : "NOT RUNNING: the figures above are not with a window"}`,
             `    through the faulted proxy during the run: ${sum(faultedTraffic, "faulted")} request items delayed by the fault, ${sum(faultedTraffic, "forwarded")} forwarded`,
             `  proxy process     RSS max ${fmt(Math.max(...proxyRss) / 1e6)} MB (${fmt(proxyEnd.anonBytes / 1e6)} MB anonymous), ` +
-              `CPU ${fmt(((proxyEnd.cpuTicks - proxyStart.cpuTicks) / ticksPerSec / steadySec) * 100, 2)} % of a core over the steady state ` +
+              `CPU ${fmt(cpuPct(proxyStart, proxyEnd, steadySec), 2)} % of a core over the steady state ` +
               `(${PROVIDERS.length} proxies, its own process; not in the daemon's figures)`,
           ]),
       "",
